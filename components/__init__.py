@@ -1,0 +1,1 @@
+"""tandem's pipeline steps: one package per step, core logic as plain functions, thin wrappers."""

@@ -1,0 +1,1 @@
+"""Pieces every step shares: the spec, user-facing errors, MLflow tracking."""

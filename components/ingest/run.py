@@ -1,0 +1,304 @@
+"""The shared ingest step: check, fingerprint, then a cache hit or Beam run, reconcile, publish.
+
+Nothing is published unless every row is accounted for (read = accepted + quarantined, and the
+files on disk hold exactly the rows the pipeline counted).
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+import warnings
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from components.common.errors import TandemError
+from components.common.spec import LoadedSpec
+from components.ingest.beam_pipeline import (
+    QUARANTINE,
+    SUMMARY_FILE,
+    build_ingest,
+    snapshot_schema,
+)
+from components.ingest.snapshot import (
+    FORMAT_VERSION,
+    MANIFEST,
+    cached_manifest,
+    file_sha256,
+    fingerprint,
+    publish,
+    snapshot_dir,
+    staging_dir,
+)
+from components.ingest.sources import SourceFile, check_columns, inspect_source
+from components.ingest.split import SPLITS
+from components.ingest.statistics import finalize_statistics
+
+# Beam's DirectRunner first tries the Prism runner, which downloads a binary; the FnApiRunner is
+# the same local engine without that step. in_memory was the fastest mode at penguins size.
+DEFAULT_BEAM_ARGS = (
+    "--runner=FnApiRunner",
+    "--direct_running_mode=in_memory",
+    "--direct_num_workers=1",
+)
+REJECTED_DIR = "rejected"
+
+
+@dataclass
+class IngestResult:
+    snapshot_dir: Path
+    manifest: dict
+    cache_hit: bool
+    mlflow_run_id: str | None = None
+    timings: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def counts(self) -> dict:
+        return self.manifest["counts"]
+
+
+def beam_flags(spec_args: Sequence[str], cli_args: Sequence[str]) -> list[str]:
+    """Spec options, then CLI options (later wins); the local runner unless one is named."""
+    flags = [*spec_args, *cli_args]
+    if not any(flag.startswith("--runner") for flag in flags):
+        flags = [*DEFAULT_BEAM_ARGS, *flags]
+    return flags
+
+
+def _run_beam(
+    sources: list[SourceFile], loaded: LoadedSpec, staging: Path, flags: list[str]
+) -> dict:
+    import apache_beam as beam
+    from apache_beam.options.pipeline_options import PipelineOptions
+
+    try:
+        pipeline = beam.Pipeline(options=PipelineOptions(flags))
+    except (ValueError, ImportError) as exc:
+        raise TandemError(f"Beam options {' '.join(flags)}: {exc}") from None
+    try:
+        with pipeline:
+            build_ingest(
+                pipeline, sources, loaded.spec.dataset, loaded.spec.ingest.batch_rows, staging
+            )
+    except TandemError:
+        raise
+    except Exception as exc:
+        # Beam re-raises a step's exception with the step name appended; keep our own message.
+        cause = exc
+        while cause is not None and not isinstance(cause, TandemError):
+            cause = cause.__cause__ or cause.__context__
+        if cause is not None:
+            raise TandemError(str(cause).split(" [while running")[0]) from None
+        raise
+    return json.loads((staging / SUMMARY_FILE).read_text())
+
+
+def _rows_on_disk(directory: Path) -> int:
+    return sum(pq.read_metadata(path).num_rows for path in directory.glob("*.parquet"))
+
+
+def _reconcile(summary: dict, staging: Path, sources: list[SourceFile]) -> dict:
+    read = summary["read"]
+    by_reason = dict(sorted(summary["quarantined_by_reason"].items(), key=lambda kv: -kv[1]))
+    quarantined = sum(by_reason.values())
+    splits = {name: summary["splits"].get(name, 0) for name in SPLITS}
+    accepted = sum(splits.values())
+    problems = []
+    if read != accepted + quarantined:
+        problems.append(f"read {read} rows but accepted {accepted} + quarantined {quarantined}")
+    parquet_rows = sum(pq.read_metadata(s.path).num_rows for s in sources if s.format == "parquet")
+    if all(s.format == "parquet" for s in sources) and parquet_rows != read:
+        problems.append(f"the input files hold {parquet_rows} rows but {read} were read")
+    for name in SPLITS:
+        on_disk = _rows_on_disk(staging / name)
+        if on_disk != splits[name]:
+            problems.append(f"split {name}: counted {splits[name]} rows, wrote {on_disk}")
+    if _rows_on_disk(staging / QUARANTINE) != quarantined:
+        problems.append(f"quarantine: counted {quarantined} rows, wrote a different number")
+    if problems:
+        raise TandemError(
+            "ingest reconciliation failed, nothing was published: " + "; ".join(problems)
+        )
+    return {
+        "read": read,
+        "accepted": accepted,
+        "quarantined": quarantined,
+        "quarantined_by_reason": by_reason,
+        "splits": splits,
+    }
+
+
+def _describe_examples(examples: list) -> str:
+    return ", ".join(f"{name} row {row}: {reason}" for _, row, name, reason in examples[:5])
+
+
+def _reject_all(counts: dict, summary: dict, staging: Path, rejected: Path) -> TandemError:
+    rejected.parent.mkdir(parents=True, exist_ok=True)
+    shutil.rmtree(rejected, ignore_errors=True)
+    shutil.move(str(staging / QUARANTINE), rejected)
+    reasons = ", ".join(f"{r} ({n})" for r, n in list(counts["quarantined_by_reason"].items())[:3])
+    return TandemError(
+        f"all {counts['read']} rows were quarantined, nothing was published; most common "
+        f"reasons: {reasons}; e.g. {_describe_examples(summary['quarantine_examples'])}. "
+        f"The rejected rows are in {rejected}: fix the data or the spec's features."
+    )
+
+
+def _check_splits_not_empty(counts: dict) -> None:
+    empty = [name for name, n in counts["splits"].items() if n == 0]
+    if empty:
+        raise TandemError(
+            f"split(s) {', '.join(empty)} got no rows ({counts['accepted']} rows accepted): "
+            "the data is too small for the spec's dataset.split ratios"
+        )
+
+
+def _manifest(
+    loaded: LoadedSpec,
+    snapshot_fingerprint: str,
+    sources: list[SourceFile],
+    digests: list[str],
+    counts: dict,
+    summary: dict,
+    staging: Path,
+    flags: list[str],
+) -> dict:
+    dataset = loaded.spec.dataset
+    schema = snapshot_schema(dataset)
+    roles = {dataset.label: "label", schema.field(0).name: "id"}
+    return {
+        "format_version": FORMAT_VERSION,
+        "spec_name": loaded.spec.name,
+        "fingerprint": snapshot_fingerprint,
+        "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
+        "sources": [
+            {"path": str(s.path), "format": s.format, "bytes": s.path.stat().st_size, "sha256": d}
+            for s, d in zip(sources, digests, strict=True)
+        ],
+        "dataset_spec": dataset.model_dump(mode="json"),
+        "id_column": schema.field(0).name,
+        "label": dataset.label,
+        "classes": list(dataset.classes),
+        "counts": counts,
+        "quarantine_examples": [
+            {"file": name, "row": row, "reason": reason}
+            for _, row, name, reason in summary["quarantine_examples"]
+        ],
+        "schema": [
+            {
+                "name": f.name,
+                "type": str(f.type),
+                "role": roles.get(f.name, "feature"),
+                "nullable": f.nullable,
+            }
+            for f in schema
+        ],
+        "statistics": finalize_statistics(summary["train_statistics"], dataset),
+        "files": {
+            name: sorted(str(p.relative_to(staging)) for p in (staging / name).glob("*.parquet"))
+            for name in (*SPLITS, QUARANTINE)
+        },
+        "beam_options": flags,
+    }
+
+
+def run_ingest(
+    loaded: LoadedSpec,
+    output_dir: Path,
+    beam_args: Sequence[str] = (),
+    report: Callable[[str], None] = lambda message: None,
+    track: bool = True,
+) -> IngestResult:
+    """Ingest the spec's data into a published snapshot under output_dir (or reuse a cached one)."""
+    output_dir = Path(output_dir)
+    dataset = loaded.spec.dataset
+    files = loaded.source_files()
+    sources = [inspect_source(i, path, loaded.data_format(path)) for i, path in enumerate(files)]
+    for source in sources:
+        check_columns(source, dataset, loaded.path)
+
+    timings: dict[str, float] = {}
+    started = time.perf_counter()
+    report(f"fingerprinting {len(files)} file(s)")
+    digests = [file_sha256(path) for path in files]
+    snapshot_fingerprint = fingerprint(digests, dataset)
+    timings["fingerprint_s"] = time.perf_counter() - started
+    final = snapshot_dir(output_dir, loaded.spec.name, snapshot_fingerprint)
+
+    manifest = cached_manifest(final, snapshot_fingerprint)
+    cache_hit = manifest is not None
+    if manifest is None:
+        flags = beam_flags(loaded.spec.ingest.beam_args, beam_args)
+        with staging_dir(final) as staging:
+            report("running the Beam pipeline (validate, split, statistics)")
+            beam_started = time.perf_counter()
+            summary = _run_beam(sources, loaded, staging, flags)
+            timings["beam_s"] = time.perf_counter() - beam_started
+            counts = _reconcile(summary, staging, sources)
+            if counts["accepted"] == 0:
+                rejected = output_dir / REJECTED_DIR / final.name
+                raise _reject_all(counts, summary, staging, rejected)
+            _check_splits_not_empty(counts)
+            (staging / SUMMARY_FILE).unlink()
+            manifest = _manifest(
+                loaded, snapshot_fingerprint, sources, digests, counts, summary, staging, flags
+            )
+            if not publish(staging, final, manifest):
+                cache_hit = True
+                manifest = cached_manifest(final, snapshot_fingerprint)
+    timings["total_s"] = time.perf_counter() - started
+
+    result = IngestResult(final, manifest, cache_hit, timings=timings)
+    if track:
+        report("logging the ingest run to MLflow")
+        result.mlflow_run_id = _log_to_mlflow(loaded, output_dir, result)
+    return result
+
+
+def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -> str:
+    import mlflow
+    from mlflow.data.dataset_source_registry import resolve_dataset_source
+    from mlflow.data.meta_dataset import MetaDataset
+
+    from components.common.tracking import step_run
+
+    counts = result.counts
+    fingerprint_ = result.manifest["fingerprint"]
+    tags = {
+        "tandem.dataset_fingerprint": fingerprint_,
+        "tandem.cache_hit": str(result.cache_hit).lower(),
+    }
+    with step_run("ingest", loaded.spec.name, output_dir, tags) as run:
+        mlflow.log_params(
+            {
+                "spec": loaded.spec.name,
+                "source": loaded.spec.dataset.source,
+                "split": json.dumps(loaded.spec.dataset.split.as_dict()),
+                "split_seed": loaded.spec.dataset.seed,
+                "snapshot": str(result.snapshot_dir),
+            }
+        )
+        metrics = {
+            "rows_read": counts["read"],
+            "rows_accepted": counts["accepted"],
+            "rows_quarantined": counts["quarantined"],
+            **{f"rows_{name}": n for name, n in counts["splits"].items()},
+            **{
+                f"quarantined.{reason.replace(':', '.')}": n
+                for reason, n in counts["quarantined_by_reason"].items()
+            },
+        }
+        mlflow.log_metrics(metrics)
+        mlflow.log_artifact(str(result.snapshot_dir / MANIFEST))
+        with warnings.catch_warnings():
+            # MLflow registers the local-file source class twice and warns about its own tie.
+            warnings.filterwarnings("ignore", message="The specified dataset source can be")
+            source = resolve_dataset_source(result.snapshot_dir.as_uri())
+        dataset = MetaDataset(source=source, name=loaded.spec.name, digest=fingerprint_[:12])
+        mlflow.log_input(dataset, context="snapshot")
+        return run.info.run_id

@@ -1,0 +1,109 @@
+"""Snapshot identity and publishing: fingerprint, cache lookup, atomic rename, manifest.
+
+A snapshot directory is only ever seen complete: it is written under a temporary name beside its
+final place and renamed in one step, so a crash or Ctrl-C leaves no half snapshot behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+from components.common.spec import DatasetSpec
+
+FORMAT_VERSION = 1
+MANIFEST = "manifest.json"
+SNAPSHOTS_DIR = "snapshots"
+_TEMP_PREFIX = ".tmp-"
+_CHUNK = 1 << 22
+
+
+def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+            if on_bytes:
+                on_bytes(len(chunk))
+    return digest.hexdigest()
+
+
+def fingerprint(file_digests: list[str], dataset: DatasetSpec) -> str:
+    """Content hash of the input files (in order) and of the dataset spec, without its location.
+
+    Moving or renaming the data keeps the fingerprint; changing a byte, a feature, a category, a
+    split ratio or the seed changes it. FORMAT_VERSION changes when ingest's output changes.
+    """
+    settings = dataset.model_dump(mode="json", exclude={"source"})
+    payload = json.dumps(
+        {"format_version": FORMAT_VERSION, "files": file_digests, "dataset": settings},
+        sort_keys=True,
+    )
+    return hashlib.sha256(payload.encode()).hexdigest()
+
+
+def snapshot_dir(output_dir: Path, spec_name: str, snapshot_fingerprint: str) -> Path:
+    return Path(output_dir) / SNAPSHOTS_DIR / f"{spec_name}-{snapshot_fingerprint[:12]}"
+
+
+def read_manifest(directory: Path) -> dict | None:
+    try:
+        return json.loads((directory / MANIFEST).read_text())
+    except (FileNotFoundError, json.JSONDecodeError):
+        return None
+
+
+def cached_manifest(directory: Path, snapshot_fingerprint: str) -> dict | None:
+    manifest = read_manifest(directory)
+    if manifest and manifest.get("fingerprint") == snapshot_fingerprint:
+        return manifest
+    return None
+
+
+def _remove_abandoned(parent: Path) -> None:
+    """Remove temporary directories whose writing process no longer exists."""
+    for stale in parent.glob(f"{_TEMP_PREFIX}*"):
+        pid = stale.name.removeprefix(_TEMP_PREFIX).split("-", 1)[0]
+        if pid.isdigit() and not _process_alive(int(pid)):
+            shutil.rmtree(stale, ignore_errors=True)
+
+
+def _process_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+@contextlib.contextmanager
+def staging_dir(final: Path) -> Iterator[Path]:
+    """A temporary directory beside `final`, removed on any failure or interrupt."""
+    final.parent.mkdir(parents=True, exist_ok=True)
+    _remove_abandoned(final.parent)
+    staging = final.parent / f"{_TEMP_PREFIX}{os.getpid()}-{uuid.uuid4().hex[:8]}"
+    staging.mkdir()
+    try:
+        yield staging
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def publish(staging: Path, final: Path, manifest: dict) -> bool:
+    """Write the manifest last, then rename into place. False if another run published first."""
+    (staging / MANIFEST).write_text(json.dumps(manifest, indent=2) + "\n")
+    try:
+        staging.rename(final)
+    except OSError:
+        if cached_manifest(final, manifest["fingerprint"]) is not None:
+            return False
+        raise
+    return True

@@ -1,0 +1,99 @@
+"""Per-feature statistics of the train split, computed per batch and merged (Chan et al.).
+
+Both trainers normalise with these numbers: numeric features by mean and the population standard
+deviation (ddof=0, as tf.Transform's `scale_to_z_score`), categorical features one-hot over the
+spec's category list (the vocabulary, in spec order; counts are for reading).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from components.common.spec import DatasetSpec
+
+Partial = dict[str, dict[str, Any]]
+
+
+def partial_statistics(table: pa.Table, dataset: DatasetSpec) -> Partial:
+    """Mergeable moments (count, mean, M2, min, max) and category counts of one batch."""
+    partial: Partial = {}
+    for feature in dataset.features:
+        column = table.column(feature.name)
+        missing = column.null_count
+        if feature.type == "numeric":
+            values = column.drop_null().to_numpy()
+            count = len(values)
+            mean = float(values.mean()) if count else 0.0
+            partial[feature.name] = {
+                "count": count,
+                "missing": missing,
+                "mean": mean,
+                "m2": float(((values - mean) ** 2).sum()) if count else 0.0,
+                "min": float(values.min()) if count else math.inf,
+                "max": float(values.max()) if count else -math.inf,
+            }
+        else:
+            counts = pc.value_counts(column.drop_null())
+            partial[feature.name] = {
+                "missing": missing,
+                "counts": {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()},
+            }
+    return partial
+
+
+def merge_statistics(left: Partial, right: Partial) -> Partial:
+    if not left:
+        return right
+    if not right:
+        return left
+    merged: Partial = {}
+    for name, a in left.items():
+        b = right[name]
+        if "counts" in a:
+            counts = dict(a["counts"])
+            for value, n in b["counts"].items():
+                counts[value] = counts.get(value, 0) + n
+            merged[name] = {"missing": a["missing"] + b["missing"], "counts": counts}
+            continue
+        count = a["count"] + b["count"]
+        delta = b["mean"] - a["mean"]
+        merged[name] = {
+            "count": count,
+            "missing": a["missing"] + b["missing"],
+            "mean": a["mean"] + delta * b["count"] / count if count else 0.0,
+            "m2": a["m2"] + b["m2"] + delta**2 * a["count"] * b["count"] / count if count else 0.0,
+            "min": min(a["min"], b["min"]),
+            "max": max(a["max"], b["max"]),
+        }
+    return merged
+
+
+def finalize_statistics(partial: Partial, dataset: DatasetSpec) -> dict[str, dict[str, Any]]:
+    """The manifest's `statistics`: what each trainer needs to normalise its inputs."""
+    numeric: dict[str, Any] = {}
+    categorical: dict[str, Any] = {}
+    for feature in dataset.features:
+        stats = partial.get(feature.name)
+        if feature.type == "numeric":
+            count = stats["count"] if stats else 0
+            numeric[feature.name] = {
+                "count": count,
+                "missing": stats["missing"] if stats else 0,
+                "mean": stats["mean"] if count else None,
+                "std": float(np.sqrt(stats["m2"] / count)) if count else None,
+                "min": stats["min"] if count else None,
+                "max": stats["max"] if count else None,
+            }
+        else:
+            counts = stats["counts"] if stats else {}
+            categorical[feature.name] = {
+                "vocabulary": list(feature.values or []),
+                "counts": {value: counts.get(value, 0) for value in feature.values or []},
+                "missing": stats["missing"] if stats else 0,
+            }
+    return {"split": "train", "std_ddof": 0, "numeric": numeric, "categorical": categorical}

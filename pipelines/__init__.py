@@ -1,0 +1,1 @@
+"""tandem's pipelines, their runners and the `tandem` command line."""

@@ -1,0 +1,53 @@
+#!/usr/bin/env bash
+# Build or refresh the project environment at .venv (idempotent: on a ready machine it returns at once).
+#
+# Route by the host glibc: >= 2.39 (Debian 13) makes the venv from the host CPython 3.11; below that
+# (Debian 12) it first builds the patched TFX runtime interpreter (scripts/build_tfx_runtime.sh) and
+# makes the venv from that. Packages come from requirements/lock.txt, exactly, without re-resolving.
+set -euo pipefail
+
+root=$(cd "$(dirname "$0")/.." && pwd)
+venv="$root/.venv"
+runtime="$root/.tandem-runtime"
+lock="$root/requirements/lock.txt"
+stamp="$venv/.tandem-setup"
+base_python=${TANDEM_BASE_PYTHON:-python3.11}
+export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
+
+fingerprint=$(cat "$lock" "$root/pyproject.toml" "$0" "$root/scripts/build_tfx_runtime.sh" |
+  { printf '%s\n' "$root"; cat; } | sha256sum | cut -d' ' -f1)
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && "$venv/bin/python" -c '' 2>/dev/null; then
+  echo "setup: .venv is ready ($(cat "$venv/.tandem-route") route)"
+  exit 0
+fi
+
+started=$SECONDS
+host_glibc=$("$base_python" -c 'import os; print(os.confstr("CS_GNU_LIBC_VERSION").split()[1])')
+if [ "$(printf '%s\n2.39\n' "$host_glibc" | sort -V | head -n1)" = "2.39" ]; then
+  route="native glibc $host_glibc"
+  interpreter=$("$base_python" -c 'import sys; print(sys.executable)')
+else
+  route="tfx-runtime (host glibc $host_glibc < 2.39)"
+  interpreter="$runtime/python/bin/python3.11"
+  if [ "$(cat "$runtime/.checkout" 2>/dev/null)" != "$root" ] || ! "$interpreter" -c '' 2>/dev/null; then
+    bash "$root/scripts/build_tfx_runtime.sh" "$base_python" "$runtime"
+    printf '%s\n' "$root" >"$runtime/.checkout"
+  fi
+fi
+echo "setup: route = $route"
+
+if [ -x "$venv/bin/python" ] && [ "$(realpath "$venv/bin/python")" != "$(realpath "$interpreter")" ]; then
+  echo "setup: .venv was made from another interpreter; rebuilding it"
+  rm -rf "$venv"
+fi
+[ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"
+
+pip=("$venv/bin/python" -m pip --quiet)
+"${pip[@]}" install 'pip==26.3'
+echo "setup: installing requirements/lock.txt (first time: a few minutes)"
+"${pip[@]}" install --no-deps -r "$lock"
+"${pip[@]}" install --no-deps --no-build-isolation -e "$root"
+"$venv/bin/python" -m pip check
+printf '%s\n' "$route" >"$venv/.tandem-route"
+printf '%s\n' "$fingerprint" >"$stamp"
+echo "setup: done in $((SECONDS - started)) s"

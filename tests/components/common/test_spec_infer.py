@@ -1,0 +1,237 @@
+"""infer_spec on real files: the bundled penguins CSV, scikit-learn's wine table, edge cases."""
+
+from __future__ import annotations
+
+import datetime
+import importlib.resources
+import warnings
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+from sklearn.datasets import load_wine
+
+from components.common.errors import TandemError
+from components.common.spec import DEFAULT_MISSING_VALUES, load_spec, spec_to_yaml
+from components.common.spec_infer import infer_spec
+from components.ingest.validate import validate_batch
+
+PENGUINS = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
+
+
+@pytest.fixture(scope="module")
+def wine() -> pa.Table:
+    return pa.Table.from_pandas(load_wine(as_frame=True).frame, preserve_index=False)
+
+
+def _write(table: pa.Table, path: Path) -> Path:
+    if path.suffix == ".csv":
+        pacsv.write_csv(table, path)
+    else:
+        pq.write_table(table, path)
+    return path
+
+
+def _features(spec) -> dict:
+    return {f.name: f for f in spec.dataset.features}
+
+
+def test_penguins_csv() -> None:
+    spec = infer_spec(PENGUINS, label="species")
+
+    dataset = spec.dataset
+    assert spec.name == "penguins"
+    assert (dataset.source, dataset.format) == (str(PENGUINS.resolve()), "csv")
+    assert dataset.classes == ["Adelie", "Chinstrap", "Gentoo"]
+    assert dataset.id is None
+    assert dataset.ignore_columns == []
+    assert dataset.missing_values == DEFAULT_MISSING_VALUES
+    features = _features(spec)
+    assert list(features) == [
+        "island",
+        "bill_length_mm",
+        "bill_depth_mm",
+        "flipper_length_mm",
+        "body_mass_g",
+        "sex",
+        "year",
+    ]
+    assert features["island"].values == ["Biscoe", "Dream", "Torgersen"]
+    assert features["sex"].values == ["female", "male"]
+    assert features["island"].slice and features["sex"].slice
+    assert features["island"].required and features["year"].required
+    assert not features["sex"].required
+    for measure in ("bill_length_mm", "bill_depth_mm"):
+        assert features[measure].type == "numeric"
+        assert not features[measure].required
+    assert features["year"].type == "numeric"
+
+
+def test_penguins_spec_ingests_without_edits() -> None:
+    spec = infer_spec(PENGUINS, label="species")
+    table = pacsv.read_csv(PENGUINS)
+    as_text = table.cast(pa.schema([pa.field(name, pa.string()) for name in table.column_names]))
+
+    result = validate_batch(as_text, spec.dataset, source_file=PENGUINS.name, first_row=1)
+
+    # Every row passes: the 11 penguins without a recorded sex are allowed by required: false.
+    assert (result.good.num_rows, result.quarantine.num_rows) == (344, 0)
+    assert result.good.column("sex").null_count == 11
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".parquet"])
+def test_wine(tmp_path: Path, wine: pa.Table, suffix: str) -> None:
+    data = _write(wine, tmp_path / f"Wine Data{suffix}")
+
+    spec = infer_spec(data, label="target")
+
+    assert spec.name == "wine-data"
+    assert spec.dataset.format == suffix.removeprefix(".")
+    assert spec.dataset.classes == ["0", "1", "2"]
+    features = spec.dataset.features
+    assert len(features) == 13
+    assert all(f.type == "numeric" and f.required for f in features)
+    good = validate_batch(wine, spec.dataset, source_file=data.name, first_row=1).good
+    assert good.num_rows == wine.num_rows
+
+
+def test_integer_classes_sort_as_numbers(tmp_path: Path) -> None:
+    labels = [str(i % 12) for i in range(48)]
+    data = _write(pa.table({"x": range(48), "grade": labels}), tmp_path / "grades.csv")
+
+    assert infer_spec(data, label="grade").dataset.classes == [str(i) for i in range(12)]
+
+
+def test_csv_true_false_stay_as_written(tmp_path: Path) -> None:
+    data = tmp_path / "smokers.csv"
+    data.write_text("smoker,label\nTrue,a\nFalse,b\nNA,a\n", encoding="utf-8")
+
+    smoker = _features(infer_spec(data, label="label"))["smoker"]
+
+    assert smoker.type == "categorical"
+    assert smoker.values == ["False", "True"]
+    assert not smoker.required
+
+
+@pytest.mark.parametrize("source", ["penguins", "wine.parquet"])
+def test_yaml_round_trip(tmp_path: Path, wine: pa.Table, source: str) -> None:
+    data = PENGUINS if source == "penguins" else _write(wine, tmp_path / source)
+    label = "species" if source == "penguins" else "target"
+    spec = infer_spec(data, label=label, name="round-trip")
+    spec_file = tmp_path / "elsewhere" / "spec.yaml"
+    spec_file.parent.mkdir()
+    spec_file.write_text(spec_to_yaml(spec), encoding="utf-8")
+
+    loaded = load_spec(spec_file)
+
+    assert loaded.spec == spec
+    assert loaded.source_files() == [data.resolve()]
+
+
+def test_parquet_column_types(tmp_path: Path) -> None:
+    n = 8
+    table = pa.table(
+        {
+            "label": ["yes", "no"] * (n // 2),
+            "flag": [True, False, True, True, False, True, False, False],
+            "colour": pa.array(["red", "blue"] * (n // 2)).dictionary_encode(),
+            "size": ["S", "M", "NA", "L", "", "S", None, "M"],
+            "day": [datetime.date(2024, 1, d + 1) for d in range(n)],
+            "empty": pa.nulls(n, pa.float64()),
+        }
+    )
+    data = _write(table, tmp_path / "types.pq")
+
+    with pytest.warns(UserWarning) as caught:
+        spec = infer_spec(data, label="label")
+
+    assert spec.dataset.format == "parquet"
+    assert spec.dataset.classes == ["no", "yes"]
+    features = _features(spec)
+    assert features["flag"].values == ["false", "true"]
+    assert features["colour"].values == ["blue", "red"]
+    assert features["size"].values == ["L", "M", "S"]
+    assert features["flag"].required and not features["size"].required
+    assert spec.dataset.ignore_columns == ["day", "empty"]
+    messages = " ".join(str(w.message) for w in caught)
+    assert "'day'" in messages and "'empty'" in messages
+
+
+def test_free_text_column_is_ignored_with_a_warning(tmp_path: Path) -> None:
+    n = 60
+    table = pa.table(
+        {
+            "row": [f"r{i}" for i in range(n)],
+            "weight": [float(i) for i in range(n)],
+            "comment": [f"looked fine on day {i}" for i in range(n)],
+            "label": ["a", "b", "c"] * (n // 3),
+        }
+    )
+    data = _write(table, tmp_path / "notes.csv")
+
+    with pytest.warns(UserWarning, match="'comment'") as caught:
+        spec = infer_spec(data, label="label", id_column="row")
+
+    assert len(caught) == 1
+    assert spec.dataset.id == "row"
+    assert spec.dataset.ignore_columns == ["comment"]
+    assert [f.name for f in spec.dataset.features] == ["weight"]
+
+
+def test_label_not_a_column() -> None:
+    with pytest.raises(TandemError) as error:
+        infer_spec(PENGUINS, label="specie")
+
+    message = str(error.value)
+    assert str(PENGUINS.resolve()) in message
+    assert "'specie'" in message
+    assert "species, island, bill_length_mm" in message
+
+
+def test_single_class_label(tmp_path: Path) -> None:
+    data = _write(pa.table({"x": [1, 2, 3], "label": ["a", "a", None]}), tmp_path / "one.csv")
+
+    with pytest.raises(TandemError, match=r"label 'label' has 1 distinct.*at least 2 classes"):
+        infer_spec(data, label="label")
+
+
+def test_regression_target(tmp_path: Path) -> None:
+    table = pa.table({"x": range(60), "price": [i * 1.5 for i in range(60)]})
+    data = _write(table, tmp_path / "prices.csv")
+
+    with pytest.raises(TandemError, match="regression"):
+        infer_spec(data, label="price")
+
+
+def test_id_not_a_column() -> None:
+    with pytest.raises(TandemError, match=r"no column 'penguin_id' to use as the id.*species"):
+        infer_spec(PENGUINS, label="species", id_column="penguin_id")
+
+
+def test_id_not_unique(tmp_path: Path) -> None:
+    table = pa.table({"key": [1, 1, 2, 3, 3, 4], "x": range(6), "label": ["a", "b"] * 3})
+    data = _write(table, tmp_path / "dupes.parquet")
+
+    with pytest.raises(TandemError, match=r"id column 'key' is not unique: 2 value\(s\)"):
+        infer_spec(data, label="label", id_column="key")
+
+
+def test_unknown_suffix(tmp_path: Path) -> None:
+    data = tmp_path / "table.json"
+    data.write_text("{}", encoding="utf-8")
+
+    with pytest.raises(TandemError, match=r"table\.json.*suffix '\.json'"):
+        infer_spec(data, label="label")
+
+
+def test_bad_name_is_a_tandem_error() -> None:
+    with pytest.raises(TandemError, match="name"):
+        infer_spec(PENGUINS, label="species", name="Not A Name")
+
+
+def test_no_warning_for_a_clean_file(tmp_path: Path) -> None:
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        infer_spec(PENGUINS, label="species")

@@ -1,0 +1,259 @@
+"""run_ingest end to end with the real Beam runner: counts, snapshot, cache, atomicity, faults."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+import pytest
+
+from components.common.errors import TandemError
+from components.common.spec import default_spec_path, load_spec
+from components.ingest import run as ingest_run
+from components.ingest.run import DEFAULT_BEAM_ARGS, run_ingest
+from components.ingest.snapshot import MANIFEST, SNAPSHOTS_DIR
+from components.ingest.validate import REASON, SOURCE_ROW
+from tests.conftest import PENGUINS_CSV
+
+pytestmark = pytest.mark.e2e
+
+
+def _split_table(snapshot: Path, split: str) -> pa.Table:
+    return pq.read_table(snapshot / split)
+
+
+def _published(output_dir: Path) -> list[str]:
+    snapshots = output_dir / SNAPSHOTS_DIR
+    return sorted(p.name for p in snapshots.iterdir()) if snapshots.exists() else []
+
+
+@pytest.fixture(scope="module")
+def penguins(tmp_path_factory) -> ingest_run.IngestResult:
+    output = tmp_path_factory.mktemp("penguins")
+    return run_ingest(load_spec(default_spec_path()), output, track=False)
+
+
+def test_penguins_rows_are_all_accounted_for(penguins):
+    counts = penguins.counts
+    assert counts["read"] == 344
+    assert counts["accepted"] == 333
+    assert counts["quarantined_by_reason"] == {
+        "missing_value:sex": 9,
+        "missing_value:bill_length_mm": 2,
+    }
+    assert sum(counts["splits"].values()) == 333
+    quarantine = pq.read_table(penguins.snapshot_dir / "quarantine")
+    assert quarantine.num_rows == 11
+    assert sorted(quarantine[SOURCE_ROW].to_pylist())[:2] == [4, 9]
+    assert set(quarantine[REASON].to_pylist()) == set(counts["quarantined_by_reason"])
+
+
+def test_snapshot_splits_are_disjoint_and_typed(penguins):
+    ids = {}
+    for split in ("train", "eval", "test"):
+        table = _split_table(penguins.snapshot_dir, split)
+        assert table.num_rows == penguins.counts["splits"][split]
+        assert table.schema.field("bill_length_mm").type == pa.float64()
+        ids[split] = set(table[penguins.manifest["id_column"]].to_pylist())
+    assert not (
+        ids["train"] & ids["eval"] or ids["train"] & ids["test"] or ids["eval"] & ids["test"]
+    )
+
+
+def test_manifest_statistics_come_from_the_train_split_only(penguins):
+    train = _split_table(penguins.snapshot_dir, "train")
+    stats = penguins.manifest["statistics"]
+    for name, numbers in stats["numeric"].items():
+        values = train[name].to_numpy()
+        assert numbers["mean"] == pytest.approx(values.mean(), abs=1e-9)
+        assert numbers["std"] == pytest.approx(values.std(ddof=0), abs=1e-9)
+    islands = train["island"].to_pylist()
+    assert stats["categorical"]["island"]["counts"] == {
+        v: islands.count(v) for v in ("Biscoe", "Dream", "Torgersen")
+    }
+    on_disk = json.loads((penguins.snapshot_dir / MANIFEST).read_text())
+    assert on_disk["fingerprint"] == penguins.manifest["fingerprint"]
+
+
+def test_rerun_is_a_cache_hit_without_running_beam(penguins, monkeypatch):
+    def no_beam(*args, **kwargs):
+        raise AssertionError("a cache hit must not run the Beam pipeline")
+
+    monkeypatch.setattr(ingest_run, "_run_beam", no_beam)
+    again = run_ingest(
+        load_spec(default_spec_path()), penguins.snapshot_dir.parents[1], track=False
+    )
+    assert again.cache_hit
+    assert again.snapshot_dir == penguins.snapshot_dir
+
+
+def test_fingerprint_follows_content_not_location(penguins, tmp_path, write_spec):
+    moved = tmp_path / "elsewhere.csv"
+    shutil.copy(PENGUINS_CSV, moved)
+    same = run_ingest(load_spec(write_spec(source=str(moved))), tmp_path / "a", track=False)
+    assert same.manifest["fingerprint"] == penguins.manifest["fingerprint"]
+    reseeded = run_ingest(
+        load_spec(write_spec(name="s2.yaml", seed=7)), tmp_path / "b", track=False
+    )
+    assert reseeded.manifest["fingerprint"] != penguins.manifest["fingerprint"]
+    with moved.open("a") as handle:
+        handle.write("Gentoo,Biscoe,50.0,15.0,220,5000,male,2009\n")
+    changed = run_ingest(load_spec(write_spec(source=str(moved))), tmp_path / "c", track=False)
+    assert changed.manifest["fingerprint"] != penguins.manifest["fingerprint"]
+    assert changed.counts["read"] == 345
+
+
+def test_parquet_input_gives_the_same_splits_as_csv(penguins, tmp_path, write_spec):
+    table = pacsv.read_csv(PENGUINS_CSV, convert_options=pacsv.ConvertOptions(null_values=["NA"]))
+    pq.write_table(table, tmp_path / "penguins.parquet")
+    result = run_ingest(
+        load_spec(write_spec(source="penguins.parquet", format="parquet")),
+        tmp_path / "out",
+        track=False,
+    )
+    assert result.counts == penguins.counts
+    for split in ("train", "test"):
+        columns = ["species", "bill_length_mm", "body_mass_g"]
+        from_csv = _split_table(penguins.snapshot_dir, split).select(columns).to_pylist()
+        from_parquet = _split_table(result.snapshot_dir, split).select(columns).to_pylist()
+        key = lambda row: tuple(row.values())  # noqa: E731
+        assert sorted(from_csv, key=key) == sorted(from_parquet, key=key)
+
+
+def test_duplicate_ids_across_files_keep_the_first(tmp_path, penguins_document, write_spec):
+    rows = [
+        "key,species,island,bill_length_mm,bill_depth_mm,flipper_length_mm,body_mass_g,sex,year"
+    ]
+    rows += [f"k{i},Adelie,Dream,{40 + i % 7},18,190,3800,male,2008" for i in range(60)]
+    (tmp_path / "part-1.csv").write_text("\n".join(rows) + "\n")
+    repeat = [
+        rows[0],
+        "k5,Gentoo,Biscoe,50,15,220,5000,female,2009",
+        "k70,Adelie,Dream,41,18,190,3800,male,2008",
+    ]
+    (tmp_path / "part-2.csv").write_text("\n".join(repeat) + "\n")
+    penguins_document["ingest"]["batch_rows"] = 8
+    spec = write_spec(penguins_document, source="part-*.csv", id="key")
+    result = run_ingest(load_spec(spec), tmp_path / "out", track=False)
+    assert result.counts["read"] == 62
+    assert result.counts["quarantined_by_reason"] == {"duplicate_id:key": 1}
+    quarantine = pq.read_table(result.snapshot_dir / "quarantine").to_pylist()
+    assert quarantine[0]["_source_file"] == "part-2.csv"
+    assert quarantine[0]["species"] == "Gentoo"
+
+
+def test_default_runner_is_local_and_downloads_nothing(tmp_path, no_network):
+    assert "--runner=FnApiRunner" in DEFAULT_BEAM_ARGS
+    result = run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
+    assert result.manifest["beam_options"][0] == "--runner=FnApiRunner"
+    assert no_network == []
+
+
+def test_beam_options_pass_through(tmp_path, penguins):
+    args = ["--direct_running_mode=multi_threading", "--direct_num_workers=2"]
+    result = run_ingest(load_spec(default_spec_path()), tmp_path, beam_args=args, track=False)
+    assert result.manifest["beam_options"][-2:] == args
+    assert result.counts == penguins.counts
+
+
+def test_unknown_runner_is_a_clear_error(tmp_path):
+    with pytest.raises(TandemError, match="Unexpected pipeline runner: NoSuchRunner"):
+        run_ingest(load_spec(default_spec_path()), tmp_path, ["--runner=NoSuchRunner"], track=False)
+    assert _published(tmp_path) == []
+
+
+def test_interrupt_leaves_no_half_snapshot(tmp_path, monkeypatch):
+    def interrupted(summary, staging, sources):
+        assert any(staging.glob("train/*.parquet")), "the pipeline had written output"
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(ingest_run, "_reconcile", interrupted)
+    with pytest.raises(KeyboardInterrupt):
+        run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
+    assert _published(tmp_path) == []
+
+
+def test_abandoned_staging_of_a_dead_process_is_removed(tmp_path):
+    stale = tmp_path / SNAPSHOTS_DIR / ".tmp-999999999-deadbeef"
+    stale.mkdir(parents=True)
+    (stale / "train").mkdir()
+    run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
+    assert not stale.exists()
+    live = tmp_path / SNAPSHOTS_DIR / f".tmp-{os.getpid()}-cafe0000"
+    live.mkdir()
+    run_ingest(load_spec(default_spec_path()), tmp_path / "other", track=False)
+    assert live.exists()
+
+
+def test_reconciliation_mismatch_publishes_nothing(tmp_path, monkeypatch):
+    real_run_beam = ingest_run._run_beam
+
+    def lossy(*args):
+        summary = real_run_beam(*args)
+        summary["read"] += 1
+        return summary
+
+    monkeypatch.setattr(ingest_run, "_run_beam", lossy)
+    with pytest.raises(TandemError, match=r"reconciliation failed.*read 345 rows but accepted 333"):
+        run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
+    assert _published(tmp_path) == []
+
+
+def test_rows_written_must_match_rows_counted(tmp_path, monkeypatch):
+    monkeypatch.setattr(ingest_run, "_rows_on_disk", lambda directory: 0)
+    with pytest.raises(TandemError, match=r"split train: counted \d+ rows, wrote 0"):
+        run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
+    assert _published(tmp_path) == []
+
+
+def test_too_few_rows_for_the_splits(tmp_path, write_spec):
+    lines = PENGUINS_CSV.read_text().splitlines()[:3]
+    (tmp_path / "tiny.csv").write_text("\n".join(lines) + "\n")
+    with pytest.raises(TandemError, match="got no rows"):
+        run_ingest(load_spec(write_spec(source="tiny.csv")), tmp_path / "out", track=False)
+
+
+def test_every_row_quarantined_keeps_the_rows_and_publishes_nothing(tmp_path, write_spec):
+    spec = write_spec(classes=["Emperor", "King"])
+    with pytest.raises(TandemError, match="all 344 rows were quarantined") as error:
+        run_ingest(load_spec(spec), tmp_path, track=False)
+    assert "unknown_class:species" in str(error.value)
+    assert _published(tmp_path) == []
+    rejected = next((tmp_path / "rejected").iterdir())
+    assert pq.read_table(rejected).num_rows == 344
+
+
+def test_mlflow_run_nests_under_the_pipeline_run(tmp_path, monkeypatch):
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import experiment_name, tracking_uri
+
+    uri = tracking_uri(tmp_path)
+    mlflow.set_tracking_uri(uri)
+    experiment = mlflow.set_experiment(experiment_name("penguins"))
+    parent = MlflowClient(uri).create_run(experiment.experiment_id, run_name="pipeline")
+    monkeypatch.setenv("MLFLOW_RUN_ID", parent.info.run_id)
+
+    result = run_ingest(load_spec(default_spec_path()), tmp_path)
+
+    run = MlflowClient(uri).get_run(result.mlflow_run_id)
+    assert run.data.tags["mlflow.parentRunId"] == parent.info.run_id
+    assert run.data.tags["tandem.dataset_fingerprint"] == result.manifest["fingerprint"]
+    assert run.data.metrics["rows_read"] == 344
+    assert run.data.metrics["quarantined.missing_value.sex"] == 9
+    assert run.inputs.dataset_inputs[0].dataset.digest == result.manifest["fingerprint"][:12]
+    artifacts = [a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id)]
+    assert artifacts == [MANIFEST]
+    assert os.environ["MLFLOW_RUN_ID"] == parent.info.run_id
+
+
+def test_numbers_in_the_snapshot_are_finite(penguins):
+    train = _split_table(penguins.snapshot_dir, "train")
+    assert np.isfinite(train["body_mass_g"].to_numpy()).all()
