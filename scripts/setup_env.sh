@@ -42,11 +42,14 @@ if [ -x "$venv/bin/python" ] && [ "$(realpath "$venv/bin/python")" != "$(realpat
 fi
 [ -x "$venv/bin/python" ] || "$interpreter" -m venv "$venv"
 
-pip=("$venv/bin/python" -m pip --quiet)
-"${pip[@]}" install 'pip==26.3'
+pip() {
+  # This machine kind lists file:// package indexes that hold only some packages; pip warns per miss.
+  "$venv/bin/python" -m pip --quiet "$@" 2> >(grep -v "is ignored: it is neither a file nor" >&2)
+}
+pip install 'pip==26.3'
 echo "setup: installing requirements/lock.txt (first time: a few minutes)"
-"${pip[@]}" install --no-deps -r "$lock"
-"${pip[@]}" install --no-deps --no-build-isolation -e "$root"
+pip install --no-deps -r "$lock"
+pip install --no-deps --no-build-isolation -e "$root"
 "$venv/bin/python" -m pip check
 printf '%s\n' "$route" >"$venv/.tandem-route"
 printf '%s\n' "$fingerprint" >"$stamp"
