@@ -162,6 +162,7 @@ class IngestSpec(_Strict):
         description="Beam options, e.g. --runner=FlinkRunner; the CLI's --beam-arg adds more.",
     )
     batch_rows: int = Field(65_536, ge=1, description="Rows per Arrow record batch.")
+    threads: int = Field(2, ge=1, description="Batches a Beam worker validates and writes at once.")
 
 
 class Spec(_Strict):

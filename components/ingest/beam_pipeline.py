@@ -1,24 +1,33 @@
 """The ingest as an Apache Beam graph over Arrow tables: read → validate → split → write.
 
-Elements are whole Arrow tables (one per read batch), never one Python object per row: that is
-what keeps the local runner near pyarrow's own speed. The same graph runs on a distributed runner
-(Flink, Spark, Dataflow) when the input is split over several files and the output directory is
-on storage every worker sees.
+Elements are whole Arrow tables (one per read batch), never one Python object per row, and each
+batch goes through validate, split and write inside one fused step, so the local runner never
+serialises the data between steps: that is what keeps it near pyarrow's own speed. Each batch
+writes its rows to Parquet files named after its position in the input
+(`train/part-<file>-<row>.parquet`), so a retried bundle rewrites the same files and the output is
+the same on every runner. Repeated ids are found in a separate id-only pass that becomes a small
+side input. The same graph runs on a distributed runner (Flink, Spark, Dataflow) when the input is
+split over several files and the output directory is on storage every worker sees.
 """
 
 from __future__ import annotations
 
 import json
+from collections import deque
 from collections.abc import Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
+from typing import NamedTuple
 
 import apache_beam as beam
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from apache_beam.io.parquetio import WriteToParquetBatched
+import pyarrow.parquet as pq
+from apache_beam.transforms.window import GlobalWindows
 
 from components.common.spec import DatasetSpec
-from components.ingest import duplicates
+from components.ingest import arrow_coder, duplicates
 from components.ingest.sources import SourceFile, read_batches
 from components.ingest.split import SPLITS, split_of_rows
 from components.ingest.statistics import partial_statistics
@@ -39,10 +48,17 @@ from components.ingest.validate import (
 
 QUARANTINE = "quarantine"
 SUMMARY_FILE = "_summary.json"
-_SUMMARY = "summary"
+OUTPUT_DIRS = (*SPLITS, QUARANTINE)
 
-# (file index, file name, 1-based first data row, batch)
-RawBatch = tuple[int, str, int, pa.Table]
+
+class BatchKey(NamedTuple):
+    file_index: int
+    file_name: str
+    first_row: int
+
+    @property
+    def part_name(self) -> str:
+        return f"part-{self.file_index:05d}-{self.first_row:012d}.parquet"
 
 
 def snapshot_schema(dataset: DatasetSpec) -> pa.Schema:
@@ -53,6 +69,16 @@ def snapshot_schema(dataset: DatasetSpec) -> pa.Schema:
         for f in dataset.features
     ]
     return pa.schema([id_field, label, *features])
+
+
+def quarantine_schema(columns: list[str]) -> pa.Schema:
+    text = [pa.field(name, pa.string()) for name in columns]
+    meta = [
+        pa.field(SOURCE_FILE, pa.string()),
+        pa.field(SOURCE_ROW, pa.int64()),
+        pa.field(REASON, pa.string()),
+    ]
+    return pa.schema(text + meta)
 
 
 def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
@@ -66,95 +92,118 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-def quarantine_schema(columns: list[str]) -> pa.Schema:
-    text = [pa.field(name, pa.string()) for name in columns]
-    meta = [
-        pa.field(SOURCE_FILE, pa.string()),
-        pa.field(SOURCE_ROW, pa.int64()),
-        pa.field(REASON, pa.string()),
-    ]
-    return pa.schema(text + meta)
-
-
 class _ReadBatches(beam.DoFn):
+    """Reads a file in batches and marks each batch's rows whose id was seen before."""
+
     def __init__(self, dataset: DatasetSpec, batch_rows: int) -> None:
         self._dataset = dataset
         self._batch_rows = batch_rows
 
-    def process(self, source: SourceFile) -> Iterator[RawBatch]:
+    def process(self, work):
+        """`work`: (SourceFile, list of repeated-id tables, or None when the spec has no id)."""
+        source, repeated_tables = work
+        repeated_ids = pa.concat_tables(repeated_tables) if repeated_tables else None
         for first_row, table in read_batches(source, self._dataset, self._batch_rows):
-            yield source.index, source.path.name, first_row, table
+            repeated = None
+            if repeated_ids is not None:
+                positions = duplicates.positions(source.index, first_row, table.num_rows)
+                ids = table.column(self._dataset.id).combine_chunks()
+                repeated = duplicates.later_occurrences(ids, positions, repeated_ids)
+            yield BatchKey(source.index, source.path.name, first_row), table, repeated
 
 
 class _PartitionIds(beam.DoFn):
-    def __init__(self, id_column: str) -> None:
-        self._id_column = id_column
+    """Reads only the id column of a file and emits its (id, position) pairs by partition."""
 
-    def process(self, raw: RawBatch) -> Iterator[tuple[int, pa.Table]]:
-        file_index, _, first_row, table = raw
-        positions = duplicates.positions(file_index, first_row, table.num_rows)
-        yield from duplicates.partitioned_ids(
-            table.column(self._id_column).combine_chunks(), positions
-        )
-
-
-class _Validate(beam.DoFn):
-    def __init__(self, dataset: DatasetSpec, schema: pa.Schema) -> None:
+    def __init__(self, dataset: DatasetSpec, batch_rows: int) -> None:
         self._dataset = dataset
-        self._schema = schema
+        self._batch_rows = batch_rows
 
-    def process(self, raw: RawBatch, first_seen: list[pa.Table] | None = None):
-        file_index, file_name, first_row, table = raw
-        repeated = None
-        if self._dataset.id is not None and first_seen:
-            positions = duplicates.positions(file_index, first_row, table.num_rows)
-            ids = table.column(self._dataset.id).combine_chunks()
-            repeated = duplicates.later_occurrences(ids, positions, pa.concat_tables(first_seen))
-        result = validate_batch(table, self._dataset, file_name, first_row, repeated)
+    def process(self, source: SourceFile) -> Iterator[tuple[int, pa.Table]]:
+        id_column = self._dataset.id
+        for first_row, table in read_batches(
+            source, self._dataset, self._batch_rows, columns=[id_column]
+        ):
+            positions = duplicates.positions(source.index, first_row, table.num_rows)
+            yield from duplicates.partitioned_ids(
+                table.column(id_column).combine_chunks(), positions
+            )
+
+
+class _IngestBatch(beam.DoFn):
+    """Validate one batch, write its quarantined and split rows, emit its partial summary.
+
+    Batches are worked on by a small thread pool: pyarrow and pandas release the GIL in their
+    kernels and in Parquet writes, so while one batch is written the next is validated. At most
+    two batches per thread are in flight; the summaries are order-free, the files named by batch.
+    """
+
+    def __init__(
+        self, dataset: DatasetSpec, columns: list[str], output_dir: Path, threads: int
+    ) -> None:
+        self._dataset = dataset
+        self._schema = snapshot_schema(dataset)
+        self._quarantine_schema = quarantine_schema(columns)
+        self._output_dir = output_dir
+        self._threads = threads
+        self._pool: ThreadPoolExecutor | None = None
+        self._pending: deque[Future] = deque()
+
+    def start_bundle(self) -> None:
+        self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="tandem-ingest")
+        self._pending.clear()
+
+    def process(self, batch):
+        """`batch`: (BatchKey, table, mask of rows repeating an earlier id, or None)."""
+        if len(self._pending) >= 2 * self._threads:
+            yield self._pending.popleft().result()
+        self._pending.append(self._pool.submit(self._ingest, *batch))
+
+    def finish_bundle(self):
+        while self._pending:
+            yield GlobalWindows.windowed_value(self._pending.popleft().result())
+        self._pool.shutdown()
+
+    def teardown(self) -> None:
+        if self._pool is not None:
+            self._pool.shutdown(cancel_futures=True)
+
+    def _write(self, table: pa.Table, directory: str, key: BatchKey) -> None:
+        pq.write_table(table, self._output_dir / directory / key.part_name)
+
+    def _ingest(self, key: BatchKey, table: pa.Table, repeated: np.ndarray | None) -> Summary:
+        result = validate_batch(table, self._dataset, key.file_name, key.first_row, repeated)
         bad = result.quarantine
-        if result.good.num_rows:
-            yield result.good
         if bad.num_rows:
-            yield beam.pvalue.TaggedOutput(QUARANTINE, _conform(bad, self._schema))
-        reasons = pc.value_counts(bad.column(REASON)).to_pylist() if bad.num_rows else []
+            self._write(_conform(bad, self._quarantine_schema), QUARANTINE, key)
+        good = result.good.cast(self._schema)
+        split = split_of_rows(good, self._dataset)
+        counts = {}
+        train_statistics = {}
+        for index, name in enumerate(SPLITS):
+            part = good.filter(pa.array(split == index))
+            counts[name] = part.num_rows
+            if part.num_rows:
+                self._write(part, name, key)
+            if name == "train" and part.num_rows:
+                train_statistics = partial_statistics(part, self._dataset)
         first_bad = bad.slice(0, EXAMPLES_KEPT)
         examples = [
-            (file_index, row, file_name, reason)
+            (key.file_index, row, key.file_name, reason)
             for row, reason in zip(
                 first_bad.column(SOURCE_ROW).to_pylist(),
                 first_bad.column(REASON).to_pylist(),
                 strict=True,
             )
         ]
-        yield beam.pvalue.TaggedOutput(
-            _SUMMARY,
-            summary_part(
-                read=table.num_rows,
-                quarantined_by_reason={item["values"]: item["counts"] for item in reasons},
-                quarantine_examples=examples,
-            ),
+        reasons = pc.value_counts(bad.column(REASON)).to_pylist() if bad.num_rows else []
+        return summary_part(
+            read=table.num_rows,
+            quarantined_by_reason={item["values"]: item["counts"] for item in reasons},
+            quarantine_examples=examples,
+            splits=counts,
+            train_statistics=train_statistics,
         )
-
-
-class _AssignSplit(beam.DoFn):
-    def __init__(self, dataset: DatasetSpec, schema: pa.Schema) -> None:
-        self._dataset = dataset
-        self._schema = schema
-
-    def process(self, good: pa.Table):
-        good = good.cast(self._schema)
-        split = split_of_rows(good, self._dataset)
-        counts = {}
-        for index, name in enumerate(SPLITS):
-            part = good.filter(pa.array(split == index))
-            counts[name] = part.num_rows
-            if part.num_rows:
-                yield beam.pvalue.TaggedOutput(name, part)
-            if name == "train" and part.num_rows:
-                yield beam.pvalue.TaggedOutput(
-                    _SUMMARY, summary_part(train_statistics=partial_statistics(part, self._dataset))
-                )
-        yield beam.pvalue.TaggedOutput(_SUMMARY, summary_part(splits=counts))
 
 
 class _MergeSummaries(beam.CombineFn):
@@ -174,50 +223,53 @@ class _MergeSummaries(beam.CombineFn):
         return accumulator
 
 
+def _write_summary(summary: Summary, output_dir: Path) -> None:
+    (output_dir / SUMMARY_FILE).write_text(json.dumps(summary))
+
+
 def build_ingest(
     pipeline: beam.Pipeline,
     sources: list[SourceFile],
     dataset: DatasetSpec,
     batch_rows: int,
+    threads: int,
     output_dir: Path,
 ) -> None:
     """Add the ingest graph to `pipeline`: splits, quarantine and summary under output_dir."""
+    arrow_coder.register()
+    for directory in OUTPUT_DIRS:
+        (output_dir / directory).mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(column for source in sources for column in source.columns))
-    raw = (
-        pipeline
-        | "ListFiles" >> beam.Create(sources)
-        | "Read" >> beam.ParDo(_ReadBatches(dataset, batch_rows))
-    )
-    side_inputs = []
-    if dataset.id is not None:
-        first_seen = (
-            raw
-            | "PartitionIds" >> beam.ParDo(_PartitionIds(dataset.id))
+    files = pipeline | "ListFiles" >> beam.Create(sources)
+    if dataset.id is None:
+        work = files | "NoIdCheck" >> beam.Map(lambda source: (source, None))
+    else:
+        repeated = (
+            files
+            | "ReadIds"
+            >> beam.ParDo(_PartitionIds(dataset, batch_rows)).with_output_types(
+                beam.typehints.Tuple[int, pa.Table]
+            )
             | "GroupIds" >> beam.GroupByKey()
-            | "RepeatedIds" >> beam.MapTuple(lambda _, tables: duplicates.repeated_ids(tables))
+            | "RepeatedIds"
+            >> beam.MapTuple(lambda _, tables: duplicates.repeated_ids(tables)).with_output_types(
+                pa.Table
+            )
+            | "AllRepeatedIds" >> beam.combiners.ToList()
         )
-        side_inputs.append(beam.pvalue.AsList(first_seen))
-    validated = raw | "Validate" >> beam.ParDo(
-        _Validate(dataset, quarantine_schema(columns)), *side_inputs
-    ).with_outputs(QUARANTINE, _SUMMARY, main="good")
-    schema = snapshot_schema(dataset)
-    splits = validated.good | "Split" >> beam.ParDo(_AssignSplit(dataset, schema)).with_outputs(
-        *SPLITS, _SUMMARY
-    )
-    for name in SPLITS:
-        _ = splits[name] | f"Write{name.title()}" >> WriteToParquetBatched(
-            str(output_dir / name / "part"), schema=schema, file_name_suffix=".parquet"
+        # Reading hangs off the repeated ids as a main input, not a side input: so the runner
+        # schedules it after the id pass and keeps read → ingest in one fused step.
+        work = repeated | "PairWithFiles" >> beam.FlatMap(
+            lambda tables, all_files: [(source, tables) for source in all_files],
+            beam.pvalue.AsList(files),
         )
-    _ = validated[QUARANTINE] | "WriteQuarantine" >> WriteToParquetBatched(
-        str(output_dir / QUARANTINE / "part"),
-        schema=quarantine_schema(columns),
-        file_name_suffix=".parquet",
-    )
     _ = (
-        (validated[_SUMMARY], splits[_SUMMARY])
-        | "AllSummaries" >> beam.Flatten()
+        work
+        | "Read"
+        >> beam.ParDo(_ReadBatches(dataset, batch_rows)).with_output_types(
+            beam.typehints.Tuple[beam.typehints.Any, pa.Table, beam.typehints.Any]
+        )
+        | "Ingest" >> beam.ParDo(_IngestBatch(dataset, columns, output_dir, threads))
         | "MergeSummaries" >> beam.CombineGlobally(_MergeSummaries())
-        | "SummaryJson" >> beam.Map(lambda summary: json.dumps(summary, sort_keys=True))
-        | "WriteSummary"
-        >> beam.io.WriteToText(str(output_dir / SUMMARY_FILE), shard_name_template="", num_shards=1)
+        | "WriteSummary" >> beam.Map(_write_summary, output_dir)
     )

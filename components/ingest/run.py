@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from components.common.errors import TandemError
 from components.common.spec import LoadedSpec
 from components.ingest.beam_pipeline import (
+    OUTPUT_DIRS,
     QUARANTINE,
     SUMMARY_FILE,
     build_ingest,
@@ -82,8 +83,9 @@ def _run_beam(
         raise TandemError(f"Beam options {' '.join(flags)}: {exc}") from None
     try:
         with pipeline:
+            ingest = loaded.spec.ingest
             build_ingest(
-                pipeline, sources, loaded.spec.dataset, loaded.spec.ingest.batch_rows, staging
+                pipeline, sources, loaded.spec.dataset, ingest.batch_rows, ingest.threads, staging
             )
     except TandemError:
         raise
@@ -201,7 +203,7 @@ def _manifest(
         "statistics": finalize_statistics(summary["train_statistics"], dataset),
         "files": {
             name: sorted(str(p.relative_to(staging)) for p in (staging / name).glob("*.parquet"))
-            for name in (*SPLITS, QUARANTINE)
+            for name in OUTPUT_DIRS
         },
         "beam_options": flags,
     }

@@ -97,9 +97,10 @@ def check_columns(source: SourceFile, dataset: DatasetSpec, spec_path: Path) -> 
 
 
 def read_batches(
-    source: SourceFile, dataset: DatasetSpec, batch_rows: int
+    source: SourceFile, dataset: DatasetSpec, batch_rows: int, columns: list[str] | None = None
 ) -> Iterator[tuple[int, pa.Table]]:
     """Yield (1-based number of the batch's first data row, batch) through the whole file."""
+    columns = columns or list(source.columns)
     first_row = 1
     if source.format == "csv":
         _, average_row_bytes = _csv_header(source.path)
@@ -107,7 +108,8 @@ def read_batches(
             source.path,
             read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_rows * average_row_bytes)),
             convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in source.columns},
+                column_types={name: pa.string() for name in columns},
+                include_columns=columns,
                 null_values=dataset.missing_values,
                 strings_can_be_null=True,
                 quoted_strings_can_be_null=False,
@@ -115,7 +117,7 @@ def read_batches(
         )
         batches = iter(reader)
     else:
-        batches = pq.ParquetFile(source.path).iter_batches(batch_size=batch_rows)
+        batches = pq.ParquetFile(source.path).iter_batches(batch_size=batch_rows, columns=columns)
     try:
         for batch in batches:
             if batch.num_rows:

@@ -1,0 +1,198 @@
+"""Ingest speed: tandem's Beam ingest against bare pyarrow on the same synthetic CSV.
+
+The reference is `pyarrow.csv.read_csv` + `pyarrow.parquet.write_table` — the fastest a
+CSV-to-Parquet conversion gets here, with no validation, split or statistics. Each round runs
+the reference (A) then tandem (B) in this one process (A B A B ...), after one untimed warm-up
+round; the ratio is the median of the per-round ratios. On 2 shared vCPUs the same run can be
+~30% slower in one process than in the next, so this paired ratio is the figure to quote, not
+either absolute rate.
+"""
+
+from __future__ import annotations
+
+import statistics
+import tempfile
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+import pyarrow.csv as pacsv
+import pyarrow.parquet as pq
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from benchmarks import DATA_DIR
+from benchmarks.synthetic import bad_row_count, make_dataset
+from components.common.spec import load_spec
+from components.ingest.run import run_ingest
+
+NAME = "ingest"
+DEFAULT_ROWS = (100_000, 1_000_000)
+DEFAULT_REPEATS = 3
+TARGET_RATIO = 0.5
+TARGET_ROWS = 1_000_000
+TIMING_KEYS = ("fingerprint_s", "beam_s", "total_s")
+
+
+def _pyarrow_once(csv_path: Path, work_dir: Path) -> float:
+    with tempfile.TemporaryDirectory(dir=work_dir) as out:
+        started = time.perf_counter()
+        table = pacsv.read_csv(csv_path)
+        pq.write_table(table, Path(out) / "data.parquet")
+        return time.perf_counter() - started
+
+
+def _tandem_once(spec_path: Path, work_dir: Path, rows: int) -> tuple[float, dict[str, float]]:
+    loaded = load_spec(spec_path)
+    # A fresh output directory every time: the run can never be a snapshot cache hit.
+    with tempfile.TemporaryDirectory(dir=work_dir) as out:
+        started = time.perf_counter()
+        result = run_ingest(loaded, Path(out), track=False)
+        seconds = time.perf_counter() - started
+    assert result.cache_hit is False, "ingest hit the snapshot cache: nothing was measured"
+    counts = result.counts
+    expected_bad = bad_row_count(rows)
+    assert counts["read"] == rows, f"ingest read {counts['read']} rows, expected {rows}"
+    assert counts["quarantined"] == expected_bad, (
+        f"ingest quarantined {counts['quarantined']} rows, expected {expected_bad}"
+    )
+    return seconds, dict(result.timings)
+
+
+def _summary(rows: int, seconds: list[float]) -> dict:
+    median = statistics.median(seconds)
+    return {
+        "seconds": seconds,
+        "median_s": median,
+        "min_s": min(seconds),
+        "max_s": max(seconds),
+        "rows_per_s": rows / median,
+    }
+
+
+def _case(rows: int, repeats: int, progress: Progress) -> dict:
+    task = progress.add_task(f"{rows:,} rows: generating data", total=2 * (repeats + 1))
+    spec_path = make_dataset(rows, DATA_DIR)
+    csv_path = Path(load_spec(spec_path).spec.dataset.source)
+    work_dir = DATA_DIR / "tmp"
+    work_dir.mkdir(parents=True, exist_ok=True)
+
+    reference: list[float] = []
+    tandem: list[float] = []
+    timings: list[dict[str, float]] = []
+    for round_ in range(repeats + 1):
+        label = "warm-up" if round_ == 0 else f"round {round_}/{repeats}"
+        progress.update(task, description=f"{rows:,} rows, {label}: pyarrow")
+        reference_s = _pyarrow_once(csv_path, work_dir)
+        progress.advance(task)
+        progress.update(task, description=f"{rows:,} rows, {label}: tandem")
+        tandem_s, tandem_timings = _tandem_once(spec_path, work_dir, rows)
+        progress.advance(task)
+        if round_ > 0:
+            reference.append(reference_s)
+            tandem.append(tandem_s)
+            timings.append(tandem_timings)
+    progress.update(task, description=f"{rows:,} rows: done")
+
+    # tandem_rate / pyarrow_rate for one round = pyarrow seconds / tandem seconds.
+    ratios = [r / t for r, t in zip(reference, tandem, strict=True)]
+    return {
+        "rows": rows,
+        "repeats": repeats,
+        "csv_bytes": csv_path.stat().st_size,
+        "quarantined": bad_row_count(rows),
+        "pyarrow": _summary(rows, reference),
+        "tandem": {
+            **_summary(rows, tandem),
+            "timings_median_s": {
+                key: statistics.median(t[key] for t in timings) for key in TIMING_KEYS
+            },
+        },
+        "ratio": {
+            "per_round": ratios,
+            "median": statistics.median(ratios),
+            "min": min(ratios),
+            "max": max(ratios),
+        },
+    }
+
+
+def run(
+    rows: Sequence[int] | None = None,
+    repeats: int = DEFAULT_REPEATS,
+    console: Console | None = None,
+) -> dict:
+    """Measure every row count; the result is what run.py writes as JSON."""
+    cases = []
+    with Progress(
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+    ) as progress:
+        for count in rows or DEFAULT_ROWS:
+            cases.append(_case(count, repeats, progress))
+    at_target = next((c for c in cases if c["rows"] == TARGET_ROWS), None)
+    measured = at_target["ratio"]["median"] if at_target else None
+    return {
+        "reference": "pyarrow.csv.read_csv + pyarrow.parquet.write_table",
+        "cases": cases,
+        "target": {
+            "description": (
+                f"tandem ingest >= {TARGET_RATIO}x the bare pyarrow rate at {TARGET_ROWS:,} rows"
+            ),
+            "rows": TARGET_ROWS,
+            "ratio": TARGET_RATIO,
+            "measured_ratio": measured,
+            "met": None if measured is None else measured >= TARGET_RATIO,
+        },
+    }
+
+
+def _range(summary: dict) -> str:
+    return f"{summary['min_s']:.2f}-{summary['max_s']:.2f}"
+
+
+def render(result: dict, console: Console) -> None:
+    table = Table(
+        title="Ingest: CSV → Parquet",
+        caption=(
+            "medians of A/B-interleaved rounds after a warm-up; ratio = tandem rate / pyarrow rate"
+        ),
+    )
+    for column in ("rows", "variant", "median s", "min-max s", "rows/s", "ratio", "ratio range"):
+        table.add_column(column, justify="left" if column == "variant" else "right")
+    for case in result["cases"]:
+        ratio = case["ratio"]
+        reference, tandem = case["pyarrow"], case["tandem"]
+        table.add_row(
+            f"{case['rows']:,}",
+            "pyarrow",
+            f"{reference['median_s']:.2f}",
+            _range(reference),
+            f"{reference['rows_per_s']:,.0f}",
+        )
+        table.add_row(
+            "",
+            "tandem",
+            f"{tandem['median_s']:.2f}",
+            _range(tandem),
+            f"{tandem['rows_per_s']:,.0f}",
+            f"{ratio['median']:.3f}",
+            f"{ratio['min']:.3f}-{ratio['max']:.3f}",
+            end_section=True,
+        )
+    console.print(table)
+    for case in result["cases"]:
+        parts = ", ".join(f"{k} {v:.2f}" for k, v in case["tandem"]["timings_median_s"].items())
+        console.print(f"{case['rows']:,} rows, tandem timings (median): {parts}")
+    target = result["target"]
+    if target["met"] is None:
+        verdict = f"not measured (run with {TARGET_ROWS:,} rows)"
+    elif target["met"]:
+        verdict = f"[green]met[/green] ({target['measured_ratio']:.3f}x)"
+    else:
+        verdict = f"[red]not met[/red] ({target['measured_ratio']:.3f}x)"
+    console.print(f"Target: {target['description']}: {verdict}")
