@@ -165,11 +165,34 @@ class IngestSpec(_Strict):
     threads: int = Field(2, ge=1, description="Batches a Beam worker validates and writes at once.")
 
 
+GATED_METRICS = {"accuracy": "min", "macro_f1": "min", "log_loss": "max", "ece": "max"}
+
+
+class EvaluationSpec(_Strict):
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"accuracy": 0.8},
+        description="Absolute gates: accuracy/macro_f1 are minimums, log_loss/ece maximums.",
+    )
+    regression_tolerance: float = Field(
+        0.02, ge=0, description="How far a challenger may trail the champion on a gated metric."
+    )
+    latency_calls: int = Field(200, ge=10, description="Timed predict calls per batch size.")
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> EvaluationSpec:
+        unknown = sorted(set(self.thresholds) - set(GATED_METRICS))
+        if unknown:
+            known = ", ".join(GATED_METRICS)
+            raise ValueError(f"thresholds for unknown metrics {unknown}; known: {known}")
+        return self
+
+
 class Spec(_Strict):
     name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)
     dataset: DatasetSpec
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
 
 
 class LoadedSpec(BaseModel):

@@ -9,16 +9,26 @@ that parent; without it the step's run is top-level in the spec's experiment.
 from __future__ import annotations
 
 import os
+import subprocess
+import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
 SQLITE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 PARENT_RUN_ENV = "MLFLOW_RUN_ID"
+TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+GIT_REVISION_ENV = "TANDEM_GIT_REVISION"
+
+TAG_FRAMEWORK = "tandem.framework"
+TAG_FINGERPRINT = "tandem.dataset_fingerprint"
+TAG_PIPELINE_RUN_ID = "tandem.pipeline_run_id"
+TAG_GIT_REVISION = "tandem.git_revision"
+TAG_STEP = "tandem.step"
 
 
 def tracking_uri(output_dir: Path) -> str:
-    configured = os.environ.get("MLFLOW_TRACKING_URI")
+    configured = os.environ.get(TRACKING_URI_ENV)
     if configured:
         return configured
     return f"sqlite:///{(Path(output_dir) / SQLITE_FILE).resolve()}"
@@ -56,7 +66,7 @@ def step_run(step: str, spec_name: str, output_dir: Path, tags: dict[str, str] |
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(output_dir)
     client = MlflowClient(uri)
-    run_tags = {"tandem.step": step, **(tags or {})}
+    run_tags = {TAG_STEP: step, **(tags or {})}
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:
         experiment_id = client.get_run(parent).info.experiment_id
@@ -76,7 +86,16 @@ def step_run(step: str, spec_name: str, output_dir: Path, tags: dict[str, str] |
 def _environment_kept():
     """MLflow's fluent API sets MLFLOW_TRACKING_URI and unsets MLFLOW_RUN_ID as it goes; a step
     leaves the process environment as it found it, so the next step still sees its parent run."""
-    saved = {name: os.environ.get(name) for name in (PARENT_RUN_ENV, "MLFLOW_TRACKING_URI")}
+    with _environment({}):
+        yield
+
+
+@contextmanager
+def _environment(values: dict[str, str]):
+    """Set `values` for the duration; afterwards MLflow's variables are as they were."""
+    names = {PARENT_RUN_ENV, TRACKING_URI_ENV, *values}
+    saved = {name: os.environ.get(name) for name in names}
+    os.environ.update(values)
     try:
         yield
     finally:
@@ -87,6 +106,68 @@ def _environment_kept():
                 os.environ[name] = value
 
 
+def git_revision() -> str:
+    """The revision of the code that runs: TANDEM_GIT_REVISION (set in images), else git."""
+    configured = os.environ.get(GIT_REVISION_ENV)
+    if configured:
+        return configured
+    checkout = Path(__file__).resolve().parents[2]
+    try:
+        completed = subprocess.run(
+            ["git", "-C", str(checkout), "rev-parse", "HEAD"],
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=True,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "unknown"
+    return completed.stdout.strip()
+
+
+@contextmanager
+def pipeline_run(
+    spec_name: str, framework: str, output_dir: Path, pipeline_run_id: str | None = None
+):
+    """The parent run of one pipeline run. Inside it MLFLOW_RUN_ID and MLFLOW_TRACKING_URI name
+    this run and store, so every step (and every process a step starts) nests its run under it.
+    The run ends FINISHED, or FAILED when the block raises. The dataset fingerprint is known only
+    after ingest: `tag_pipeline_run` adds it.
+    """
+    from mlflow.tracking import MlflowClient
+
+    Path(output_dir).mkdir(parents=True, exist_ok=True)
+    uri = tracking_uri(output_dir)
+    client = MlflowClient(uri)
+    experiment_id = _ensure_experiment(client, experiment_name(spec_name), Path(output_dir), uri)
+    pipeline_run_id = pipeline_run_id or uuid.uuid4().hex[:12]
+    tags = {
+        TAG_FRAMEWORK: framework,
+        TAG_PIPELINE_RUN_ID: pipeline_run_id,
+        TAG_GIT_REVISION: git_revision(),
+    }
+    run = client.create_run(experiment_id, run_name=f"{framework}-{pipeline_run_id}", tags=tags)
+    status = "FAILED"
+    try:
+        with _environment({PARENT_RUN_ENV: run.info.run_id, TRACKING_URI_ENV: uri}):
+            yield run
+        status = "FINISHED"
+    finally:
+        client.set_terminated(run.info.run_id, status)
+
+
 def run_location(uri: str, run) -> str:
     """Where a person finds the run: experiment and run ids under the tracking URI."""
     return f"{uri} experiment {run.info.experiment_id} run {run.info.run_id}"
+
+
+def tag_pipeline_run(tags: dict[str, str]) -> None:
+    """Add tags to the pipeline's parent run (the one MLFLOW_RUN_ID names)."""
+    from mlflow.tracking import MlflowClient
+
+    parent = os.environ.get(PARENT_RUN_ENV)
+    if not parent:
+        raise RuntimeError("tag_pipeline_run is called inside pipeline_run")
+    client = MlflowClient(os.environ.get(TRACKING_URI_ENV))
+    for key, value in tags.items():
+        client.set_tag(parent, key, value)

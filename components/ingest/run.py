@@ -267,12 +267,12 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    from components.common.tracking import step_run
+    from components.common.tracking import TAG_FINGERPRINT, step_run
 
     counts = result.counts
     fingerprint_ = result.manifest["fingerprint"]
     tags = {
-        "tandem.dataset_fingerprint": fingerprint_,
+        TAG_FINGERPRINT: fingerprint_,
         "tandem.cache_hit": str(result.cache_hit).lower(),
     }
     with step_run("ingest", loaded.spec.name, output_dir, tags) as run:
