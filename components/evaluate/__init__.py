@@ -1,0 +1,1 @@
+"""The shared judge: one framework-neutral evaluation of both pipelines' models."""

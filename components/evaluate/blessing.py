@@ -1,0 +1,103 @@
+"""The blessing: may this model be pushed? Absolute thresholds plus no regression vs the champion.
+
+Every metric in the spec's evaluation.thresholds is gated twice: against its threshold, and (when
+the registry has a champion) against the champion's value less the regression tolerance. The first
+model ever has no champion and is judged on thresholds only. GATED_METRICS gives each metric's
+direction: "min" (higher is better, the limit is a minimum) or "max" (lower is better).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+from components.common.errors import TandemError
+from components.common.spec import GATED_METRICS, EvaluationSpec
+
+# Metrics are ratios such as 40/44 and limits are sums such as 0.95 - 0.02: without a little slack
+# a value exactly on its limit could fail by float rounding.
+_SLACK = 1e-12
+
+
+@dataclass(frozen=True)
+class Check:
+    metric: str
+    kind: Literal["threshold", "no_regression"]
+    value: float
+    limit: float
+    passed: bool
+
+    def describe(self) -> str:
+        """One line, e.g. `accuracy 0.91 >= 0.93 (no_regression): failed`."""
+        sign = ">=" if GATED_METRICS[self.metric] == "min" else "<="
+        verdict = "passed" if self.passed else "failed"
+        return f"{self.metric} {self.value:.4g} {sign} {self.limit:.4g} ({self.kind}): {verdict}"
+
+
+@dataclass(frozen=True)
+class Blessing:
+    blessed: bool
+    checks: list[Check]
+    champion_version: str | None
+
+    @property
+    def failed(self) -> list[Check]:
+        return [check for check in self.checks if not check.passed]
+
+    def to_dict(self) -> dict:
+        return {
+            "blessed": self.blessed,
+            "champion_version": self.champion_version,
+            "checks": [asdict(check) for check in self.checks],
+        }
+
+
+def _check(metric: str, kind: str, value: float, limit: float) -> Check:
+    higher_is_better = GATED_METRICS[metric] == "min"
+    passed = value >= limit - _SLACK if higher_is_better else value <= limit + _SLACK
+    return Check(metric, kind, float(value), float(limit), bool(passed))
+
+
+def _value(metrics: dict[str, float], metric: str, whose: str) -> float:
+    if metric not in metrics:
+        have = ", ".join(sorted(metrics)) or "none"
+        raise TandemError(
+            f"{whose} has no '{metric}' metric, which evaluation.thresholds gates "
+            f"(it has: {have}); evaluate it again, or remove the threshold from the spec"
+        )
+    return float(metrics[metric])
+
+
+def judge(
+    metrics: dict[str, float],
+    evaluation: EvaluationSpec,
+    champion_metrics: dict[str, float] | None = None,
+    champion_version: str | None = None,
+) -> Blessing:
+    """Bless `metrics` if every threshold holds and, given a champion, no gated metric regresses
+    beyond evaluation.regression_tolerance."""
+    checks = [
+        _check(metric, "threshold", _value(metrics, metric, "the model"), limit)
+        for metric, limit in evaluation.thresholds.items()
+    ]
+    if champion_metrics is not None:
+        champion = (
+            f"the champion (version {champion_version})" if champion_version else "the champion"
+        )
+        tolerance = evaluation.regression_tolerance
+        for metric in evaluation.thresholds:
+            best = _value(champion_metrics, metric, champion)
+            limit = best - tolerance if GATED_METRICS[metric] == "min" else best + tolerance
+            checks.append(
+                _check(metric, "no_regression", _value(metrics, metric, "the model"), limit)
+            )
+    return Blessing(all(c.passed for c in checks), checks, champion_version)
+
+
+def write_blessing(blessing: Blessing, path: str | Path) -> Path:
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(blessing.to_dict(), indent=2) + "\n", encoding="utf-8")
+    return path

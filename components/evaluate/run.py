@@ -1,0 +1,172 @@
+"""The shared evaluation step, the same for both frameworks once the adapter has predicted:
+predictions → contract check → metrics (overall and per slice) → serving figures → blessing
+→ MLflow run, and registration as challenger (champion when blessed).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from components.common.errors import TandemError
+from components.common.features import label_indices
+from components.common.spec import GATED_METRICS, Spec
+from components.evaluate.blessing import Blessing, judge, write_blessing
+from components.evaluate.latency import batch_of, measure_latency, model_size_bytes, peak_rss_mb
+from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
+from components.evaluate.plots import plot_calibration, plot_confusion_matrix
+from components.evaluate.predictions import (
+    PREDICTIONS_FILE,
+    build_predictions,
+    probability_matrix,
+    read_predictions,
+    validate_predictions,
+    write_predictions,
+)
+from components.ingest.snapshot import read_manifest
+
+BLESSING_FILE = "blessing.json"
+CONFUSION_PLOT = "confusion_matrix.png"
+CALIBRATION_PLOT = "calibration.png"
+LATENCY_BATCHES = (1, 256)
+_METRIC_NAME = re.compile(r"[^\w.\- /]")
+
+
+@dataclass
+class EvaluationResult:
+    work_dir: Path
+    metrics: dict[str, float]
+    blessing: Blessing
+    model_version: str | None = None
+    mlflow_run_id: str | None = None
+
+
+def _serving_figures(predictor, test, calls: int, model_dir: Path) -> dict[str, float]:
+    """Latency of real predict calls on the loaded model, model size on disk, peak memory."""
+    figures: dict[str, float] = {}
+    for size in LATENCY_BATCHES:
+        batch = batch_of(test, size)
+        timing = measure_latency(lambda batch=batch: predictor.predict(batch), calls=calls)
+        figures[f"latency.batch_{size}.p50_ms"] = timing["p50_ms"]
+        figures[f"latency.batch_{size}.p99_ms"] = timing["p99_ms"]
+    figures["model_size_bytes"] = float(model_size_bytes(model_dir))
+    figures["peak_rss_mb"] = peak_rss_mb()
+    return figures
+
+
+def _mlflow_key(name: str) -> str:
+    """Category values can hold characters MLflow refuses in metric names."""
+    return _METRIC_NAME.sub("_", name)
+
+
+def evaluate_model(
+    model_dir: Path,
+    framework: str,
+    snapshot_dir: Path,
+    spec: Spec,
+    work_dir: Path,
+    runs_dir: Path,
+    track: bool = True,
+) -> EvaluationResult:
+    """Judge an exported model on the snapshot's test split; log and register it when tracking.
+
+    work_dir receives predictions.parquet, blessing.json and the plots; runs_dir is tandem's
+    output directory (its embedded MLflow store is used when MLFLOW_TRACKING_URI is not set).
+    """
+    from components.evaluate.adapters import load_predictor
+
+    manifest = read_manifest(Path(snapshot_dir))
+    if manifest is None:
+        raise TandemError(f"{snapshot_dir}: not a tandem snapshot (no readable manifest.json)")
+    test = pq.read_table(Path(snapshot_dir) / "test")
+    predictor = load_predictor(Path(model_dir), framework)
+    probabilities = predictor.predict(test)
+
+    work_dir = Path(work_dir)
+    work_dir.mkdir(parents=True, exist_ok=True)
+    predictions_path = work_dir / PREDICTIONS_FILE
+    write_predictions(
+        build_predictions(
+            test.column(manifest["id_column"]),
+            test.column(manifest["label"]),
+            probabilities,
+            manifest["classes"],
+        ),
+        predictions_path,
+    )
+    predictions = validate_predictions(
+        read_predictions(predictions_path), test, manifest, source=str(predictions_path)
+    )
+    labels = label_indices(test, manifest)
+    checked = probability_matrix(predictions, manifest["classes"])
+    metrics = classification_metrics(labels, checked)
+    metrics.update(slice_metrics(predictions, test, manifest))
+    metrics.update(_serving_figures(predictor, test, spec.evaluation.latency_calls, model_dir))
+
+    matrix = confusion_matrix(labels, checked.argmax(axis=1), len(manifest["classes"]))
+    title = f"{spec.name} · {framework}"
+    plot_confusion_matrix(matrix, manifest["classes"], work_dir / CONFUSION_PLOT, title)
+    plot_calibration(labels, checked, work_dir / CALIBRATION_PLOT, title)
+
+    champion = None
+    if track:
+        champion = _champion(spec.name, framework, runs_dir)
+    blessing = judge(
+        metrics,
+        spec.evaluation,
+        champion.metrics if champion else None,
+        champion.version if champion else None,
+    )
+    write_blessing(blessing, work_dir / BLESSING_FILE)
+    result = EvaluationResult(work_dir, metrics, blessing)
+    if track:
+        _track(result, predictor, manifest, test, spec, runs_dir, matrix)
+    return result
+
+
+def _champion(spec_name: str, framework: str, runs_dir: Path):
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import tracking_uri
+    from components.register.registry import current_champion, registered_model_name
+
+    client = MlflowClient(tracking_uri(runs_dir), registry_uri=tracking_uri(runs_dir))
+    return current_champion(client, registered_model_name(spec_name, framework))
+
+
+def _track(result, predictor, manifest, test, spec, runs_dir, matrix) -> None:
+    import mlflow
+
+    from components.common.tracking import TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
+    from components.register.registry import log_and_register
+
+    tags = {
+        TAG_FRAMEWORK: predictor.framework,
+        TAG_FINGERPRINT: manifest["fingerprint"],
+        "tandem.blessed": str(result.blessing.blessed).lower(),
+        "tandem.model_format": predictor.format,
+    }
+    fallback = getattr(predictor, "fallback_reason", None)
+    if fallback:
+        tags["tandem.model_format_fallback"] = fallback
+    with step_run("evaluate", spec.name, runs_dir, tags) as run:
+        mlflow.log_metrics({_mlflow_key(k): v for k, v in result.metrics.items()})
+        mlflow.log_dict(
+            {"classes": manifest["classes"], "matrix": matrix.tolist()}, "confusion_matrix.json"
+        )
+        for name in (PREDICTIONS_FILE, BLESSING_FILE, CONFUSION_PLOT, CALIBRATION_PLOT):
+            mlflow.log_artifact(str(result.work_dir / name))
+        gated = {k: result.metrics[k] for k in GATED_METRICS}
+        result.model_version = log_and_register(
+            predictor.model_dir,
+            predictor.framework,
+            manifest,
+            test,
+            spec.name,
+            gated,
+            result.blessing.blessed,
+        )
+        result.mlflow_run_id = run.info.run_id

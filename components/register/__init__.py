@@ -1,0 +1,1 @@
+"""Logging evaluated models to MLflow and moving the registry's challenger/champion aliases."""

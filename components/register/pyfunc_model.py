@@ -1,0 +1,33 @@
+"""The MLflow pyfunc both frameworks' models are logged as: raw feature columns in, one
+probability column per class out, through the same predictor adapters the evaluator uses.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import mlflow.pyfunc
+import pandas as pd
+import pyarrow as pa
+
+MODEL_DIR_ARTIFACT = "model_dir"
+
+
+class TandemModel(mlflow.pyfunc.PythonModel):
+    """Configured by the logged model's `model_config`: `framework` and `classes`."""
+
+    def load_context(self, context) -> None:
+        from components.evaluate.adapters import load_predictor
+
+        self.classes = list(context.model_config["classes"])
+        model_dir = Path(context.artifacts[MODEL_DIR_ARTIFACT])
+        self._predictor = load_predictor(model_dir, context.model_config["framework"])
+
+    def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
+        from components.evaluate.predictions import probability_column
+
+        table = pa.Table.from_pandas(model_input, preserve_index=False)
+        probabilities = self._predictor.predict(table)
+        return pd.DataFrame(
+            probabilities, columns=[probability_column(name) for name in self.classes]
+        )

@@ -1,0 +1,114 @@
+"""Registry conventions: one registered model per spec and framework (`<spec>-<framework>`).
+
+Every evaluated model is logged (pyfunc, with signature and input example) and registered; the new
+version takes the alias `challenger`, and `champion` only when it is blessed, so a model that was
+not blessed never serves. The version carries its gated metrics as tags (`tandem.metric.<name>`):
+the next challenger is judged against them.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+import pandas as pd
+import pyarrow as pa
+
+CHAMPION = "champion"
+CHALLENGER = "challenger"
+METRIC_TAG = "tandem.metric."
+BLESSED_TAG = "tandem.blessed"
+
+
+def registered_model_name(spec_name: str, framework: str) -> str:
+    return f"{spec_name}-{framework}"
+
+
+@dataclass(frozen=True)
+class Champion:
+    version: str
+    metrics: dict[str, float]
+
+
+def current_champion(client, name: str) -> Champion | None:
+    """The version holding the `champion` alias and its recorded metrics, or None."""
+    from mlflow.exceptions import MlflowException
+
+    try:
+        version = client.get_model_version_by_alias(name, CHAMPION)
+    except MlflowException:
+        return None
+    metrics = {
+        key.removeprefix(METRIC_TAG): float(value)
+        for key, value in version.tags.items()
+        if key.startswith(METRIC_TAG)
+    }
+    return Champion(version=str(version.version), metrics=metrics)
+
+
+def _signature(manifest: dict):
+    from mlflow.models import ModelSignature
+    from mlflow.types import ColSpec, Schema
+
+    from components.evaluate.predictions import probability_column
+
+    inputs = [
+        ColSpec("double" if feature["type"] == "numeric" else "string", feature["name"])
+        for feature in manifest["dataset_spec"]["features"]
+    ]
+    outputs = [ColSpec("double", probability_column(name)) for name in manifest["classes"]]
+    return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
+
+
+def _example_frame(table: pa.Table, manifest: dict, rows: int = 5) -> pd.DataFrame:
+    """The first rows of raw features, as a caller of the served model sends them."""
+    features = [feature["name"] for feature in manifest["dataset_spec"]["features"]]
+    return table.select(features).slice(0, rows).to_pandas()
+
+
+def _requirements(framework: str) -> list[str]:
+    """Pinned, without local version suffixes (`+cpu`) that a serving image cannot resolve."""
+    from importlib.metadata import version
+
+    frameworks = {"tensorflow": ["tensorflow"], "pytorch": ["torch"]}[framework]
+    names = ["mlflow", "pandas", "pyarrow", "numpy", *frameworks]
+    return [f"{name}=={version(name).split('+')[0]}" for name in names]
+
+
+def log_and_register(
+    model_dir: Path,
+    framework: str,
+    manifest: dict,
+    example: pa.Table,
+    spec_name: str,
+    metrics: dict[str, float],
+    blessed: bool,
+) -> str:
+    """Log the model in the active run, register it, move the aliases; returns the version."""
+    import mlflow
+    from mlflow.tracking import MlflowClient
+
+    import components
+    from components.register import model_code
+    from components.register.pyfunc_model import MODEL_DIR_ARTIFACT
+
+    name = registered_model_name(spec_name, framework)
+    info = mlflow.pyfunc.log_model(
+        name="model",
+        python_model=model_code.__file__,
+        model_config={"framework": framework, "classes": list(manifest["classes"])},
+        artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
+        code_paths=[str(Path(components.__file__).parent)],
+        signature=_signature(manifest),
+        input_example=_example_frame(example, manifest),
+        pip_requirements=_requirements(framework),
+    )
+    tags = {f"{METRIC_TAG}{key}": str(value) for key, value in metrics.items()}
+    tags[BLESSED_TAG] = json.dumps(blessed)
+    version = mlflow.register_model(info.model_uri, name, tags=tags)
+    client = MlflowClient()
+    client.set_registered_model_alias(name, CHALLENGER, version.version)
+    if blessed:
+        client.set_registered_model_alias(name, CHAMPION, version.version)
+    return str(version.version)
