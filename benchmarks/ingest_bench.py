@@ -23,7 +23,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 from rich.table import Table
 
 from benchmarks import DATA_DIR
-from benchmarks.synthetic import bad_row_count, make_dataset
+from benchmarks.synthetic import bad_row_count, make_dataset, without_id_check
 from components.common.spec import load_spec
 from components.ingest.run import run_ingest
 
@@ -33,6 +33,8 @@ DEFAULT_REPEATS = 3
 TARGET_RATIO = 0.5
 TARGET_ROWS = 1_000_000
 TIMING_KEYS = ("fingerprint_s", "beam_s", "total_s")
+# The spec's id column makes ingest read the ids in a pass of their own to find repeats.
+VARIANTS = ("pyarrow", "tandem", "tandem, no id check")
 
 
 def _pyarrow_once(csv_path: Path, work_dir: Path) -> float:
@@ -72,50 +74,55 @@ def _summary(rows: int, seconds: list[float]) -> dict:
 
 
 def _case(rows: int, repeats: int, progress: Progress) -> dict:
-    task = progress.add_task(f"{rows:,} rows: generating data", total=2 * (repeats + 1))
+    """One row count: pyarrow, tandem, tandem without the id pass, interleaved per round."""
+    task = progress.add_task(f"{rows:,} rows: generating data", total=3 * (repeats + 1))
     spec_path = make_dataset(rows, DATA_DIR)
+    no_id_spec = without_id_check(spec_path)
     csv_path = Path(load_spec(spec_path).spec.dataset.source)
     work_dir = DATA_DIR / "tmp"
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    reference: list[float] = []
-    tandem: list[float] = []
-    timings: list[dict[str, float]] = []
+    seconds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
+    timings: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS[1:]}
     for round_ in range(repeats + 1):
         label = "warm-up" if round_ == 0 else f"round {round_}/{repeats}"
-        progress.update(task, description=f"{rows:,} rows, {label}: pyarrow")
-        reference_s = _pyarrow_once(csv_path, work_dir)
-        progress.advance(task)
-        progress.update(task, description=f"{rows:,} rows, {label}: tandem")
-        tandem_s, tandem_timings = _tandem_once(spec_path, work_dir, rows)
-        progress.advance(task)
-        if round_ > 0:
-            reference.append(reference_s)
-            tandem.append(tandem_s)
-            timings.append(tandem_timings)
+        for variant in VARIANTS:
+            progress.update(task, description=f"{rows:,} rows, {label}: {variant}")
+            if variant == "pyarrow":
+                took, spent = _pyarrow_once(csv_path, work_dir), None
+            else:
+                spec = spec_path if variant == "tandem" else no_id_spec
+                took, spent = _tandem_once(spec, work_dir, rows)
+            progress.advance(task)
+            if round_ > 0:
+                seconds[variant].append(took)
+                if spent is not None:
+                    timings[variant].append(spent)
     progress.update(task, description=f"{rows:,} rows: done")
 
-    # tandem_rate / pyarrow_rate for one round = pyarrow seconds / tandem seconds.
-    ratios = [r / t for r, t in zip(reference, tandem, strict=True)]
-    return {
+    case = {
         "rows": rows,
         "repeats": repeats,
         "csv_bytes": csv_path.stat().st_size,
         "quarantined": bad_row_count(rows),
-        "pyarrow": _summary(rows, reference),
-        "tandem": {
-            **_summary(rows, tandem),
-            "timings_median_s": {
-                key: statistics.median(t[key] for t in timings) for key in TIMING_KEYS
-            },
-        },
-        "ratio": {
-            "per_round": ratios,
-            "median": statistics.median(ratios),
-            "min": min(ratios),
-            "max": max(ratios),
-        },
+        "pyarrow": _summary(rows, seconds["pyarrow"]),
     }
+    for variant in VARIANTS[1:]:
+        # tandem_rate / pyarrow_rate for one round = pyarrow seconds / tandem seconds.
+        ratios = [r / t for r, t in zip(seconds["pyarrow"], seconds[variant], strict=True)]
+        case[variant] = {
+            **_summary(rows, seconds[variant]),
+            "timings_median_s": {
+                key: statistics.median(t[key] for t in timings[variant]) for key in TIMING_KEYS
+            },
+            "ratio": {
+                "per_round": ratios,
+                "median": statistics.median(ratios),
+                "min": min(ratios),
+                "max": max(ratios),
+            },
+        }
+    return case
 
 
 def run(
@@ -135,7 +142,7 @@ def run(
         for count in rows or DEFAULT_ROWS:
             cases.append(_case(count, repeats, progress))
     at_target = next((c for c in cases if c["rows"] == TARGET_ROWS), None)
-    measured = at_target["ratio"]["median"] if at_target else None
+    measured = at_target["tandem"]["ratio"]["median"] if at_target else None
     return {
         "reference": "pyarrow.csv.read_csv + pyarrow.parquet.write_table",
         "cases": cases,
@@ -165,8 +172,7 @@ def render(result: dict, console: Console) -> None:
     for column in ("rows", "variant", "median s", "min-max s", "rows/s", "ratio", "ratio range"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for case in result["cases"]:
-        ratio = case["ratio"]
-        reference, tandem = case["pyarrow"], case["tandem"]
+        reference = case["pyarrow"]
         table.add_row(
             f"{case['rows']:,}",
             "pyarrow",
@@ -174,20 +180,24 @@ def render(result: dict, console: Console) -> None:
             _range(reference),
             f"{reference['rows_per_s']:,.0f}",
         )
-        table.add_row(
-            "",
-            "tandem",
-            f"{tandem['median_s']:.2f}",
-            _range(tandem),
-            f"{tandem['rows_per_s']:,.0f}",
-            f"{ratio['median']:.3f}",
-            f"{ratio['min']:.3f}-{ratio['max']:.3f}",
-            end_section=True,
-        )
+        for variant in VARIANTS[1:]:
+            measured, ratio = case[variant], case[variant]["ratio"]
+            table.add_row(
+                "",
+                variant,
+                f"{measured['median_s']:.2f}",
+                _range(measured),
+                f"{measured['rows_per_s']:,.0f}",
+                f"{ratio['median']:.3f}",
+                f"{ratio['min']:.3f}-{ratio['max']:.3f}",
+                end_section=variant == VARIANTS[-1],
+            )
     console.print(table)
     for case in result["cases"]:
-        parts = ", ".join(f"{k} {v:.2f}" for k, v in case["tandem"]["timings_median_s"].items())
-        console.print(f"{case['rows']:,} rows, tandem timings (median): {parts}")
+        for variant in VARIANTS[1:]:
+            timings = case[variant]["timings_median_s"]
+            parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+            console.print(f"{case['rows']:,} rows, {variant} timings (median): {parts}")
     target = result["target"]
     if target["met"] is None:
         verdict = f"not measured (run with {TARGET_ROWS:,} rows)"

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from components.common.spec import DatasetSpec, Feature, Spec, spec_to_yaml
+from components.common.spec import DatasetSpec, Feature, Spec, load_spec, spec_to_yaml
 
 # Bump when the generated data changes, so old files under benchmarks/data are not reused.
 GENERATOR_VERSION = 1
@@ -121,6 +121,15 @@ def _spec(name: str, csv_path: Path) -> Spec:
         features=features,
     )
     return Spec(name=name, dataset=dataset)
+
+
+def without_id_check(spec_path: Path) -> Path:
+    """The same dataset with its id column ignored: ingest then skips the repeated-id pass."""
+    loaded = load_spec(spec_path)
+    dataset = loaded.spec.dataset.model_copy(update={"id": None, "ignore_columns": [ID]})
+    variant = spec_path.with_name(f"{spec_path.stem}-no-id.yaml")
+    variant.write_text(spec_to_yaml(loaded.spec.model_copy(update={"dataset": dataset})))
+    return variant
 
 
 def make_dataset(rows: int, directory: Path, seed: int = 0) -> Path:
