@@ -217,7 +217,7 @@ def run_ingest(
     track: bool = True,
 ) -> IngestResult:
     """Ingest the spec's data into a published snapshot under output_dir (or reuse a cached one)."""
-    output_dir = Path(output_dir)
+    output_dir = Path(output_dir).resolve()
     dataset = loaded.spec.dataset
     files = loaded.source_files()
     sources = [inspect_source(i, path, loaded.data_format(path)) for i, path in enumerate(files)]

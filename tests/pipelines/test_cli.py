@@ -148,24 +148,26 @@ def test_init_spec_then_ingest_a_table_never_seen(tmp_path, monkeypatch, capsys)
 
 @pytest.mark.e2e
 def test_run_prints_snapshot_counts_and_mlflow_run(tmp_path):
-    """The installed command, as `make run` calls it, in its own process."""
+    """The installed command, as `make run` calls it (a relative output dir), in its own process."""
     completed = subprocess.run(
-        [str(TANDEM), "run", "--output-dir", str(tmp_path)],
+        [str(TANDEM), "run", "--output-dir", "tandem-runs"],
         capture_output=True,
         text=True,
         check=False,
+        cwd=tmp_path,
     )
     assert completed.returncode == 0, completed.stderr
     out = " ".join(completed.stdout.split())
-    assert f"snapshot {tmp_path}/snapshots/penguins-" in out
+    assert f"snapshot {tmp_path}/tandem-runs/snapshots/penguins-" in out
     assert "rows read 344" in out
     assert "missing_value:sex 9" in out
     assert "sqlite:///" in out
     rerun = subprocess.run(
-        [str(TANDEM), "run", "--output-dir", str(tmp_path)],
+        [str(TANDEM), "run", "--output-dir", "tandem-runs"],
         capture_output=True,
         text=True,
         check=True,
+        cwd=tmp_path,
     )
     assert "hit (reused the published snapshot)" in rerun.stdout
 
