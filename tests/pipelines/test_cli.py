@@ -146,30 +146,27 @@ def test_init_spec_then_ingest_a_table_never_seen(tmp_path, monkeypatch, capsys)
     assert (tmp_path / "out" / SNAPSHOTS_DIR).is_dir()
 
 
-@pytest.mark.e2e
-def test_run_prints_snapshot_counts_and_mlflow_run(tmp_path):
-    """The installed command, as `make run` calls it (a relative output dir), in its own process."""
-    completed = subprocess.run(
+def _make_run(cwd: Path) -> subprocess.CompletedProcess:
+    """The installed command as `make run` calls it: a relative output dir, its own process."""
+    return subprocess.run(
         [str(TANDEM), "run", "--output-dir", "tandem-runs"],
         capture_output=True,
         text=True,
         check=False,
-        cwd=tmp_path,
+        cwd=cwd,
     )
+
+
+@pytest.mark.e2e
+def test_run_prints_snapshot_counts_and_mlflow_run(tmp_path):
+    completed = _make_run(tmp_path)
     assert completed.returncode == 0, completed.stderr
     out = " ".join(completed.stdout.split())
     assert f"snapshot {tmp_path}/tandem-runs/snapshots/penguins-" in out
     assert "rows read 344" in out
     assert "missing_value:sex 9" in out
     assert "sqlite:///" in out
-    rerun = subprocess.run(
-        [str(TANDEM), "run", "--output-dir", "tandem-runs"],
-        capture_output=True,
-        text=True,
-        check=True,
-        cwd=tmp_path,
-    )
-    assert "hit (reused the published snapshot)" in rerun.stdout
+    assert "hit (reused the published snapshot)" in _make_run(tmp_path).stdout
 
 
 def test_help_explains_every_command():

@@ -6,7 +6,6 @@ import math
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 from sklearn import metrics as sk
 
@@ -21,16 +20,6 @@ from components.evaluate.metrics import (
 from components.evaluate.predictions import build_predictions, validate_predictions
 
 METRIC_NAMES = {"accuracy", "macro_f1", "log_loss", "ece", "count"}
-
-
-@pytest.fixture(scope="module")
-def test_split(penguins_snapshot) -> pa.Table:
-    return pq.read_table(penguins_snapshot.snapshot_dir / "test")
-
-
-@pytest.fixture(scope="module")
-def manifest(penguins_snapshot) -> dict:
-    return penguins_snapshot.manifest
 
 
 @pytest.fixture(scope="module")

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.parquet as pq
 import pytest
 
 from components.common.errors import TandemError
@@ -19,16 +18,6 @@ from components.evaluate.predictions import (
 )
 
 SOURCE = "runs/torch/predictions.parquet"
-
-
-@pytest.fixture(scope="module")
-def test_split(penguins_snapshot) -> pa.Table:
-    return pq.read_table(penguins_snapshot.snapshot_dir / "test")
-
-
-@pytest.fixture(scope="module")
-def manifest(penguins_snapshot) -> dict:
-    return penguins_snapshot.manifest
 
 
 @pytest.fixture
