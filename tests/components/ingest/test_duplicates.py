@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pyarrow as pa
 
 from components.ingest import duplicates
@@ -27,3 +28,11 @@ def test_later_occurrences_across_batches_and_files():
         for file_index, first_row, ids in batches
     ]
     assert flagged == [[False, False, False], [False, True, False], [True, False, True]]
+
+
+def test_partition_depends_on_the_id_only():
+    ids = pa.array([f"customer-{i:06d}" for i in range(4000)])
+    whole = duplicates._partition_of(ids)
+    assert (duplicates._partition_of(ids.slice(1000, 500)) == whole[1000:1500]).all()
+    counts = np.bincount(whole, minlength=duplicates.PARTITIONS)
+    assert counts.min() > 0.5 * counts.mean()
