@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import resource
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
@@ -48,13 +46,6 @@ def batch_of(table: pa.Table, size: int) -> pa.Table:
     if table.num_rows == 0:
         raise ValueError("cannot build a batch from an empty table")
     return table.take(pa.array(np.arange(size) % table.num_rows))
-
-
-def peak_rss_mb() -> float:
-    """This process's peak resident set size so far, in MiB."""
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    # Linux reports KiB, macOS bytes.
-    return peak / 2**20 if sys.platform == "darwin" else peak / 2**10
 
 
 def model_size_bytes(model_dir: Path) -> int:

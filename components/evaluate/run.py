@@ -11,11 +11,11 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from components.common.errors import TandemError
 from components.common.features import label_indices
+from components.common.resources import peak_rss_mb
 from components.common.spec import GATED_METRICS, Spec
 from components.evaluate.blessing import Blessing, judge, write_blessing
-from components.evaluate.latency import batch_of, measure_latency, model_size_bytes, peak_rss_mb
+from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
 from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
 from components.evaluate.plots import plot_calibration, plot_confusion_matrix
 from components.evaluate.predictions import (
@@ -26,7 +26,7 @@ from components.evaluate.predictions import (
     validate_predictions,
     write_predictions,
 )
-from components.ingest.snapshot import read_manifest
+from components.ingest.snapshot import require_manifest
 
 BLESSING_FILE = "blessing.json"
 CONFUSION_PLOT = "confusion_matrix.png"
@@ -78,9 +78,7 @@ def evaluate_model(
     """
     from components.evaluate.adapters import load_predictor
 
-    manifest = read_manifest(Path(snapshot_dir))
-    if manifest is None:
-        raise TandemError(f"{snapshot_dir}: not a tandem snapshot (no readable manifest.json)")
+    manifest = require_manifest(Path(snapshot_dir))
     test = pq.read_table(Path(snapshot_dir) / "test")
     predictor = load_predictor(Path(model_dir), framework)
     probabilities = predictor.predict(test)

@@ -15,6 +15,7 @@ import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+from components.common.errors import TandemError
 from components.common.spec import DatasetSpec
 
 FORMAT_VERSION = 1
@@ -57,6 +58,14 @@ def read_manifest(directory: Path) -> dict | None:
         return json.loads((directory / MANIFEST).read_text())
     except (FileNotFoundError, json.JSONDecodeError):
         return None
+
+
+def require_manifest(directory: Path) -> dict:
+    """The manifest of a published snapshot; a TandemError when `directory` is not one."""
+    manifest = read_manifest(Path(directory))
+    if manifest is None:
+        raise TandemError(f"{directory}: not a tandem snapshot (no readable {MANIFEST})")
+    return manifest
 
 
 def cached_manifest(directory: Path, snapshot_fingerprint: str) -> dict | None:

@@ -8,7 +8,8 @@ import pyarrow as pa
 import pytest
 
 from components.common.errors import TandemError
-from components.evaluate.latency import batch_of, measure_latency, model_size_bytes, peak_rss_mb
+from components.common.resources import peak_rss_mb
+from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
 
 
 class FakeClock:

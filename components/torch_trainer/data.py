@@ -1,0 +1,64 @@
+"""The snapshot's train and eval splits as encoded tensors, sharded per process.
+
+Rows are encoded with the manifest's train statistics (`components.common.features`), the same
+input the TensorFlow side sees. Each loader has an explicit DistributedSampler (also with one
+process) seeded with the run's seed: Lightning sets its epoch, so the shuffle order is a function
+of (seed, epoch) and a run resumed at epoch N sees the order an uninterrupted run would have.
+With N processes the sampler pads a split to a multiple of N by repeating a few rows (at most
+N - 1), so the per-epoch validation metrics can count those rows twice.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import lightning as L
+import pyarrow.parquet as pq
+import torch
+from torch.utils.data import DataLoader, DistributedSampler, TensorDataset
+
+from components.common.features import encode, input_names, label_indices
+from components.torch_trainer.batching import per_process_batch
+
+
+def split_dataset(snapshot_dir: Path, split: str, manifest: dict) -> TensorDataset:
+    table = pq.read_table(Path(snapshot_dir) / split)
+    x = torch.from_numpy(encode(table, manifest))
+    y = torch.from_numpy(label_indices(table, manifest))
+    return TensorDataset(x, y)
+
+
+class SnapshotDataModule(L.LightningDataModule):
+    """`batch_size` is the global batch (see `batching`); the process count is the trainer's."""
+
+    def __init__(self, snapshot_dir: Path, manifest: dict, batch_size: int, seed: int):
+        super().__init__()
+        self.snapshot_dir = Path(snapshot_dir)
+        self.manifest = manifest
+        self.batch_size = batch_size
+        self.seed = seed
+        self.n_inputs = len(input_names(manifest))
+        self.n_classes = len(manifest["classes"])
+
+    def setup(self, stage: str | None = None) -> None:
+        self.train_set = split_dataset(self.snapshot_dir, "train", self.manifest)
+        self.eval_set = split_dataset(self.snapshot_dir, "eval", self.manifest)
+
+    def _world(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.world_size, trainer.global_rank) if trainer else (1, 0)
+
+    def _loader(self, dataset: TensorDataset, shuffle: bool) -> DataLoader:
+        world, rank = self._world()
+        sampler = DistributedSampler(
+            dataset, num_replicas=world, rank=rank, shuffle=shuffle, seed=self.seed
+        )
+        return DataLoader(
+            dataset, batch_size=per_process_batch(self.batch_size, world), sampler=sampler
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        return self._loader(self.eval_set, shuffle=False)

@@ -1,0 +1,267 @@
+"""Train the spec's classifier on a snapshot with Lightning; export it on rank 0.
+
+    python -m components.torch_trainer.train --spec SPEC.yaml --snapshot DIR --model-dir OUT \\
+        --runs-dir RUNS [--seed N] [--checkpoint-dir DIR] [--log-root DIR]
+
+The same command runs as one process, under torchrun, or under TorchX (which runs torchrun): the
+world size comes from the environment (see `topology`). Every epoch is checkpointed to
+`<checkpoint-dir>/last.ckpt`; a run started again with the same checkpoint directory resumes
+from it, and rank 0 keeps logging into the same MLflow run.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+import warnings
+from contextlib import nullcontext
+from pathlib import Path
+
+from components.common.errors import TandemError
+from components.common.resources import peak_rss_mb
+from components.common.spec import LoadedSpec, load_spec
+from components.ingest.snapshot import require_manifest
+from components.torch_trainer.batching import per_process_batch
+
+LAST_CHECKPOINT = "last.ckpt"
+TENSORBOARD_DIR = "pytorch"
+
+
+def parse_args(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(
+        prog="python -m components.torch_trainer.train", description=__doc__.split("\n")[0]
+    )
+    parser.add_argument("--spec", required=True, type=Path, help="benchmark spec YAML")
+    parser.add_argument("--snapshot", required=True, type=Path, help="ingest snapshot directory")
+    parser.add_argument("--model-dir", required=True, type=Path, help="where the export goes")
+    parser.add_argument(
+        "--runs-dir",
+        required=True,
+        type=Path,
+        help="MLflow's embedded store when MLFLOW_TRACKING_URI is unset",
+    )
+    parser.add_argument("--seed", type=int, help="default: the spec's first seed")
+    parser.add_argument(
+        "--checkpoint-dir",
+        type=Path,
+        help="checkpoints and restart state (default: <model-dir>-checkpoints); shared by all "
+        "nodes",
+    )
+    parser.add_argument(
+        "--log-root", type=Path, help="TensorBoard logs go to <log-root>/pytorch/<run name>"
+    )
+    return parser.parse_args(argv)
+
+
+def _quiet_expected_warnings() -> None:
+    # Tiny in-memory tensors: worker processes would only add start-up time.
+    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
+    # Lightning suggests a longer epoch than its logging interval on tiny data.
+    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
+    # The checkpoint directory also holds the restart state (MLflow run id, rank summaries).
+    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
+    # Raised inside Lightning 2.6's own pytree helper with torch 2.13; nothing to change here.
+    warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
+
+
+def _logger(log_root: Path | None, run_name: str):
+    """TensorBoard when its package is installed, else CSV files in the same place (one
+    version directory per attempt: a resumed CSVLogger would overwrite the earlier epochs)."""
+    if log_root is None:
+        return False
+    from lightning.fabric.loggers.tensorboard import (
+        _TENSORBOARD_AVAILABLE,
+        _TENSORBOARDX_AVAILABLE,
+    )
+    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+
+    save_dir = Path(log_root) / TENSORBOARD_DIR
+    if _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE:
+        return TensorBoardLogger(save_dir=save_dir, name=run_name, version="")
+    return CSVLogger(save_dir=save_dir, name=run_name)
+
+
+def _run_params(training, topology, seed: int, parameter_count: int) -> dict[str, object]:
+    return {
+        "hidden_sizes": list(training.hidden_sizes),
+        "optimizer": training.optimizer,
+        "learning_rate": training.learning_rate,
+        "adam_epsilon": training.adam_epsilon,
+        "batch_size": training.batch_size,
+        "batch_size_per_process": per_process_batch(training.batch_size, topology.world_size),
+        "epochs": training.epochs,
+        "seed": seed,
+        "compile": training.compile.pytorch,
+        "world_size": topology.world_size,
+        "nnodes": topology.num_nodes,
+        "nproc_per_node": topology.devices,
+        "accelerator": topology.accelerator,
+        "backend": topology.backend if topology.world_size > 1 else "none",
+        "parameter_count": parameter_count,
+    }
+
+
+def _checkpointing(checkpoint_dir: Path):
+    """One checkpoint, the latest epoch's, named last.ckpt."""
+    from lightning.pytorch.callbacks import ModelCheckpoint
+
+    # Without a monitor the top-1 checkpoint is the latest. (Lightning 2.6 writes save_last's
+    # copy only beside a top-k save: save_top_k=0 + save_last writes nothing until the end.)
+    # save_on_train_epoch_end: after EpochMetrics has logged the epoch, not at the end of
+    # validation. No version counter: overwritten, never last-v1.ckpt.
+    return ModelCheckpoint(
+        dirpath=checkpoint_dir,
+        filename=LAST_CHECKPOINT.removesuffix(".ckpt"),
+        save_top_k=1,
+        save_on_train_epoch_end=True,
+        enable_version_counter=False,
+    )
+
+
+def _trainer(topology, max_epochs: int, callbacks: list, logger, checkpoint_dir: Path):
+    import lightning as L
+    from lightning.pytorch.strategies import DDPStrategy
+
+    distributed = topology.world_size > 1
+    return L.Trainer(
+        accelerator=topology.accelerator,
+        devices=topology.devices,
+        num_nodes=topology.num_nodes,
+        strategy=DDPStrategy(process_group_backend=topology.backend) if distributed else "auto",
+        max_epochs=max_epochs,
+        logger=logger,
+        callbacks=callbacks,
+        use_distributed_sampler=False,  # the data module shards (seeded per epoch)
+        num_sanity_val_steps=0,
+        log_every_n_steps=1,
+        enable_progress_bar=False,
+        enable_model_summary=False,
+        default_root_dir=checkpoint_dir,
+    )
+
+
+def train(
+    loaded: LoadedSpec,
+    snapshot_dir: Path,
+    model_dir: Path,
+    runs_dir: Path,
+    seed: int,
+    checkpoint_dir: Path,
+    log_root: Path | None = None,
+) -> dict:
+    """Train (or resume) and export; returns this process's summary (also written as
+    `<checkpoint-dir>/rank-<rank>.json`)."""
+    import lightning as L
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from components.torch_trainer.callbacks import (
+        EpochMetrics,
+        FailOnce,
+        ResumeRecord,
+        Throughput,
+        state_sha256,
+    )
+    from components.torch_trainer.data import SnapshotDataModule
+    from components.torch_trainer.export import export_model
+    from components.torch_trainer.model import Classifier
+    from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH, train_run
+    from components.torch_trainer.topology import topology_from_env
+
+    _quiet_expected_warnings()
+    spec = loaded.spec
+    training = spec.training
+    topology = topology_from_env()
+    per_process_batch(training.batch_size, topology.world_size)  # fail before anything starts
+    manifest = require_manifest(snapshot_dir)
+    checkpoint_dir.mkdir(parents=True, exist_ok=True)
+    last = checkpoint_dir / LAST_CHECKPOINT
+    resume_from = last if last.is_file() else None
+
+    L.seed_everything(seed, workers=True, verbose=False)
+    data = SnapshotDataModule(snapshot_dir, manifest, training.batch_size, seed)
+    model = Classifier.from_spec(training, data.n_inputs, data.n_classes)
+
+    tracking = (
+        train_run(spec.name, runs_dir, checkpoint_dir) if topology.is_global_zero else nullcontext()
+    )
+    with tracking as run:
+        if run is not None and not run.resumed:
+            run.log_params(_run_params(training, topology, seed, model.parameter_count()))
+        throughput = Throughput(topology.world_size)
+        record = ResumeRecord()
+        callbacks = [
+            EpochMetrics(run.log_epoch if run else None, run.logged_epochs if run else None),
+            throughput,
+            record,
+            _checkpointing(checkpoint_dir),
+        ]
+        failure = FailOnce.from_env(checkpoint_dir)
+        if failure is not None:
+            callbacks.append(failure)
+        logger = _logger(log_root, run.run_id if run else f"seed-{seed}")
+        trainer = _trainer(topology, training.epochs, callbacks, logger, checkpoint_dir)
+        if resume_from is not None:
+            rank_zero_info(f"resuming from {resume_from}")
+        else:
+            rank_zero_info(f"no {LAST_CHECKPOINT} in {checkpoint_dir}: training from scratch")
+        started = time.perf_counter()
+        trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+        fit_s = time.perf_counter() - started
+
+        summary = {
+            "rank": topology.global_rank,
+            "world_size": topology.world_size,
+            "resumed_from": str(resume_from) if resume_from else None,
+            "start_epoch": record.start_epoch,
+            "start_state_sha256": record.start_state,
+            "final_state_sha256": state_sha256(model.state_dict()),
+            "epochs": trainer.current_epoch,
+            "parameter_count": model.parameter_count(),
+        }
+        if resume_from is not None:
+            rank_zero_info(f"resumed at epoch {record.start_epoch}")
+        if run is not None:
+            if resume_from is not None:
+                run.set_tag(TAG_RESUMED_FROM_EPOCH, str(record.start_epoch))
+            samples_per_s = throughput.samples_per_s()
+            if samples_per_s is not None:  # trained this attempt: its final metrics, once
+                run.log_metrics(
+                    {
+                        "samples_per_s": samples_per_s,
+                        "first_step_s": throughput.first_step_s,
+                        "fit_s": fit_s,
+                        "peak_rss_mb": peak_rss_mb(),
+                    }
+                )
+            export_model(model.inference_module(), data.n_inputs, manifest, model_dir)
+            summary["mlflow_run_id"] = run.run_id
+            summary["samples_per_s"] = samples_per_s
+    (checkpoint_dir / f"rank-{topology.global_rank}.json").write_text(json.dumps(summary, indent=2))
+    return summary
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    try:
+        loaded = load_spec(args.spec)
+        seed = args.seed if args.seed is not None else loaded.spec.training.seeds[0]
+        checkpoint_dir = args.checkpoint_dir or Path(f"{args.model_dir}-checkpoints")
+        train(
+            loaded,
+            args.snapshot,
+            args.model_dir,
+            args.runs_dir,
+            seed,
+            checkpoint_dir,
+            args.log_root,
+        )
+    except TandemError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,46 @@
+"""The classifier: the spec's architecture, optimizer settings, and compile mode."""
+
+from __future__ import annotations
+
+import torch
+
+from components.common.features import input_names
+from components.common.spec import default_spec_path, load_spec
+from components.torch_trainer.model import Classifier
+
+
+def penguins_classifier(manifest: dict, **changes) -> Classifier:
+    training = load_spec(default_spec_path()).spec.training.model_copy(update=changes)
+    return Classifier.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
+
+
+def test_penguins_parameter_count_matches_the_keras_count(torch_snapshot):
+    manifest = torch_snapshot.manifest
+    assert len(input_names(manifest)) == 9
+    model = penguins_classifier(manifest)
+    # (9*16 + 16) + (16*8 + 8) + (8*3 + 3): weights and biases per layer, as Keras counts them.
+    assert model.parameter_count() == 323
+    assert model(torch.zeros(5, 9)).shape == (5, 3)
+
+
+def test_optimizer_settings_come_from_the_spec(torch_snapshot):
+    adam = penguins_classifier(torch_snapshot.manifest).configure_optimizers()
+    assert isinstance(adam, torch.optim.Adam)
+    assert adam.defaults["eps"] == 1e-7  # Keras' default, not torch's 1e-8
+    assert adam.defaults["lr"] == 0.01
+    sgd = penguins_classifier(torch_snapshot.manifest, optimizer="sgd").configure_optimizers()
+    assert isinstance(sgd, torch.optim.SGD)
+
+
+def test_compile_mode_keeps_the_eager_state_dict_keys(torch_snapshot):
+    eager = penguins_classifier(torch_snapshot.manifest)
+    compiled = Classifier(**{**eager.hparams, "compile_mode": "compile"})
+    assert list(compiled.state_dict()) == list(eager.state_dict())
+
+
+def test_inference_module_outputs_probabilities_with_the_trained_weights(torch_snapshot):
+    model = penguins_classifier(torch_snapshot.manifest)
+    x = torch.randn(4, 9)
+    probabilities = model.inference_module()(x)
+    torch.testing.assert_close(probabilities, torch.softmax(model(x), dim=1))
+    torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))

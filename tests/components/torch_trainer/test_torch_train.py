@@ -1,0 +1,148 @@
+"""The training entry point as one process: export, MLflow run, checkpoint and resume."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+from types import SimpleNamespace
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import torch
+import yaml
+from mlflow.tracking import MlflowClient
+
+from components.common.tracking import TAG_FRAMEWORK, tracking_uri
+from components.evaluate.adapters import load_predictor
+from components.torch_trainer.callbacks import state_sha256
+from components.torch_trainer.run_log import RUN_ID_FILE
+from components.torch_trainer.train import LAST_CHECKPOINT, main
+from tests.components.torch_trainer.conftest import EPOCHS
+
+EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
+
+
+def train_argv(spec: Path, snapshot, out: Path) -> list[str]:
+    return [
+        "--spec",
+        str(spec),
+        "--snapshot",
+        str(snapshot.snapshot_dir),
+        "--model-dir",
+        str(out / "model"),
+        "--runs-dir",
+        str(out / "runs"),
+        "--checkpoint-dir",
+        str(out / "checkpoints"),
+        "--log-root",
+        str(out / "logs"),
+    ]
+
+
+def the_only_run(runs_dir: Path):
+    client = MlflowClient(tracking_uri(runs_dir))
+    runs = client.search_runs([e.experiment_id for e in client.search_experiments()])
+    assert len(runs) == 1
+    return client, runs[0]
+
+
+def epoch_steps(runs_dir: Path, run_id: str, key: str) -> list[int]:
+    history = MlflowClient(tracking_uri(runs_dir)).get_metric_history(run_id, key)
+    return sorted(metric.step for metric in history)
+
+
+@pytest.fixture(scope="module")
+def trained(tiny_spec, torch_snapshot, tmp_path_factory) -> Path:
+    out = tmp_path_factory.mktemp("torch-train")
+    assert main(train_argv(tiny_spec, torch_snapshot, out)) == 0
+    return out
+
+
+def test_export_is_accepted_by_the_evaluator(trained, torch_snapshot):
+    test_rows = pq.read_table(torch_snapshot.snapshot_dir / "test")
+    predictor = load_predictor(trained / "model", "pytorch")
+    assert predictor.format == "pt2"
+    probabilities = predictor.predict(test_rows)
+    assert probabilities.shape == (44, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+    assert predictor.predict(test_rows.slice(0, 1)).shape == (1, 3)  # dynamic batch, min 1
+    torchscript = torch.jit.load(str(trained / "model" / "model.torchscript.pt"))
+    assert torchscript(torch.zeros(2, 9)).shape == (2, 3)
+
+
+def test_one_mlflow_run_with_each_epoch_once(trained):
+    _, run = the_only_run(trained / "runs")
+    assert run.info.status == "FINISHED"
+    assert run.data.tags[TAG_FRAMEWORK] == "pytorch"
+    assert run.data.params["parameter_count"] == "323"
+    assert run.data.params["world_size"] == "1"
+    assert run.data.params["adam_epsilon"] == "1e-07"
+    for key in EPOCH_METRICS:
+        assert epoch_steps(trained / "runs", run.info.run_id, key) == list(range(EPOCHS))
+    assert run.data.metrics["samples_per_s"] > 0
+    assert run.data.metrics["peak_rss_mb"] > 0
+    assert (trained / "checkpoints" / RUN_ID_FILE).read_text() == run.info.run_id
+    assert (trained / "logs" / "pytorch" / run.info.run_id).is_dir()
+
+
+@pytest.mark.slow
+def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, torch_snapshot, tmp_path):
+    argv = train_argv(tiny_spec, torch_snapshot, tmp_path)
+    crash = subprocess.run(
+        [sys.executable, "-m", "components.torch_trainer.train", *argv],
+        env={**os.environ, "TANDEM_FAIL_ONCE": "rank=0,epoch=2"},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert crash.returncode == 1, crash.stderr[-2000:]
+    checkpoint = torch.load(tmp_path / "checkpoints" / LAST_CHECKPOINT, weights_only=False)
+    assert checkpoint["epoch"] == 1  # epochs 0 and 1 done, the crash came at the start of 2
+    assert not (tmp_path / "model").exists()
+
+    assert main(argv) == 0
+    summary = json.loads((tmp_path / "checkpoints" / "rank-0.json").read_text())
+    assert summary["resumed_from"] == str(tmp_path / "checkpoints" / LAST_CHECKPOINT)
+    assert summary["start_epoch"] == 2
+    # training restarted from the checkpoint's weights, not from a fresh initialisation...
+    assert summary["start_state_sha256"] == state_sha256(checkpoint["state_dict"])
+    # ...and (shuffle order seeded per epoch) ended where the uninterrupted run ended
+    uninterrupted = json.loads((trained / "checkpoints" / "rank-0.json").read_text())
+    assert summary["final_state_sha256"] == uninterrupted["final_state_sha256"]
+
+    _, run = the_only_run(tmp_path / "runs")
+    assert run.info.run_id == summary["mlflow_run_id"]
+    assert run.info.status == "FINISHED"
+    assert run.data.tags["tandem.resumed_from_epoch"] == "2"
+    for key in EPOCH_METRICS:
+        assert epoch_steps(tmp_path / "runs", summary["mlflow_run_id"], key) == [0, 1, 2]
+    assert load_predictor(tmp_path / "model", "pytorch").format == "pt2"
+
+
+@pytest.mark.slow
+def test_compile_mode_trains_a_compiled_network_and_exports_it(tiny_spec, torch_snapshot, tmp_path):
+    from torch._dynamo.utils import counters
+
+    document = yaml.safe_load(tiny_spec.read_text())
+    document["training"]["epochs"] = 1
+    document["training"]["compile"]["pytorch"] = "compile"
+    spec = tmp_path / "compile.yaml"
+    spec.write_text(yaml.safe_dump(document))
+    graphs_before = counters["stats"]["unique_graphs"]
+    assert main(train_argv(spec, torch_snapshot, tmp_path)) == 0
+    assert counters["stats"]["unique_graphs"] > graphs_before  # Dynamo captured the network
+    _, run = the_only_run(tmp_path / "runs")
+    assert run.data.params["compile"] == "compile"
+    assert run.data.metrics["first_step_s"] > 0  # includes the compilation, timed apart
+    assert load_predictor(tmp_path / "model", "pytorch").format == "pt2"
+
+
+def test_a_missing_snapshot_fails_clearly_before_any_run(tiny_spec, tmp_path, capsys):
+    argv = train_argv(tiny_spec, SimpleNamespace(snapshot_dir=tmp_path / "nothing"), tmp_path)
+    assert main(argv) == 2
+    assert "not a tandem snapshot (no readable manifest.json)" in capsys.readouterr().err
+    assert not (tmp_path / "runs").exists()
