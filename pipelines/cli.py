@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from enum import Enum
 from pathlib import Path
 from typing import Annotated
 
@@ -60,41 +61,71 @@ def init_spec(
     sys.stdout.write(spec_to_yaml(spec))
 
 
-def _ingest(spec: Path | None, output_dir: Path, beam_args: list[str] | None):
-    from components.ingest.run import run_ingest
-
-    loaded = load_spec(spec or default_spec_path())
-    with console.status("ingest: starting", spinner="dots") as status:
-        result = run_ingest(
-            loaded,
-            output_dir,
-            beam_args or [],
-            report=lambda message: status.update(f"ingest: {message}"),
-        )
-    _print_ingest(result, output_dir)
-    return result
+def _print_section(title: str, rows: list[tuple[str, str]]) -> None:
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"[bold]{title}[/]")
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        out.print(f"  [cyan]{key.ljust(width)}[/]  {value}")
 
 
 def _print_ingest(result, output_dir: Path) -> None:
     from components.common.tracking import tracking_uri
 
     counts = result.counts
-    rows = [
-        ("snapshot", str(result.snapshot_dir)),
-        ("fingerprint", result.manifest["fingerprint"][:12]),
-        ("cache", "hit (reused the published snapshot)" if result.cache_hit else "miss"),
-        ("rows read", str(counts["read"])),
-        ("accepted", str(counts["accepted"])),
-        ("quarantined", str(counts["quarantined"])),
-        *((f"  {reason}", str(n)) for reason, n in counts["quarantined_by_reason"].items()),
-        ("splits", ", ".join(f"{name} {n}" for name, n in counts["splits"].items())),
-        ("MLflow", f"{tracking_uri(output_dir)} run {result.mlflow_run_id}"),
-    ]
-    out = Console(soft_wrap=True, highlight=False)
-    out.print("[bold]ingest[/]")
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        out.print(f"  [cyan]{key.ljust(width)}[/]  {value}")
+    _print_section(
+        "ingest",
+        [
+            ("snapshot", str(result.snapshot_dir)),
+            ("fingerprint", result.manifest["fingerprint"][:12]),
+            ("cache", "hit (reused the published snapshot)" if result.cache_hit else "miss"),
+            ("rows read", str(counts["read"])),
+            ("accepted", str(counts["accepted"])),
+            ("quarantined", str(counts["quarantined"])),
+            *((f"  {reason}", str(n)) for reason, n in counts["quarantined_by_reason"].items()),
+            ("splits", ", ".join(f"{name} {n}" for name, n in counts["splits"].items())),
+            ("MLflow", f"{tracking_uri(output_dir)} run {result.mlflow_run_id}"),
+        ],
+    )
+
+
+def _describe_checks(blessing: dict) -> str:
+    return "; ".join(
+        f"{check['metric']} {check['value']:.3f} vs {check['limit']:.3f} ({check['kind']}) "
+        + ("ok" if check["passed"] else "FAILED")
+        for check in blessing["checks"]
+    )
+
+
+def _print_pipeline(framework: str, result, spec_name: str, output_dir: Path) -> None:
+    from components.common.tracking import tracking_uri
+    from components.register.registry import registered_model_name
+
+    model = registered_model_name(spec_name, framework)
+    version = f"{model} version {result.model_version}" if result.model_version else "-"
+    pushed = str(result.pushed_model_dir) if result.pushed_model_dir else "not pushed"
+    _print_section(
+        f"{framework} pipeline",
+        [
+            ("blessed", "yes" if result.blessed else "no"),
+            ("checks", _describe_checks(result.blessing)),
+            ("registered", version),
+            ("pushed", pushed),
+            ("evaluation", str(result.evaluation_dir)),
+            ("pipeline wall", f"{result.pipeline_wall_s:.1f} s"),
+            ("MLflow", f"{tracking_uri(output_dir)} parent run {result.mlflow_run_id}"),
+        ],
+    )
+
+
+def _run_tensorflow(loaded, output_dir: Path, beam_args: list[str], cache: bool, report):
+    from pipelines.tfx_runner import run_local
+
+    return run_local(loaded, output_dir, beam_args=beam_args, enable_cache=cache, report=report)
+
+
+PIPELINES = {"tensorflow": _run_tensorflow}
+Framework = Enum("Framework", {name: name for name in PIPELINES}, type=str)
 
 
 @app.command()
@@ -104,7 +135,17 @@ def ingest(
     beam_arg: BeamArgOption = None,
 ) -> None:
     """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
-    _ingest(spec, output_dir, beam_arg)
+    from components.ingest.run import run_ingest
+
+    loaded = load_spec(spec or default_spec_path())
+    with console.status("ingest: starting", spinner="dots") as status:
+        result = run_ingest(
+            loaded,
+            output_dir,
+            beam_arg or [],
+            report=lambda message: status.update(f"ingest: {message}"),
+        )
+    _print_ingest(result, output_dir)
 
 
 @app.command()
@@ -112,9 +153,29 @@ def run(
     spec: SpecOption = None,
     output_dir: OutputDirOption = Path("tandem-runs"),
     beam_arg: BeamArgOption = None,
+    framework: Annotated[
+        list[Framework] | None,
+        typer.Option(help="Run only this framework's pipeline (repeatable; default: all)."),
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse cached pipeline steps whose inputs did not change.")
+    ] = True,
 ) -> None:
-    """The main job on the spec (default: penguins): ingest once; pipelines and report follow."""
-    _ingest(spec, output_dir, beam_arg)
+    """The main job on the spec (default: penguins): ingest, then each framework's pipeline on
+    that snapshot, each under its own MLflow parent run."""
+    loaded = load_spec(spec or default_spec_path())
+    for index, name in enumerate(f.value for f in framework or list(Framework)):
+        with console.status(f"{name}: starting", spinner="dots") as status:
+            result = PIPELINES[name](
+                loaded,
+                output_dir,
+                beam_arg or [],
+                cache,
+                lambda message, name=name: status.update(f"{name}: {message}"),
+            )
+        if index == 0:
+            _print_ingest(result.ingest, output_dir)
+        _print_pipeline(name, result, loaded.spec.name, output_dir)
 
 
 def main() -> None:

@@ -27,6 +27,19 @@ TAG_GIT_REVISION = "tandem.git_revision"
 TAG_STEP = "tandem.step"
 
 
+def training_params(training, seed: int) -> dict[str, object]:
+    """The train run's params both frameworks log under the same names (a TrainingSpec)."""
+    return {
+        "hidden_sizes": list(training.hidden_sizes),
+        "optimizer": training.optimizer,
+        "learning_rate": training.learning_rate,
+        "adam_epsilon": training.adam_epsilon,
+        "batch_size": training.batch_size,
+        "epochs": training.epochs,
+        "seed": seed,
+    }
+
+
 def tracking_uri(output_dir: Path) -> str:
     configured = os.environ.get(TRACKING_URI_ENV)
     if configured:

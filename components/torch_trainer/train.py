@@ -22,6 +22,7 @@ from pathlib import Path
 from components.common.errors import TandemError
 from components.common.resources import peak_rss_mb
 from components.common.spec import LoadedSpec, load_spec
+from components.common.tracking import training_params
 from components.ingest.snapshot import require_manifest
 from components.torch_trainer.batching import per_process_batch
 
@@ -67,32 +68,18 @@ def _quiet_expected_warnings() -> None:
 
 
 def _logger(log_root: Path | None, run_name: str):
-    """TensorBoard when its package is installed, else CSV files in the same place (one
-    version directory per attempt: a resumed CSVLogger would overwrite the earlier epochs)."""
+    """TensorBoard events under `<log-root>/pytorch/<run name>` (a resumed attempt appends)."""
     if log_root is None:
         return False
-    from lightning.fabric.loggers.tensorboard import (
-        _TENSORBOARD_AVAILABLE,
-        _TENSORBOARDX_AVAILABLE,
-    )
-    from lightning.pytorch.loggers import CSVLogger, TensorBoardLogger
+    from lightning.pytorch.loggers import TensorBoardLogger
 
-    save_dir = Path(log_root) / TENSORBOARD_DIR
-    if _TENSORBOARD_AVAILABLE or _TENSORBOARDX_AVAILABLE:
-        return TensorBoardLogger(save_dir=save_dir, name=run_name, version="")
-    return CSVLogger(save_dir=save_dir, name=run_name)
+    return TensorBoardLogger(save_dir=Path(log_root) / TENSORBOARD_DIR, name=run_name, version="")
 
 
 def _run_params(training, topology, seed: int, parameter_count: int) -> dict[str, object]:
     return {
-        "hidden_sizes": list(training.hidden_sizes),
-        "optimizer": training.optimizer,
-        "learning_rate": training.learning_rate,
-        "adam_epsilon": training.adam_epsilon,
-        "batch_size": training.batch_size,
+        **training_params(training, seed),
         "batch_size_per_process": per_process_batch(training.batch_size, topology.world_size),
-        "epochs": training.epochs,
-        "seed": seed,
         "compile": training.compile.pytorch,
         "world_size": topology.world_size,
         "nnodes": topology.num_nodes,

@@ -166,7 +166,11 @@ def test_run_prints_snapshot_counts_and_mlflow_run(tmp_path):
     assert "rows read 344" in out
     assert "missing_value:sex 9" in out
     assert "sqlite:///" in out
-    assert "hit (reused the published snapshot)" in _make_run(tmp_path).stdout
+    assert "tensorflow pipeline blessed yes" in out
+    assert "registered penguins-tensorflow version 1" in out
+    rerun = " ".join(_make_run(tmp_path).stdout.split())
+    assert "hit (reused the published snapshot)" in rerun
+    assert "registered penguins-tensorflow version 1" in rerun  # cached: nothing retrained
 
 
 def test_help_explains_every_command():

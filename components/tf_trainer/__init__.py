@@ -1,0 +1,10 @@
+"""The TensorFlow side: tf.Transform preprocessing, the Keras MLP, TFX's Trainer `run_fn`, export.
+
+TFX references two entry points by dotted path (the code ships in the image, no user-code wheel):
+    Transform(preprocessing_fn="components.tf_trainer.preprocessing.preprocessing_fn",
+              custom_config=components.tf_trainer.config.transform_config(spec))
+    Trainer(run_fn="components.tf_trainer.trainer.run_fn",
+            custom_config=components.tf_trainer.config.trainer_config(spec, runs_dir=...))
+`components.tf_trainer.bare.train_bare` trains the same model on the same snapshot without TFX,
+for the benchmark. Only `config` imports no TensorFlow.
+"""

@@ -1,0 +1,130 @@
+"""Export the trained model with its tf.Transform graph as the evaluator's SavedModel.
+
+Two signatures (see components.evaluate.adapters for the contract):
+  serving_default     one tensor per spec feature (numeric float32 [None], NaN = missing;
+                      categorical string [None], "" = missing) → {"probabilities": [None, n]};
+  serving_tf_example  serialized tf.Example strings [None] → the same output.
+Both run the raw features through the transform graph (`transform_features_layer`) and then the
+model, so preprocessing lives inside the SavedModel. The raw feature spec may be dense ([] or
+[1]) or VarLen (sparse); serving_default converts its inputs to whichever the graph was built for.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import pyarrow as pa
+import tensorflow as tf
+import tensorflow_transform as tft
+
+from components.common.errors import TandemError
+from components.common.spec import DatasetSpec
+from components.evaluate.adapters import OUTPUT, SIGNATURE, load_predictor
+from components.tf_trainer.config import INPUTS
+
+TF_EXAMPLE_SIGNATURE = "serving_tf_example"
+
+
+def raw_feature_spec(tf_transform_output: tft.TFTransformOutput, dataset: DatasetSpec) -> dict:
+    """The raw parsing spec of the spec's features only (no label, no id column)."""
+    spec = tf_transform_output.raw_feature_spec()
+    missing = [f.name for f in dataset.features if f.name not in spec]
+    if missing:
+        raise ValueError(f"the transform graph's raw feature spec lacks features {missing}")
+    return {f.name: spec[f.name] for f in dataset.features}
+
+
+def _as_raw(values: tf.Tensor, feature_spec) -> tf.Tensor | tf.SparseTensor:
+    """A serving input [batch] in the shape and dtype the transform graph parses."""
+    if isinstance(feature_spec, tf.io.VarLenFeature):
+        if values.dtype == tf.string:
+            present = tf.where(tf.not_equal(values, b""))
+        else:
+            present = tf.where(tf.logical_not(tf.math.is_nan(values)))
+        return tf.SparseTensor(
+            indices=tf.concat([present, tf.zeros_like(present)], axis=1),
+            values=tf.cast(tf.gather_nd(values, present), feature_spec.dtype),
+            dense_shape=tf.stack([tf.size(values, out_type=tf.int64), tf.constant(1, tf.int64)]),
+        )
+    if isinstance(feature_spec, tf.io.FixedLenFeature) and list(feature_spec.shape) in ([], [1]):
+        values = tf.cast(values, feature_spec.dtype)
+        return values[:, None] if feature_spec.shape else values
+    raise ValueError(f"cannot serve a raw feature parsed as {feature_spec}")
+
+
+class ServingModule(tf.Module):
+    """Holds the model and the transform layer (so both are saved) and the two signatures."""
+
+    def __init__(
+        self,
+        model: keras.Model,
+        tf_transform_output: tft.TFTransformOutput,
+        dataset: DatasetSpec,
+    ):
+        super().__init__()
+        self.model = model
+        self.tft_layer = tf_transform_output.transform_features_layer()
+        self._feature_spec = raw_feature_spec(tf_transform_output, dataset)
+        inputs = {
+            f.name: tf.TensorSpec([None], tf.float32 if f.type == "numeric" else tf.string, f.name)
+            for f in dataset.features
+        }
+        self.serve_features = tf.function(self._serve_features, input_signature=[inputs])
+        self.serve_tf_examples = tf.function(
+            self._serve_tf_examples,
+            input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
+        )
+
+    def _probabilities(self, raw: dict) -> dict[str, tf.Tensor]:
+        transformed = self.tft_layer(raw)
+        return {OUTPUT: self.model({INPUTS: transformed[INPUTS]}, training=False)}
+
+    def _serve_features(self, features):
+        raw = {name: _as_raw(features[name], spec) for name, spec in self._feature_spec.items()}
+        return self._probabilities(raw)
+
+    def _serve_tf_examples(self, examples):
+        return self._probabilities(tf.io.parse_example(examples, self._feature_spec))
+
+
+def export_serving_model(
+    model: keras.Model,
+    tf_transform_output: tft.TFTransformOutput,
+    dataset: DatasetSpec,
+    out_dir: str | Path,
+) -> Path:
+    """Write the SavedModel with `serving_default` and `serving_tf_example` to out_dir."""
+    module = ServingModule(model, tf_transform_output, dataset)
+    signatures = {
+        SIGNATURE: module.serve_features.get_concrete_function(),
+        TF_EXAMPLE_SIGNATURE: module.serve_tf_examples.get_concrete_function(),
+    }
+    tf.saved_model.save(module, str(out_dir), signatures=signatures)
+    return Path(out_dir)
+
+
+def check_export(model_dir: str | Path, dataset: DatasetSpec) -> None:
+    """Load the export as the evaluator does and predict two rows (one with every value
+    missing); TandemError unless that gives finite probabilities over the classes summing to 1."""
+    rows = [
+        {f.name: 0.0 if f.type == "numeric" else (f.values or [""])[0] for f in dataset.features},
+        {f.name: None for f in dataset.features},
+    ]
+    schema = pa.schema(
+        [(f.name, pa.float64() if f.type == "numeric" else pa.string()) for f in dataset.features]
+    )
+    probabilities = load_predictor(Path(model_dir), "tensorflow").predict(
+        pa.Table.from_pylist(rows, schema=schema)
+    )
+    expected = (len(rows), len(dataset.classes))
+    if (
+        probabilities.shape != expected
+        or not np.isfinite(probabilities).all()
+        or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
+    ):
+        raise TandemError(
+            f"{model_dir}: the export does not give probabilities of shape {expected} summing "
+            f"to 1 (got shape {probabilities.shape}: {probabilities.tolist()})"
+        )

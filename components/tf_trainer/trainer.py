@@ -1,0 +1,163 @@
+"""TFX Trainer's entry point: `run_fn(fn_args)` (generic executor), referenced by dotted path.
+
+Reads the Transform component's transformed examples, fits the spec's MLP (`training.fit_model`),
+logs to TensorBoard and MLflow (a nested "train" run under MLFLOW_RUN_ID when the pipeline sets
+one), exports the evaluator's SavedModel to `fn_args.serving_model_dir` and checks it loads and
+predicts through the evaluator's own adapter. custom_config is
+`config.trainer_config(spec, ...)`. Epochs and batch size come from the spec; TrainArgs.num_steps
+is not used, so leave it unset.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from contextlib import nullcontext
+from pathlib import Path
+from typing import Any
+
+import keras
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from components.common import tracking
+from components.common.spec import Spec
+from components.common.tracking import TAG_FRAMEWORK, step_run
+from components.tf_trainer import config as cfg
+from components.tf_trainer.config import LABEL
+from components.tf_trainer.export import check_export, export_serving_model
+from components.tf_trainer.model import parameter_count
+from components.tf_trainer.summaries import EpochScalars
+from components.tf_trainer.training import (
+    FitResult,
+    MlflowEpochMetrics,
+    fit_model,
+    is_chief,
+    make_strategy,
+    set_seed,
+)
+
+FRAMEWORK = "tensorflow"
+STEP = "train"
+
+
+def transformed_dataset(
+    data_accessor: Any,
+    file_pattern: list[str],
+    tf_transform_output: tft.TFTransformOutput,
+    batch_size: int,
+    seed: int | None,
+) -> tf.data.Dataset:
+    """One pass over transformed examples as ({"inputs": ...}, label) batches; seeded → shuffled."""
+    options = tfxio.TensorFlowDatasetOptions(
+        batch_size=batch_size,
+        label_key=LABEL,
+        num_epochs=1,
+        shuffle=seed is not None,
+        shuffle_seed=seed,
+    )
+    return data_accessor.tf_dataset_factory(
+        file_pattern, options, tf_transform_output.transformed_metadata.schema
+    )
+
+
+def tensorboard_callbacks(
+    model_run_dir: str | None, custom_config: dict[str, Any], run_name: str
+) -> list[keras.callbacks.Callback]:
+    """Epoch scalars into model_run_dir and, given tensorboard_root, <root>/tensorflow/<run_name>
+    (the PyTorch side logs under <root>/pytorch/<run name>)."""
+    log_dirs = [model_run_dir] if model_run_dir else []
+    root = custom_config.get(cfg.TENSORBOARD_ROOT_KEY)
+    if root:
+        log_dirs.append(str(Path(root) / FRAMEWORK / run_name))
+    return [EpochScalars(log_dir) for log_dir in log_dirs]
+
+
+def training_params(spec: Spec, seed: int, mode: str, world_size: int) -> dict[str, Any]:
+    """The train run's params, named as the PyTorch side names them."""
+    training = spec.training
+    n_inputs, n_classes = cfg.n_inputs(spec.dataset), len(spec.dataset.classes)
+    return {
+        **tracking.training_params(training, seed),
+        "compile": mode,
+        "world_size": world_size,
+        "parameter_count": parameter_count(training.hidden_sizes, n_inputs, n_classes),
+    }
+
+
+def train_and_export(
+    train: tf.data.Dataset,
+    evaluation: tf.data.Dataset | None,
+    tf_transform_output: tft.TFTransformOutput,
+    spec: Spec,
+    custom_config: dict[str, Any],
+    serving_model_dir: str | Path,
+    model_run_dir: str | None = None,
+) -> FitResult:
+    """run_fn without FnArgs: fit on ready datasets, log, export to serving_model_dir.
+
+    Only the chief logs (MLflow, TensorBoard) and writes the export."""
+    seed = cfg.seed_from_config(custom_config, spec)
+    mode = spec.training.compile.tensorflow
+    strategy = make_strategy()
+    chief = is_chief()
+    track = chief and custom_config.get(cfg.TRACK_KEY, True)
+    runs_dir = custom_config.get(cfg.RUNS_DIR_KEY) or model_run_dir or str(serving_model_dir)
+    tags = {TAG_FRAMEWORK: FRAMEWORK, **(custom_config.get(cfg.TAGS_KEY) or {})}
+    run_context = step_run(STEP, spec.name, Path(runs_dir), tags) if track else nullcontext()
+    with run_context as run:
+        run_name = custom_config.get(cfg.RUN_NAME_KEY) or (
+            run.info.run_id if run else f"seed-{seed}"
+        )
+        callbacks = tensorboard_callbacks(model_run_dir, custom_config, run_name) if chief else []
+        if track:
+            import mlflow
+
+            mlflow.log_params(training_params(spec, seed, mode, strategy.num_replicas_in_sync))
+            callbacks.append(MlflowEpochMetrics())
+        result = fit_model(
+            train,
+            evaluation,
+            cfg.n_inputs(spec.dataset),
+            len(spec.dataset.classes),
+            spec.training,
+            seed,
+            callbacks=callbacks,
+            strategy=strategy,
+        )
+        if track:
+            mlflow.log_metrics(result.metrics())
+        # Non-chief workers save too (saving may run collectives) but into a throwaway dir.
+        export_dir = serving_model_dir if chief else tempfile.mkdtemp(prefix="tandem-export-")
+        export_serving_model(result.model, tf_transform_output, spec.dataset, export_dir)
+        check_export(export_dir, spec.dataset)
+    return result
+
+
+def run_fn(fn_args) -> None:
+    """TFX Trainer entry point; fn_args.custom_config = config.trainer_config(spec, ...)."""
+    custom_config = fn_args.custom_config or {}
+    spec = cfg.spec_from_config(custom_config)
+    seed = cfg.seed_from_config(custom_config, spec)
+    set_seed(seed)  # before the datasets: their shuffle seeds combine with the global seed
+    tf_transform_output = tft.TFTransformOutput(
+        fn_args.transform_graph_path or fn_args.transform_output
+    )
+    batch_size = spec.training.batch_size
+    train = transformed_dataset(
+        fn_args.data_accessor, fn_args.train_files, tf_transform_output, batch_size, seed
+    )
+    evaluation = None
+    if fn_args.eval_files:
+        evaluation = transformed_dataset(
+            fn_args.data_accessor, fn_args.eval_files, tf_transform_output, batch_size, None
+        )
+    train_and_export(
+        train,
+        evaluation,
+        tf_transform_output,
+        spec,
+        custom_config,
+        fn_args.serving_model_dir,
+        fn_args.model_run_dir,
+    )

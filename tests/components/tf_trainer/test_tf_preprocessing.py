@@ -1,0 +1,129 @@
+"""preprocessing_fn through tf.Transform's Beam implementation equals the PyTorch side's encode."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import tensorflow as tf
+import tensorflow_transform as tft
+from tfx_bsl.public import tfxio
+
+from components.common.features import encode, label_indices
+from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config, transform_config
+from components.tf_trainer.preprocessing import dense_column, feature_columns
+from tests.components.tf_trainer.transform_helpers import analyze_and_transform, raw_feature_spec
+
+
+def raw_tensors(table, feature_spec: dict) -> dict[str, tf.Tensor]:
+    """Snapshot columns as the dense raw tensors the transform graph parses."""
+    tensors = {}
+    for name, spec in feature_spec.items():
+        values = tf.constant(table.column(name).to_pylist(), spec.dtype)
+        tensors[name] = values[:, None] if list(spec.shape) == [1] else values
+    return tensors
+
+
+def test_analyzers_match_the_manifest_statistics(snapshot, penguins_spec, tmp_path, no_network):
+    """The z-score analyzers (mean, population variance over train) are the manifest's; the
+    pinned local Beam runner reaches for no network."""
+    dataset = penguins_spec.dataset
+    numeric = [f.name for f in dataset.numeric_features]
+
+    def numeric_columns(inputs):
+        # tf.Transform outputs no float64: split each z-score into float32 high and low parts.
+        columns = feature_columns(inputs, dataset)
+        outputs = {}
+        for name in numeric:
+            high = tf.cast(columns[name], tf.float32)
+            outputs[name] = high
+            outputs[f"{name}_low"] = tf.cast(columns[name] - tf.cast(high, tf.float64), tf.float32)
+        return outputs
+
+    train = pq.read_table(snapshot.snapshot_dir / "train")
+    feature_spec = raw_feature_spec(penguins_spec, [])
+    analyze_and_transform(numeric_columns, feature_spec, {"train": train}, tmp_path)
+    output = tft.TFTransformOutput(str(tmp_path / "transform"))
+    scaled = output.transform_raw_features(raw_tensors(train, feature_spec))
+
+    statistics = snapshot.manifest["statistics"]["numeric"]
+    for name in numeric:
+        # z = (x - mean) / std exactly (float64), so a line fit recovers the analyzers' values.
+        x = train.column(name).to_numpy().astype(np.float32).astype(np.float64)
+        z = scaled[name].numpy().astype(np.float64) + scaled[f"{name}_low"].numpy()
+        std = np.cov(x, z, bias=True)[0, 1] / np.var(z)
+        mean = x.mean() - std * z.mean()
+        assert mean == pytest.approx(statistics[name]["mean"], abs=1e-6), name
+        assert std == pytest.approx(statistics[name]["std"], abs=1e-6), name
+    assert no_network == []
+
+
+def test_transform_graph_encodes_like_the_pytorch_side(snapshot, penguins_spec, transform_run):
+    train = pq.read_table(snapshot.snapshot_dir / "train")
+    output = tft.TFTransformOutput(str(transform_run.transform_dir))
+    transformed = output.transform_raw_features(
+        raw_tensors(train, raw_feature_spec(penguins_spec, [1]))
+    )
+    np.testing.assert_allclose(
+        transformed[INPUTS].numpy(), encode(train, snapshot.manifest), rtol=0, atol=1e-5
+    )
+    np.testing.assert_array_equal(
+        transformed[LABEL].numpy(), label_indices(train, snapshot.manifest)
+    )
+    assert output.transformed_feature_spec() == {
+        INPUTS: tf.io.FixedLenFeature([9], tf.float32),
+        LABEL: tf.io.FixedLenFeature([], tf.int64),
+    }
+
+
+def test_beam_transformed_examples_equal_encode(snapshot, transform_run):
+    """The materialised train split (what TFX's Trainer reads) holds encode's rows."""
+    output = tft.TFTransformOutput(str(transform_run.transform_dir))
+    records = tfxio.TFExampleRecord(
+        transform_run.train_files, schema=output.transformed_metadata.schema
+    )
+    batches = list(
+        records.TensorFlowDataset(tfxio.TensorFlowDatasetOptions(batch_size=1000, num_epochs=1))
+    )
+    stored = np.concatenate([batch[INPUTS].numpy() for batch in batches])
+    expected = encode(pq.read_table(snapshot.snapshot_dir / "train"), snapshot.manifest)
+
+    def by_rows(matrix):  # Beam does not keep row order: compare the sorted multisets of rows
+        return matrix[np.lexsort(matrix.T[::-1])]
+
+    np.testing.assert_allclose(by_rows(stored), by_rows(expected), rtol=0, atol=1e-5)
+
+
+def test_missing_and_unseen_values(snapshot, transform_run):
+    """NaN → z-score 0 (the mean); "" or an unseen category → zeros; unknown label → -1."""
+    output = tft.TFTransformOutput(str(transform_run.transform_dir))
+    row = {"island": b"Atlantis", "sex": b"", "species": b"Dodo"}
+    row |= {name: float("nan") for name in snapshot.manifest["statistics"]["numeric"]}
+    tensors = {
+        name: tf.constant([[value]], tf.string if isinstance(value, bytes) else tf.float32)
+        for name, value in row.items()
+    }
+    transformed = output.transform_raw_features(tensors)
+    np.testing.assert_array_equal(transformed[INPUTS].numpy(), np.zeros((1, 9), np.float32))
+    assert transformed[LABEL].numpy().tolist() == [-1]
+
+
+def test_dense_column_accepts_sparse_ragged_and_column_shapes():
+    sparse = tf.SparseTensor(indices=[[0, 0], [2, 0]], values=[1.0, 3.0], dense_shape=[3, 1])
+    ragged = tf.ragged.constant([["a"], [], ["c"]])
+    column = tf.constant([[1.0], [2.0]])
+    np.testing.assert_array_equal(dense_column(sparse, -1.0).numpy(), [1.0, -1.0, 3.0])
+    assert dense_column(ragged, b"").numpy().tolist() == [b"a", b"", b"c"]
+    assert dense_column(column, 0.0).shape == (2,)
+
+
+def test_custom_config_forms(penguins_spec):
+    config = transform_config(penguins_spec)
+    assert dataset_from_config(config) == penguins_spec.dataset
+    assert dataset_from_config(json.dumps(config)) == penguins_spec.dataset
+    whole = {"spec": penguins_spec.model_dump(mode="json")}
+    assert dataset_from_config(whole) == penguins_spec.dataset
+    with pytest.raises(ValueError, match="needs 'dataset'"):
+        dataset_from_config({})

@@ -1,0 +1,74 @@
+"""run_fn as TFX's Trainer calls it: FnArgs over Transform's materialised examples and graph."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
+import tensorflow as tf
+from mlflow.tracking import MlflowClient
+from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
+from tfx_bsl.public import tfxio
+
+from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, experiment_name, tracking_uri
+from components.evaluate.adapters import load_predictor
+from components.tf_trainer.config import trainer_config
+from components.tf_trainer.trainer import run_fn
+
+
+def tf_dataset_factory(file_pattern, options, schema):
+    """What TFX's DataAccessor gives run_fn for tf.Example payloads."""
+    return tfxio.TFExampleRecord(file_pattern, schema=schema).TensorFlowDataset(options)
+
+
+@pytest.mark.e2e
+def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, tmp_path):
+    spec = penguins_spec.model_copy(
+        update={"training": penguins_spec.training.model_copy(update={"epochs": 3})}
+    )
+    runs_dir, board_root = tmp_path / "runs", tmp_path / "tensorboard"
+    fn_args = FnArgs(
+        train_files=transform_run.train_files,
+        eval_files=transform_run.eval_files,
+        transform_output=str(transform_run.transform_dir),
+        serving_model_dir=str(tmp_path / "serving"),
+        model_run_dir=str(tmp_path / "model_run"),
+        data_accessor=DataAccessor(tf_dataset_factory, None, None),
+        custom_config=trainer_config(
+            spec, runs_dir=str(runs_dir), tensorboard_root=str(board_root), run_name="r1"
+        ),
+    )
+    run_fn(fn_args)
+
+    test = pq.read_table(snapshot.snapshot_dir / "test")
+    probabilities = load_predictor(tmp_path / "serving", "tensorflow").predict(test)
+    assert probabilities.shape == (44, 3)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+    client = MlflowClient(tracking_uri(runs_dir))
+    experiment = client.get_experiment_by_name(experiment_name(spec.name))
+    (run,) = client.search_runs([experiment.experiment_id])
+    assert run.data.tags[TAG_STEP] == "train"
+    assert run.data.tags[TAG_FRAMEWORK] == "tensorflow"
+    assert run.data.params["parameter_count"] == "323"
+    assert run.data.params["compile"] == "graph"
+    assert run.data.params["seed"] == "0"
+    assert run.data.metrics["samples_per_s"] > 0
+    assert run.data.metrics["peak_rss_mb"] > 0
+    history = client.get_metric_history(run.info.run_id, "val_accuracy")
+    assert [m.step for m in history] == [0, 1, 2]
+
+    for log_dir in (tmp_path / "model_run", board_root / "tensorflow" / "r1"):
+        assert scalar_steps(log_dir / "train", "epoch_loss") == [0, 1, 2]
+        assert scalar_steps(log_dir / "validation", "epoch_accuracy") == [0, 1, 2]
+
+
+def scalar_steps(log_dir: Path, tag: str) -> list[int]:
+    """Steps at which the event files under log_dir hold a scalar `tag`."""
+    steps = []
+    for path in sorted(log_dir.glob("events.out.tfevents.*")):
+        for event in tf.compat.v1.train.summary_iterator(str(path)):
+            steps += [event.step for value in event.summary.value if value.tag == tag]
+    return steps

@@ -1,0 +1,266 @@
+"""The TFX pipeline: real tiny runs with LocalDagRunner on the penguins snapshot, and its
+Kubeflow Pipelines v2 IR against a golden file.
+
+Regenerate the golden file after an intended change to the pipeline (review the diff):
+    .venv/bin/python -m tests.pipelines.test_tfx_pipeline
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+import pytest
+
+from components.common.errors import TandemError
+from components.common.spec import LoadedSpec, default_spec_path, load_spec
+from components.ingest.run import run_ingest
+
+GOLDEN = Path(__file__).parent / "golden" / "tfx_pipeline_penguins.json"
+GOLDEN_IMAGE = "registry.example/tandem-tensorflow:golden"
+GOLDEN_ROOT = "gs://tandem-golden/pipeline-root"
+IMAGE_PLACEHOLDER = "<IMAGE>"
+NODES = [
+    "FileBasedExampleGen",
+    "StatisticsGen",
+    "SchemaGen",
+    "ExampleValidator",
+    "ExampleValidationGate",
+    "Transform",
+    "Trainer",
+    "SharedEvaluator",
+    "Pusher",
+]
+
+
+def test_the_runner_module_imports_no_tensorflow() -> None:
+    """The CLI imports the runner at start-up; TFX and TensorFlow load only when a run starts."""
+    code = (
+        "import sys, pipelines.tfx_runner; "
+        "sys.exit(sorted({'tfx', 'tensorflow'} & set(sys.modules)) != [])"
+    )
+    assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
+
+
+def tiny_spec(epochs: int, thresholds: dict[str, float]) -> LoadedSpec:
+    """The penguins spec, trained briefly, with the given evaluation thresholds."""
+    loaded = load_spec(default_spec_path())
+    spec = loaded.spec
+    spec = spec.model_copy(
+        update={
+            "training": spec.training.model_copy(update={"epochs": epochs}),
+            "evaluation": spec.evaluation.model_copy(
+                update={"thresholds": thresholds, "latency_calls": 10}
+            ),
+        }
+    )
+    return LoadedSpec(spec=spec, path=loaded.path)
+
+
+@pytest.fixture(scope="module")
+def two_runs(tmp_path_factory):
+    """The same pipeline run twice in one output dir: the second run should be all cache hits."""
+    from pipelines.tfx_runner import run_local
+
+    output = tmp_path_factory.mktemp("tfx-e2e")
+    loaded = tiny_spec(epochs=2, thresholds={"accuracy": 0.5})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.delenv("MLFLOW_TRACKING_URI", raising=False)
+        patch.delenv("MLFLOW_RUN_ID", raising=False)
+        first = run_local(loaded, output)
+        second = run_local(loaded, output)
+    return output, first, second
+
+
+@pytest.mark.e2e
+def test_every_component_completes_and_the_blessed_model_is_pushed(two_runs) -> None:
+    _, first, _ = two_runs
+
+    assert first.node_states == dict.fromkeys(NODES, "COMPLETE")
+    assert first.blessed
+    assert first.blessing["blessed"] is True
+    pushed = first.pushed_model_dir
+    assert pushed is not None
+    assert pushed.parent == first.paths.serving
+    assert pushed.name.isdigit()  # a versioned directory
+    assert (pushed / "saved_model.pb").exists()
+    assert first.paths.metadata.exists()
+
+
+@pytest.mark.e2e
+def test_mlflow_parent_run_nests_ingest_train_and_evaluate(two_runs) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import (
+        TAG_FINGERPRINT,
+        TAG_FRAMEWORK,
+        TAG_STEP,
+        experiment_name,
+        tracking_uri,
+    )
+
+    output, first, _ = two_runs
+    client = MlflowClient(tracking_uri(output))
+    parent = client.get_run(first.mlflow_run_id)
+    assert parent.info.status == "FINISHED"
+    assert parent.data.tags[TAG_FRAMEWORK] == "tensorflow"
+    assert parent.data.tags[TAG_FINGERPRINT] == first.fingerprint
+    experiment = client.get_experiment_by_name(experiment_name("penguins"))
+    children = client.search_runs(
+        [experiment.experiment_id], f"tags.mlflow.parentRunId = '{first.mlflow_run_id}'"
+    )
+    assert sorted(run.data.tags[TAG_STEP] for run in children) == ["evaluate", "ingest", "train"]
+
+
+@pytest.mark.e2e
+def test_second_identical_run_hits_the_cache(two_runs) -> None:
+    _, first, second = two_runs
+
+    assert second.node_states == dict.fromkeys(NODES, "CACHED")
+    assert sorted(second.cached_nodes) == sorted(NODES)
+    assert second.pushed_model_dir == first.pushed_model_dir
+    assert second.mlflow_run_id != first.mlflow_run_id
+
+
+def _drift(snapshot: Path, destination: Path) -> Path:
+    """A copy of the snapshot whose eval split has an unknown island and a text-typed numeric
+    column, and whose test split lost the `sex` column."""
+    shutil.copytree(snapshot, destination)
+    for path in (destination / "eval").glob("*.parquet"):
+        table = pq.read_table(path)
+        island = table.schema.get_field_index("island")
+        table = table.set_column(island, "island", pa.array(["Atlantis"] * table.num_rows))
+        mass = table.schema.get_field_index("body_mass_g")
+        table = table.set_column(mass, "body_mass_g", pc.cast(table["body_mass_g"], pa.string()))
+        pq.write_table(table, path)
+    for path in (destination / "test").glob("*.parquet"):
+        pq.write_table(pq.read_table(path).drop_columns(["sex"]), path)
+    return destination
+
+
+@pytest.mark.e2e
+def test_anomalies_stop_the_run_with_a_readable_list(tmp_path) -> None:
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import TAG_FRAMEWORK, tracking_uri
+    from components.tfx_components.run_record import latest_run
+    from pipelines.tfx_runner import local_paths, pipeline_name, run_local
+
+    loaded = tiny_spec(epochs=2, thresholds={"accuracy": 0.5})
+    snapshot = run_ingest(loaded, tmp_path / "ingest", track=False).snapshot_dir
+    drifted = _drift(snapshot, tmp_path / "drifted")
+
+    with pytest.raises(TandemError) as raised:
+        run_local(loaded, tmp_path, snapshot_dir=drifted)
+
+    message = str(raised.value)
+    assert "3 anomalies" in message
+    assert "eval: island: Unexpected string values" in message
+    assert "Atlantis" in message
+    assert "eval: body_mass_g: Unexpected data type" in message
+    assert "test: sex: Column dropped" in message
+    states = {
+        node: record.state
+        for node, record in latest_run(
+            local_paths(tmp_path, "penguins").metadata, pipeline_name("penguins")
+        ).items()
+    }
+    assert states["ExampleValidator"] == "COMPLETE"
+    assert states["ExampleValidationGate"] == "FAILED"
+    assert "Transform" not in states
+    client = MlflowClient(tracking_uri(tmp_path))
+    (parent,) = client.search_runs(
+        [client.get_experiment_by_name("tandem-penguins").experiment_id],
+        f"tags.`{TAG_FRAMEWORK}` = 'tensorflow'",
+    )
+    assert parent.info.status == "FAILED"
+
+
+@pytest.mark.e2e
+def test_a_model_that_is_not_blessed_is_not_pushed(tmp_path) -> None:
+    from pipelines.tfx_runner import run_local
+
+    result = run_local(
+        tiny_spec(epochs=1, thresholds={"accuracy": 0.999, "log_loss": 1e-6}), tmp_path
+    )
+
+    assert result.node_states["Pusher"] == "COMPLETE"
+    assert not result.blessed
+    assert result.blessing["blessed"] is False
+    assert result.pushed_model_dir is None
+    serving = result.paths.serving
+    assert not serving.exists() or not any(serving.iterdir())
+
+
+def compile_golden_ir(output_file: Path) -> dict:
+    """Compile the penguins pipeline to KFP v2 IR; return it normalised for comparison: no SDK
+    versions or labels, the image as a placeholder (roots and locations are fixed strings)."""
+    from pipelines.tfx_runner import compile_kubeflow_v2
+
+    compile_kubeflow_v2(load_spec(default_spec_path()), output_file, GOLDEN_IMAGE, GOLDEN_ROOT)
+    return normalise(json.loads(output_file.read_text()))
+
+
+def normalise(job: dict) -> dict:
+    job = json.loads(json.dumps(job).replace(GOLDEN_IMAGE, IMAGE_PLACEHOLDER))
+    job.pop("labels", None)
+    job["pipelineSpec"].pop("sdkVersion", None)
+    return job
+
+
+def regenerate_golden() -> Path:
+    import tempfile
+
+    with tempfile.TemporaryDirectory() as scratch:
+        job = compile_golden_ir(Path(scratch) / "pipeline.json")
+    GOLDEN.parent.mkdir(parents=True, exist_ok=True)
+    GOLDEN.write_text(json.dumps(job, indent=2, sort_keys=True) + "\n")
+    return GOLDEN
+
+
+def test_kubeflow_v2_ir_matches_the_golden_file(tmp_path, no_network) -> None:
+    job = compile_golden_ir(tmp_path / "pipeline.json")
+
+    assert no_network == []
+    assert job == json.loads(GOLDEN.read_text()), (
+        "the compiled IR changed; if intended, run "
+        "`.venv/bin/python -m tests.pipelines.test_tfx_pipeline` and review the diff"
+    )
+
+
+def test_kubeflow_v2_ir_names_every_component_in_order(tmp_path) -> None:
+    job = compile_golden_ir(tmp_path / "pipeline.json")
+    spec = job["pipelineSpec"]
+    tasks = spec["root"]["dag"]["tasks"]
+
+    assert set(tasks) == set(NODES)
+    assert tasks["Transform"]["dependentTasks"] == [
+        "ExampleValidationGate",
+        "FileBasedExampleGen",
+        "SchemaGen",
+    ]
+    assert set(tasks["Pusher"]["dependentTasks"]) == {"SharedEvaluator", "Trainer"}
+    executors = spec["deploymentSpec"]["executors"]
+    assert {e["container"]["image"] for e in executors.values()} == {IMAGE_PLACEHOLDER}
+    classes = {
+        name: e["container"]["args"][e["container"]["args"].index("--executor_class_path") + 1]
+        for name, e in executors.items()
+    }
+    assert classes["FileBasedExampleGen_executor"].endswith("parquet_executor.Executor")
+    assert classes["SharedEvaluator_executor"].startswith("components.tfx_components.evaluate")
+    parameters = tasks["Trainer"]["inputs"]["parameters"]
+    assert (
+        parameters["run_fn"]["runtimeValue"]["constantValue"]["stringValue"]
+        == "components.tf_trainer.trainer.run_fn"
+    )
+    assert "module_file" not in json.dumps(tasks)
+
+
+if __name__ == "__main__":
+    print(f"wrote {regenerate_golden()}")
