@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import sys
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -69,21 +70,27 @@ def _print_section(title: str, rows: list[tuple[str, str]]) -> None:
         out.print(f"  [cyan]{key.ljust(width)}[/]  {value}")
 
 
+def _snapshot_rows(snapshot_dir: Path, manifest: dict) -> list[tuple[str, str]]:
+    counts = manifest["counts"]
+    return [
+        ("snapshot", str(snapshot_dir)),
+        ("fingerprint", manifest["fingerprint"][:12]),
+        ("rows read", str(counts["read"])),
+        ("accepted", str(counts["accepted"])),
+        ("quarantined", str(counts["quarantined"])),
+        *((f"  {reason}", str(n)) for reason, n in counts["quarantined_by_reason"].items()),
+        ("splits", ", ".join(f"{name} {n}" for name, n in counts["splits"].items())),
+    ]
+
+
 def _print_ingest(result, output_dir: Path) -> None:
     from components.common.tracking import tracking_uri
 
-    counts = result.counts
     _print_section(
         "ingest",
         [
-            ("snapshot", str(result.snapshot_dir)),
-            ("fingerprint", result.manifest["fingerprint"][:12]),
+            *_snapshot_rows(result.snapshot_dir, result.manifest),
             ("cache", "hit (reused the published snapshot)" if result.cache_hit else "miss"),
-            ("rows read", str(counts["read"])),
-            ("accepted", str(counts["accepted"])),
-            ("quarantined", str(counts["quarantined"])),
-            *((f"  {reason}", str(n)) for reason, n in counts["quarantined_by_reason"].items()),
-            ("splits", ", ".join(f"{name} {n}" for name, n in counts["splits"].items())),
             ("MLflow", f"{tracking_uri(output_dir)} run {result.mlflow_run_id}"),
         ],
     )
@@ -124,8 +131,21 @@ def _run_tensorflow(loaded, output_dir: Path, beam_args: list[str], cache: bool,
     return run_local(loaded, output_dir, beam_args=beam_args, enable_cache=cache, report=report)
 
 
-PIPELINES = {"tensorflow": _run_tensorflow}
-Framework = Enum("Framework", {name: name for name in PIPELINES}, type=str)
+def _run_pytorch(loaded, output_dir: Path, beam_args: list[str], cache: bool, report):
+    """kfp.local has no step cache, and its ingest step takes Beam options from the spec only.
+    kfp.local logs every step to stdout: they go to stderr, stdout keeps the summary."""
+    from pipelines.torch_runner import run_local
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return run_local(loaded, output_dir, report=report)
+
+
+class Framework(StrEnum):
+    tensorflow = "tensorflow"
+    pytorch = "pytorch"
+
+
+PIPELINES = {Framework.tensorflow: _run_tensorflow, Framework.pytorch: _run_pytorch}
 
 
 @app.command()
@@ -163,10 +183,13 @@ def run(
 ) -> None:
     """The main job on the spec (default: penguins): ingest, then each framework's pipeline on
     that snapshot, each under its own MLflow parent run."""
+    from components.ingest.snapshot import require_manifest
+
     loaded = load_spec(spec or default_spec_path())
-    for index, name in enumerate(f.value for f in framework or list(Framework)):
+    for index, chosen in enumerate(framework or list(Framework)):
+        name = chosen.value
         with console.status(f"{name}: starting", spinner="dots") as status:
-            result = PIPELINES[name](
+            result = PIPELINES[chosen](
                 loaded,
                 output_dir,
                 beam_arg or [],
@@ -174,7 +197,8 @@ def run(
                 lambda message, name=name: status.update(f"{name}: {message}"),
             )
         if index == 0:
-            _print_ingest(result.ingest, output_dir)
+            snapshot = result.snapshot_dir
+            _print_section("snapshot", _snapshot_rows(snapshot, require_manifest(snapshot)))
         _print_pipeline(name, result, loaded.spec.name, output_dir)
 
 

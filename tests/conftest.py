@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.resources
 import ipaddress
+import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,22 @@ from components.common.spec import default_spec_path
 PENGUINS_CSV = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
 
 
+MLFLOW_ENVIRONMENT = ("MLFLOW_TRACKING_URI", "MLFLOW_RUN_ID", "MLFLOW_EXPERIMENT_ID")
+
+
 @pytest.fixture(autouse=True)
-def _isolated_mlflow(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Each test uses the embedded store of its own output dir, never a configured server."""
-    monkeypatch.delenv("MLFLOW_TRACKING_URI", raising=False)
-    monkeypatch.delenv("MLFLOW_RUN_ID", raising=False)
+def _isolated_mlflow():
+    """Each test uses the embedded store of its own output dir, never a configured server.
+
+    Cleared before and after every test: MLflow's fluent API sets these variables itself (for
+    subprocesses), and a module- or session-scoped fixture that runs between two tests must not
+    see the previous test's store.
+    """
+    for name in MLFLOW_ENVIRONMENT:
+        os.environ.pop(name, None)
+    yield
+    for name in MLFLOW_ENVIRONMENT:
+        os.environ.pop(name, None)
 
 
 @pytest.fixture

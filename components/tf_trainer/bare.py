@@ -16,7 +16,7 @@ import tensorflow as tf
 
 from components.common.features import encode, label_indices
 from components.common.spec import Spec
-from components.ingest.snapshot import MANIFEST
+from components.ingest.snapshot import require_manifest
 from components.tf_trainer.config import INPUTS, n_inputs
 from components.tf_trainer.training import FitResult, fit_model, set_seed
 
@@ -55,7 +55,7 @@ def train_bare(
     """
     start = time.perf_counter()
     snapshot_dir, out_dir = Path(snapshot_dir), Path(out_dir)
-    manifest = json.loads((snapshot_dir / MANIFEST).read_text())
+    manifest = require_manifest(snapshot_dir)
     training = spec.training
     seed = training.seeds[0] if seed is None else seed
     set_seed(seed)  # before the datasets: their shuffle seeds combine with the global seed

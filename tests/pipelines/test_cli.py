@@ -158,19 +158,21 @@ def _make_run(cwd: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.e2e
-def test_run_prints_snapshot_counts_and_mlflow_run(tmp_path):
+def test_run_prints_snapshot_counts_and_both_pipelines(tmp_path):
     completed = _make_run(tmp_path)
     assert completed.returncode == 0, completed.stderr
     out = " ".join(completed.stdout.split())
     assert f"snapshot {tmp_path}/tandem-runs/snapshots/penguins-" in out
     assert "rows read 344" in out
     assert "missing_value:sex 9" in out
-    assert "sqlite:///" in out
     assert "tensorflow pipeline blessed yes" in out
     assert "registered penguins-tensorflow version 1" in out
+    assert "pytorch pipeline blessed yes" in out
+    assert "registered penguins-pytorch version 1" in out
+    assert out.count(f"sqlite:///{tmp_path}/tandem-runs/mlflow.db parent run") == 2
     rerun = " ".join(_make_run(tmp_path).stdout.split())
-    assert "hit (reused the published snapshot)" in rerun
-    assert "registered penguins-tensorflow version 1" in rerun  # cached: nothing retrained
+    assert "registered penguins-tensorflow version 1" in rerun  # TFX cache: nothing retrained
+    assert "registered penguins-pytorch version 2" in rerun  # kfp.local has no cache
 
 
 def test_help_explains_every_command():

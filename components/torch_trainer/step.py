@@ -1,0 +1,97 @@
+"""The train step's logic, free of KFP: run the spec's TorchX app for a pipeline step.
+
+KFP's runtime executes a component's function with a reduced `kfp.dsl` (no compiler pieces), so a
+module the function imports must not import `kfp.dsl` itself: the KFP wrapper is
+`kfp_component`, this is what it calls.
+
+- one node: TorchX's local_cwd scheduler inside the step's own pod (torchrun starts the ranks as
+  processes of the pod). TorchX's local_cwd ignores retries, so `launch_local` relaunches the app
+  up to `max_retries` times; each relaunch resumes from the checkpoint in the work directory.
+- several nodes (nnodes > 1): the same AppDef goes to TorchX's kubernetes scheduler (a Volcano
+  Job whose maxRetry is `max_retries`) and the step waits for it. Every path passed to the
+  trainer (spec, snapshot, model, checkpoints, logs) must then be on storage all nodes mount.
+  This path needs a cluster with Volcano and is not exercised here.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+
+SPEC_FILE = "spec.yaml"
+CHECKPOINT_DIR = "checkpoints"
+TORCHX_LOG_DIR = "torchx-logs"
+
+
+@dataclass(frozen=True)
+class StepTraining:
+    """What one train step did: TorchX's final state, attempts and the rank-0 summary."""
+
+    state: str
+    attempts: int
+    wall_s: float
+    scheduler: str
+    summary: dict
+
+    @property
+    def succeeded(self) -> bool:
+        return self.state == "SUCCEEDED"
+
+
+def _launch_kubernetes(app, queue: str, namespace: str):
+    """Submit to TorchX's kubernetes scheduler and wait; Volcano does the retries."""
+    import time
+
+    from torchx.runner import get_runner
+    from torchx.specs import AppState
+
+    from components.torch_trainer.launch import LaunchResult
+
+    started = time.perf_counter()
+    cfg = {"queue": queue, "namespace": namespace}
+    with get_runner() as runner:
+        handle = runner.run(app, scheduler="kubernetes", cfg=cfg)
+        status = runner.wait(handle, wait_interval=10.0)
+    state = status.state if status is not None else AppState.UNKNOWN
+    return LaunchResult(state.name, 1, time.perf_counter() - started, (handle,))
+
+
+def train_in_step(
+    spec_yaml: str,
+    snapshot_dir: Path,
+    model_dir: Path,
+    runs_dir: Path,
+    work_dir: Path,
+    image: str,
+    max_retries: int,
+    log_root: Path | None = None,
+    queue: str = "default",
+    namespace: str = "default",
+) -> StepTraining:
+    """Train on the snapshot with TorchX, exporting into model_dir.
+
+    work_dir keeps the spec file the replicas read, the checkpoints (so a relaunch resumes) and
+    TorchX's replica logs.
+    """
+    from components.common.spec import parse_spec
+    from components.torch_trainer.launch import launch_local, trainer_app, trainer_args
+
+    work_dir.mkdir(parents=True, exist_ok=True)
+    spec_path = work_dir / SPEC_FILE
+    spec_path.write_text(spec_yaml)
+    loaded = parse_spec(spec_yaml, spec_path)
+    checkpoint_dir = work_dir / CHECKPOINT_DIR
+    args = trainer_args(
+        spec_path, snapshot_dir, model_dir, runs_dir, checkpoint_dir, log_root=log_root
+    )
+    app = trainer_app(loaded, args, image=image, max_retries=max_retries)
+    if loaded.spec.training.workers.nnodes > 1:
+        scheduler = "kubernetes"
+        launched = _launch_kubernetes(app, queue, namespace)
+    else:
+        scheduler = "local_cwd"
+        launched = launch_local(app, work_dir / TORCHX_LOG_DIR, max_retries)
+    rank_zero = checkpoint_dir / "rank-0.json"
+    summary = json.loads(rank_zero.read_text()) if rank_zero.is_file() else {}
+    return StepTraining(launched.state, launched.attempts, launched.wall_s, scheduler, summary)
