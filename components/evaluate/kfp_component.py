@@ -26,7 +26,7 @@ def evaluate_exported_model(
     from collections import namedtuple
     from pathlib import Path
 
-    from components.common.spec import parse_spec
+    from components.common.spec import GATED_METRICS, parse_spec
     from components.evaluate.run import evaluate_model
 
     loaded = parse_spec(spec_yaml, Path("spec.yaml").resolve())
@@ -38,7 +38,7 @@ def evaluate_exported_model(
         Path(evaluation.path),
         Path(runs_dir),
     )
-    for name in ("accuracy", "macro_f1", "log_loss", "ece"):
+    for name in GATED_METRICS:
         metrics.log_metric(name, result.metrics[name])
     evaluation.metadata.update(
         {"blessed": result.blessing.blessed, "model_version": result.model_version or ""}

@@ -14,7 +14,7 @@ from tfx import v1 as tfx
 from tfx.types import standard_artifacts
 from tfx.utils import path_utils
 
-from components.common.spec import parse_spec
+from components.common.spec import GATED_METRICS, parse_spec
 from components.evaluate.run import EvaluationResult, evaluate_model
 
 BLESSED_PROPERTY = "blessed"
@@ -30,7 +30,7 @@ def mark_blessing(blessing, model_uri: str, result: EvaluationResult) -> None:
     blessing.set_string_custom_property(
         "failed_checks", "; ".join(check.describe() for check in result.blessing.failed)
     )
-    for metric in ("accuracy", "macro_f1", "log_loss", "ece"):
+    for metric in GATED_METRICS:
         blessing.set_float_custom_property(metric, float(result.metrics[metric]))
     (Path(blessing.uri) / ("BLESSED" if blessed else "NOT_BLESSED")).touch()
 
