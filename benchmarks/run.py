@@ -23,7 +23,7 @@ from pathlib import Path
 
 from rich.console import Console
 
-from benchmarks import RESULTS_DIR, ingest_bench, tfx_bench
+from benchmarks import RESULTS_DIR, ingest_bench, tfx_bench, torch_bench
 
 
 @dataclass(frozen=True)
@@ -35,6 +35,7 @@ class Benchmark:
 BENCHMARKS: dict[str, Benchmark] = {
     ingest_bench.NAME: Benchmark(run=ingest_bench.run, render=ingest_bench.render),
     tfx_bench.NAME: Benchmark(run=tfx_bench.run, render=tfx_bench.render),
+    torch_bench.NAME: Benchmark(run=torch_bench.run, render=torch_bench.render),
 }
 
 

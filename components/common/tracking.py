@@ -51,6 +51,33 @@ def experiment_name(spec_name: str) -> str:
     return f"tandem-{spec_name}"
 
 
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Fail at once, with a clear message, when an MLflow server cannot be reached.
+
+    MLflow's client retries a dead server for minutes (7 retries, 120 s timeout each) before it
+    gives up; a pipeline checks once, up front, before any work starts.
+    """
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    from components.common.errors import TandemError
+
+    if not uri.startswith(("http://", "https://")):
+        return
+    health = f"{uri.rstrip('/')}/health"
+    try:
+        with urlopen(health, timeout=timeout_s) as response:
+            healthy = response.status == 200
+    except (URLError, OSError) as exc:
+        reason = getattr(exc, "reason", exc)
+        raise TandemError(
+            f"the MLflow tracking server {uri} (MLFLOW_TRACKING_URI) cannot be reached: {reason}; "
+            "start it, or unset MLFLOW_TRACKING_URI to use the embedded store"
+        ) from None
+    if not healthy:
+        raise TandemError(f"the MLflow tracking server {uri} is not healthy ({health})")
+
+
 def _ensure_experiment(client, name: str, output_dir: Path, uri: str) -> str:
     from mlflow.exceptions import MlflowException
 
@@ -78,6 +105,7 @@ def step_run(step: str, spec_name: str, output_dir: Path, tags: dict[str, str] |
 
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(output_dir)
+    check_reachable(uri)
     client = MlflowClient(uri)
     run_tags = {TAG_STEP: step, **(tags or {})}
     parent = os.environ.get(PARENT_RUN_ENV)
@@ -151,6 +179,7 @@ def pipeline_run(
 
     Path(output_dir).mkdir(parents=True, exist_ok=True)
     uri = tracking_uri(output_dir)
+    check_reachable(uri)
     client = MlflowClient(uri)
     experiment_id = _ensure_experiment(client, experiment_name(spec_name), Path(output_dir), uri)
     pipeline_run_id = pipeline_run_id or uuid.uuid4().hex[:12]

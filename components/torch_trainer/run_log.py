@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from components.common.tracking import TAG_FRAMEWORK, step_run, tracking_uri
+from components.common.tracking import TAG_FRAMEWORK, check_reachable, step_run, tracking_uri
 
 RUN_ID_FILE = "mlflow_run_id"
 EPOCH_KEY = "val_loss"
@@ -70,7 +70,9 @@ def train_run(
     FINISHED, or FAILED when the block raises."""
     from mlflow.tracking import MlflowClient
 
-    client = MlflowClient(tracking_uri(runs_dir))
+    uri = tracking_uri(runs_dir)
+    check_reachable(uri)
+    client = MlflowClient(uri)
     state_dir.mkdir(parents=True, exist_ok=True)
     previous = _previous_run_id(client, state_dir)
     if previous is None:

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import http.server
 import os
+import socket
 import subprocess
 import sys
+import threading
 
 import pytest
 from mlflow.tracking import MlflowClient
 
+from components.common.errors import TandemError
 from components.common.tracking import (
     TAG_FINGERPRINT,
     TAG_FRAMEWORK,
     TAG_GIT_REVISION,
     TAG_PIPELINE_RUN_ID,
+    check_reachable,
     experiment_name,
     pipeline_run,
     step_run,
@@ -63,3 +68,52 @@ def test_git_revision_comes_from_the_image_when_set(monkeypatch):
 
     monkeypatch.setenv("TANDEM_GIT_REVISION", "f00dcafe")
     assert git_revision() == "f00dcafe"
+
+
+def _closed_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+def test_an_unreachable_server_fails_before_any_run(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
+    with (
+        pytest.raises(TandemError, match="cannot be reached"),
+        pipeline_run("penguins", "pytorch", tmp_path),
+    ):
+        pytest.fail("the pipeline must not start")
+
+
+def test_a_healthy_server_passes_the_check():
+    class Health(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            self.send_response(200 if self.path == "/health" else 404)
+            self.end_headers()
+            self.wfile.write(b"OK")
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        check_reachable(f"http://127.0.0.1:{server.server_port}")
+    finally:
+        server.shutdown()
+
+
+@pytest.mark.e2e
+def test_the_cli_reports_an_unreachable_server_in_one_line(tmp_path):
+    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_closed_port()}"}
+    tandem = os.path.join(os.path.dirname(sys.executable), "tandem")
+    completed = subprocess.run(
+        [tandem, "run", "--framework", "pytorch", "--output-dir", str(tmp_path)],
+        capture_output=True,
+        text=True,
+        env=environment,
+    )
+    assert completed.returncode == 2
+    assert "cannot be reached" in completed.stderr
+    assert "Traceback" not in completed.stderr
