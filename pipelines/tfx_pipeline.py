@@ -19,6 +19,7 @@ from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 
 from components.common.spec import LoadedSpec, Spec, spec_to_yaml
+from components.common.tracking import LOG_ROOT_DIR
 from components.ingest.run import DEFAULT_BEAM_ARGS
 from components.ingest.split import SPLITS
 from components.tf_trainer.config import trainer_config, transform_config
@@ -46,7 +47,8 @@ def create_pipeline(
 
     metadata_connection_config is None under Kubeflow (the cluster provides ML Metadata);
     serving_dir receives blessed models in versioned subdirectories; runs_dir is tandem's output
-    directory, whose embedded MLflow store the steps use when MLFLOW_TRACKING_URI is unset.
+    directory, whose embedded MLflow store the steps use when MLFLOW_TRACKING_URI is unset and
+    whose `logs/` is the TensorBoard root both frameworks write to.
     """
     spec = spec.spec if isinstance(spec, LoadedSpec) else spec
 
@@ -88,7 +90,9 @@ def create_pipeline(
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
-        custom_config=trainer_config(spec, runs_dir=str(runs_dir)),
+        custom_config=trainer_config(
+            spec, runs_dir=str(runs_dir), tensorboard_root=f"{runs_dir}/{LOG_ROOT_DIR}"
+        ),
     )
     evaluator = SharedEvaluator(
         model=trainer.outputs["model"],

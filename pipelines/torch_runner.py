@@ -29,11 +29,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.common.spec import LoadedSpec
+from components.common.tracking import LOG_ROOT_DIR
 
 KFP_DIR = "kfp"
 PIPELINE_ROOT_DIR = "pipeline_root"
 SERVING_DIR = "serving"
-LOG_DIR = "logs"
 COMPILE_OUTPUT_DIR = "/tandem/runs"
 
 
@@ -130,7 +130,7 @@ def run_local(
     output_dir = Path(output_dir).resolve()
     root = local_root(output_dir, spec.name)
     serving_root = Path(serving_root or root / SERVING_DIR).resolve()
-    log_root = Path(log_root or output_dir / LOG_DIR).resolve()
+    log_root = Path(log_root or output_dir / LOG_ROOT_DIR).resolve()
     pipeline = create_pipeline(
         loaded,
         image="tandem-torch:local",
@@ -197,7 +197,7 @@ def compile_pipeline(
         image=image,
         output_dir=root,
         serving_root=serving_root or f"{root}/{KFP_DIR}/{loaded.spec.name}/{SERVING_DIR}",
-        log_root=log_root or f"{root}/{LOG_DIR}",
+        log_root=log_root or f"{root}/{LOG_ROOT_DIR}",
         spec_dir=spec_dir,
     )
     output_file = Path(output_file).resolve()

@@ -19,6 +19,8 @@ ARTIFACTS_DIR = "mlartifacts"
 PARENT_RUN_ENV = "MLFLOW_RUN_ID"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 GIT_REVISION_ENV = "TANDEM_GIT_REVISION"
+# TensorBoard log root under tandem's output directory: <root>/<framework>/<run>, both frameworks.
+LOG_ROOT_DIR = "logs"
 
 TAG_FRAMEWORK = "tandem.framework"
 TAG_FINGERPRINT = "tandem.dataset_fingerprint"

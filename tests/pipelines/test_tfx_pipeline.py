@@ -94,6 +94,12 @@ def test_every_component_completes_and_the_blessed_model_is_pushed(two_runs) -> 
 
 
 @pytest.mark.e2e
+def test_tensorboard_logs_share_the_log_root_with_pytorch(two_runs) -> None:
+    output, _, _ = two_runs
+    assert list((output / "logs" / "tensorflow").rglob("events.out.tfevents.*"))
+
+
+@pytest.mark.e2e
 def test_mlflow_parent_run_nests_ingest_train_and_evaluate(two_runs) -> None:
     from mlflow.tracking import MlflowClient
 
