@@ -23,6 +23,7 @@ import shutil
 import tempfile
 import time
 import uuid
+import warnings
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -143,7 +144,11 @@ def run_local(
         pipeline_run(spec.name, FRAMEWORK, output_dir) as parent,
         _scratch_tmpdir(root) as tmp,
         _local_conditions(),
+        warnings.catch_warnings(),
     ):
+        # kfp.local warns that a step's image is not this interpreter: running the steps on this
+        # interpreter (which holds tandem, as the image does) is the point of a local run.
+        warnings.filterwarnings("ignore", "You may be attemping to run a task", RuntimeWarning)
         local.init(
             runner=local.SubprocessRunner(use_venv=False),
             pipeline_root=str(root / PIPELINE_ROOT_DIR),
