@@ -99,8 +99,15 @@ def _ensure_experiment(client, name: str, output_dir: Path, uri: str) -> str:
 
 
 @contextmanager
-def step_run(step: str, spec_name: str, output_dir: Path, tags: dict[str, str] | None = None):
-    """An active MLflow run for one pipeline step (nested under MLFLOW_RUN_ID when given)."""
+def step_run(
+    step: str,
+    spec_name: str,
+    output_dir: Path,
+    tags: dict[str, str] | None = None,
+    system_metrics: bool = False,
+):
+    """An active MLflow run for one pipeline step (nested under MLFLOW_RUN_ID when given).
+    system_metrics: MLflow samples CPU, memory (and GPU) use into the run while it is open."""
     import mlflow
     from mlflow.tracking import MlflowClient
     from mlflow.utils.mlflow_tags import MLFLOW_PARENT_RUN_ID
@@ -121,7 +128,7 @@ def step_run(step: str, spec_name: str, output_dir: Path, tags: dict[str, str] |
     run = client.create_run(experiment_id, run_name=step, tags=run_tags)
     with _environment_kept():
         mlflow.set_tracking_uri(uri)
-        with mlflow.start_run(run_id=run.info.run_id) as active:
+        with mlflow.start_run(run_id=run.info.run_id, log_system_metrics=system_metrics) as active:
             yield active
 
 

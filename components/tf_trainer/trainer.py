@@ -104,7 +104,11 @@ def train_and_export(
     track = chief and custom_config.get(cfg.TRACK_KEY, True)
     runs_dir = custom_config.get(cfg.RUNS_DIR_KEY) or model_run_dir or str(serving_model_dir)
     tags = {TAG_FRAMEWORK: FRAMEWORK, **(custom_config.get(cfg.TAGS_KEY) or {})}
-    run_context = step_run(STEP, spec.name, Path(runs_dir), tags) if track else nullcontext()
+    run_context = (
+        step_run(STEP, spec.name, Path(runs_dir), tags, system_metrics=True)
+        if track
+        else nullcontext()
+    )
     with run_context as run:
         run_name = custom_config.get(cfg.RUN_NAME_KEY) or (
             run.info.run_id if run else f"seed-{seed}"

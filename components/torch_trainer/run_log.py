@@ -77,7 +77,11 @@ def train_run(
     previous = _previous_run_id(client, state_dir)
     if previous is None:
         with step_run(
-            "train", spec_name, runs_dir, {TAG_FRAMEWORK: "pytorch", **(tags or {})}
+            "train",
+            spec_name,
+            runs_dir,
+            {TAG_FRAMEWORK: "pytorch", **(tags or {})},
+            system_metrics=True,
         ) as run:
             (state_dir / RUN_ID_FILE).write_text(run.info.run_id)
             yield TrainRun(client, run.info.run_id, resumed=False)

@@ -8,6 +8,7 @@ import socket
 import subprocess
 import sys
 import threading
+import time
 
 import pytest
 from mlflow.tracking import MlflowClient
@@ -117,3 +118,15 @@ def test_the_cli_reports_an_unreachable_server_in_one_line(tmp_path):
     assert completed.returncode == 2
     assert "cannot be reached" in completed.stderr
     assert "Traceback" not in completed.stderr
+
+
+def test_a_step_can_sample_system_metrics(tmp_path, monkeypatch):
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLING_INTERVAL", "0.2")
+    monkeypatch.setenv("MLFLOW_SYSTEM_METRICS_SAMPLES_BEFORE_LOGGING", "1")
+    with step_run("train", "penguins", tmp_path, system_metrics=True) as run:
+        deadline = time.monotonic() + 10
+        client = MlflowClient(tracking_uri(tmp_path))
+        while not client.get_run(run.info.run_id).data.metrics and time.monotonic() < deadline:
+            time.sleep(0.2)
+    metrics = MlflowClient(tracking_uri(tmp_path)).get_run(run.info.run_id).data.metrics
+    assert any(name.startswith("system/") for name in metrics)
