@@ -6,8 +6,6 @@ Each function imports its framework when called.
 
 from __future__ import annotations
 
-import json
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -15,12 +13,8 @@ import pyarrow.parquet as pq
 
 from components.common.features import encode, label_indices
 from components.evaluate.adapters import (
-    ENCODING_FILE,
     OUTPUT,
-    PT2_FILE,
     SIGNATURE,
-    TORCHSCRIPT_FILE,
-    encoding_document,
     serving_inputs,
 )
 
@@ -123,6 +117,8 @@ def train_tiny_torch(
     """Train a torch MLP on encode(...); write model.pt2, model.torchscript.pt, encoding.json."""
     import torch
 
+    from components.torch_trainer.export import export_model
+
     train = pq.read_table(Path(snapshot_dir) / "train")
     x = torch.from_numpy(encode(train, manifest))
     y = torch.from_numpy(label_indices(train, manifest))
@@ -144,15 +140,4 @@ def train_tiny_torch(
             optimizer.step()
 
     model = torch.nn.Sequential(mlp, torch.nn.Softmax(dim=1)).eval()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    # Export with an example batch of 8 (an example batch of 1 would be specialised to a constant)
-    # and min=1, so single-row calls pass the program's shape guards.
-    batch_dim = torch.export.Dim("batch", min=1)
-    program = torch.export.export(model, (x[:8],), dynamic_shapes=({0: batch_dim},))
-    torch.export.save(program, str(out_dir / PT2_FILE))
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message=".*torch.jit.script.*deprecated")
-        torch.jit.script(model).save(str(out_dir / TORCHSCRIPT_FILE))
-    (out_dir / ENCODING_FILE).write_text(json.dumps(encoding_document(manifest), indent=2))
-    return out_dir
+    return export_model(model, x.shape[1], manifest, out_dir)
