@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import contextlib
+import subprocess
 import sys
+from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.table import Table
 
 from components.common.errors import TandemError
 from components.common.spec import default_spec_path, load_spec, spec_to_yaml
+from components.common.tracking import experiment_name
+from pipelines.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 
 app = typer.Typer(
     help=(
@@ -96,48 +101,37 @@ def _print_ingest(result, output_dir: Path) -> None:
     )
 
 
-def _describe_checks(blessing: dict) -> str:
-    return "; ".join(
-        f"{check['metric']} {check['value']:.3f} vs {check['limit']:.3f} ({check['kind']}) "
-        + ("ok" if check["passed"] else "FAILED")
-        for check in blessing["checks"]
-    )
-
-
-def _print_pipeline(framework: str, result, spec_name: str, output_dir: Path) -> None:
-    from components.common.tracking import tracking_uri
-    from components.register.registry import registered_model_name
-
-    model = registered_model_name(spec_name, framework)
-    version = f"{model} version {result.model_version}" if result.model_version else "-"
-    pushed = str(result.pushed_model_dir) if result.pushed_model_dir else "not pushed"
-    _print_section(
-        f"{framework} pipeline",
-        [
-            ("blessed", "yes" if result.blessed else "no"),
-            ("checks", _describe_checks(result.blessing)),
-            ("registered", version),
-            ("pushed", pushed),
-            ("evaluation", str(result.evaluation_dir)),
-            ("pipeline wall", f"{result.pipeline_wall_s:.1f} s"),
-            ("MLflow", f"{tracking_uri(output_dir)} parent run {result.mlflow_run_id}"),
-        ],
-    )
-
-
-def _run_tensorflow(loaded, output_dir: Path, beam_args: list[str], cache: bool, report):
+def _run_tensorflow(loaded, output_dir: Path, options: RunOptions, seed: int, report):
     from pipelines.tfx_runner import run_local
 
-    return run_local(loaded, output_dir, beam_args=beam_args, enable_cache=cache, report=report)
+    return run_local(
+        loaded,
+        output_dir,
+        snapshot_dir=options.snapshot_dir,
+        beam_args=options.beam_args,
+        enable_cache=options.cache,
+        report=report,
+        seed=seed,
+        tags=options.tags,
+    )
 
 
-def _run_pytorch(loaded, output_dir: Path, beam_args: list[str], cache: bool, report):
-    """kfp.local has no step cache, and its ingest step takes Beam options from the spec only.
-    kfp.local logs every step to stdout: they go to stderr, stdout keeps the summary."""
+def _run_pytorch(loaded, output_dir: Path, options: RunOptions, seed: int, report):
+    """kfp.local has no step cache, and its ingest step takes Beam options from the spec only
+    (it finds the snapshot ingested before and reuses it). kfp.local logs every step to stdout:
+    they go to stderr, stdout keeps the summary."""
     from pipelines.torch_runner import run_local
 
     with contextlib.redirect_stdout(sys.stderr):
-        return run_local(loaded, output_dir, report=report)
+        return run_local(loaded, output_dir, report=report, seed=seed, tags=options.tags)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    snapshot_dir: Path | None
+    beam_args: list[str]
+    cache: bool
+    tags: dict[str, str]
 
 
 class Framework(StrEnum):
@@ -168,6 +162,30 @@ def ingest(
     _print_ingest(result, output_dir)
 
 
+def _print_runs(results: list[tuple[str, int, object]]) -> None:
+    table = Table(title="pipeline runs", title_justify="left", title_style="bold")
+    for column in ("framework", "seed", "blessed", "accuracy", "version", "wall", "MLflow run"):
+        table.add_column(column, no_wrap=True)
+    for name, seed, result in results:
+        table.add_row(
+            name,
+            str(seed),
+            "yes" if result.blessed else "no",
+            _check_value(result.blessing, "accuracy"),
+            result.model_version or "-",
+            f"{result.pipeline_wall_s:.1f} s",
+            result.mlflow_run_id[:12],
+        )
+    Console(highlight=False, width=100).print(table)
+
+
+def _check_value(blessing: dict, metric: str) -> str:
+    for check in blessing["checks"]:
+        if check["metric"] == metric:
+            return f"{check['value']:.3f}"
+    return "-"
+
+
 @app.command()
 def run(
     spec: SpecOption = None,
@@ -177,29 +195,132 @@ def run(
         list[Framework] | None,
         typer.Option(help="Run only this framework's pipeline (repeatable; default: all)."),
     ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--seeds",
+            min=1,
+            help="Train and evaluate for this many seeds (default: the spec's seed list).",
+            show_default=False,
+        ),
+    ] = None,
     cache: Annotated[
         bool, typer.Option(help="Reuse cached pipeline steps whose inputs did not change.")
     ] = True,
+    compare_runs: Annotated[
+        bool, typer.Option("--compare/--no-compare", help="Write the comparison report after.")
+    ] = True,
 ) -> None:
-    """The main job on the spec (default: penguins): ingest, then each framework's pipeline on
-    that snapshot, each under its own MLflow parent run."""
-    from components.ingest.snapshot import require_manifest
+    """The main job on the spec (default: penguins): ingest once, then each framework's pipeline
+    on that snapshot for every seed, each under its own MLflow parent run, then the comparison
+    report (`tandem compare`) when both frameworks ran."""
+    from components.common.tracking import TAG_RUN_GROUP
+    from components.ingest.run import run_ingest
 
     loaded = load_spec(spec or default_spec_path())
-    for index, chosen in enumerate(framework or list(Framework)):
-        name = chosen.value
-        with console.status(f"{name}: starting", spinner="dots") as status:
-            result = PIPELINES[chosen](
-                loaded,
-                output_dir,
-                beam_arg or [],
-                cache,
-                lambda message, name=name: status.update(f"{name}: {message}"),
+    chosen = framework or list(Framework)
+    seed_list = seed_values(loaded.spec.training.seeds, seeds)
+    group = run_group_id()
+    plan = [(seed, name) for seed in seed_list for name in chosen]
+    results = []
+    with RunProgress(console, Path(output_dir), group, len(plan)) as progress:
+        ingested = run_ingest(
+            loaded, output_dir, beam_arg or [], report=lambda m: progress.stage("ingest", m)
+        )
+        options = RunOptions(ingested.snapshot_dir, beam_arg or [], cache, {TAG_RUN_GROUP: group})
+        for seed, name in plan:
+            progress.start_run(f"{name} seed {seed}")
+            result = PIPELINES[name](
+                loaded, output_dir, options, seed, lambda m, label=name: progress.stage(label, m)
             )
-        if index == 0:
-            snapshot = result.snapshot_dir
-            _print_section("snapshot", _snapshot_rows(snapshot, require_manifest(snapshot)))
-        _print_pipeline(name, result, loaded.spec.name, output_dir)
+            results.append((name.value, seed, result))
+            progress.finish_run()
+    _print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
+    _print_runs(results)
+    if compare_runs and set(chosen) == set(Framework):
+        _compare(output_dir, experiment_name(loaded.spec.name), None, group)
+
+
+def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None) -> None:
+    from components.common.tracking import tracking_uri
+    from components.compare.report import build_comparison, log_report, write_report
+
+    uri = tracking_uri(output_dir)
+    with console.status("compare: reading the runs from MLflow", spinner="dots") as status:
+        comparison = build_comparison(uri, experiment, group)
+        status.update("compare: writing the report")
+        files = write_report(comparison, output or default_report_path(output_dir, experiment))
+        run_id = log_report(comparison, files)
+    failed = [item.name for item in comparison.audit if not item.passed]
+    seeds = {fw: len(comparison.runs_of(fw)) for fw in ("tensorflow", "pytorch")}
+    _print_section(
+        "comparison",
+        [
+            ("runs", ", ".join(f"{fw} {n} seeds" for fw, n in seeds.items())),
+            ("fairness audit", "passed" if not failed else "FAILED: " + "; ".join(failed)),
+            *(
+                (metric.label, _difference(metric))
+                for metric in comparison.metrics
+                if metric.metric in HEADLINE_METRICS
+            ),
+            ("MLflow", f"{uri} run {run_id}"),
+            ("report", str(files.html)),
+        ],
+    )
+
+
+HEADLINE_METRICS = ("accuracy", "log_loss", "train.samples_per_s", "latency.batch_1.p50_ms")
+
+
+def _difference(metric) -> str:
+    verdict = f"{metric.better} better" if metric.better else "no significant difference"
+    return f"tensorflow {metric.tensorflow.mean:.4g}, pytorch {metric.pytorch.mean:.4g} ({verdict})"
+
+
+@app.command()
+def compare(
+    spec: SpecOption = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="MLflow experiment (default: the spec's, tandem-<spec name>)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="The HTML report (default: <output-dir>/reports/<experiment>.html); plots go "
+            "to <name>-plots/ beside it.",
+            show_default=False,
+        ),
+    ] = None,
+    run_group: Annotated[
+        str | None,
+        typer.Option(help="Compare this `tandem run`'s runs (default: each framework's newest)."),
+    ] = None,
+) -> None:
+    """Compare the frameworks' runs, read from MLflow: an HTML report (means and 95% CIs over
+    seeds, Welch's t-test, plots, fairness audit), also logged to MLflow as a `compare` run."""
+    if experiment is None:
+        experiment = experiment_name(load_spec(spec or default_spec_path()).spec.name)
+    _compare(output_dir, experiment, output, run_group)
+
+
+@app.command()
+def tensorboard(
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 6006,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "localhost",
+) -> None:
+    """Serve TensorBoard on the shared log root: both frameworks' runs side by side
+    (<output-dir>/logs/tensorflow/<run>, <output-dir>/logs/pytorch/<run>)."""
+    from components.common.tracking import LOG_ROOT_DIR
+
+    log_root = Path(output_dir).resolve() / LOG_ROOT_DIR
+    if not log_root.is_dir():
+        raise TandemError(f"{log_root}: no TensorBoard logs yet; run `tandem run` first")
+    console.print(f"TensorBoard on http://{host}:{port}/ for {log_root} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_root)]
+    sys.exit(subprocess.call([*command, "--port", str(port), "--host", host]))
 
 
 def main() -> None:

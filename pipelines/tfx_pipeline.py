@@ -42,13 +42,15 @@ def create_pipeline(
     runs_dir: str,
     beam_pipeline_args: Sequence[str] = DEFAULT_BEAM_ARGS,
     enable_cache: bool = True,
+    seed: int | None = None,
 ) -> tfx.dsl.Pipeline:
     """The TFX pipeline for one spec on one ingest snapshot directory.
 
     metadata_connection_config is None under Kubeflow (the cluster provides ML Metadata);
     serving_dir receives blessed models in versioned subdirectories; runs_dir is tandem's output
     directory, whose embedded MLflow store the steps use when MLFLOW_TRACKING_URI is unset and
-    whose `logs/` is the TensorBoard root both frameworks write to.
+    whose `logs/` is the TensorBoard root both frameworks write to; seed: the training seed
+    (default: the spec's first).
     """
     spec = spec.spec if isinstance(spec, LoadedSpec) else spec
 
@@ -91,7 +93,11 @@ def create_pipeline(
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
         eval_args=tfx.proto.EvalArgs(splits=[EVAL_SPLIT]),
         custom_config=trainer_config(
-            spec, runs_dir=str(runs_dir), tensorboard_root=f"{runs_dir}/{LOG_ROOT_DIR}"
+            spec,
+            runs_dir=str(runs_dir),
+            seed=seed,
+            tensorboard_root=f"{runs_dir}/{LOG_ROOT_DIR}",
+            snapshot_dir=str(snapshot_dir),
         ),
     )
     evaluator = SharedEvaluator(

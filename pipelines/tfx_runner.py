@@ -141,14 +141,22 @@ def run_local(
     beam_args: Sequence[str] = (),
     enable_cache: bool = True,
     report: Callable[[str], None] = lambda message: None,
+    seed: int | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TfxRunResult:
     """Ingest (unless given an existing snapshot_dir), then run the TFX pipeline with
     LocalDagRunner, all under one MLflow parent run (tagged tandem.framework=tensorflow and the
     snapshot fingerprint). A failing step (e.g. data anomalies) raises TandemError with its
-    message; a model that is not blessed is not pushed (`pushed_model_dir` is None)."""
+    message; a model that is not blessed is not pushed (`pushed_model_dir` is None). seed: the
+    training seed (default: the spec's first), also tagged on the parent run, with `tags`."""
     from tfx import v1 as tfx
 
-    from components.common.tracking import TAG_FINGERPRINT, pipeline_run, tag_pipeline_run
+    from components.common.tracking import (
+        TAG_FINGERPRINT,
+        TAG_SEED,
+        pipeline_run,
+        tag_pipeline_run,
+    )
     from components.ingest.run import beam_flags, run_ingest
     from pipelines.tfx_pipeline import create_pipeline
 
@@ -156,7 +164,9 @@ def run_local(
     output_dir = Path(output_dir).resolve()
     paths = local_paths(output_dir, spec.name)
     paths.root.mkdir(parents=True, exist_ok=True)
-    with pipeline_run(spec.name, "tensorflow", output_dir) as parent:
+    seed = spec.training.seeds[0] if seed is None else seed
+    parent_tags = {TAG_SEED: str(seed), **(tags or {})}
+    with pipeline_run(spec.name, "tensorflow", output_dir, tags=parent_tags) as parent:
         if snapshot_dir is None:
             ingest = run_ingest(loaded, output_dir, beam_args, report)
         else:
@@ -174,6 +184,7 @@ def run_local(
             runs_dir=str(output_dir),
             beam_pipeline_args=beam_flags(spec.ingest.beam_args, beam_args),
             enable_cache=enable_cache,
+            seed=seed,
         )
         report("running the TFX pipeline (LocalDagRunner)")
         started = time.perf_counter()

@@ -63,10 +63,12 @@ def create_pipeline(
     max_retries: int = 1,
     cluster_retries: int = 2,
     memory: str = "4G",
+    seed: int | None = None,
 ):
     """The pipeline function for one spec and runtime image; the arguments after `image` are
     its parameters' defaults (spec_dir: where relative data sources resolve, default the spec
-    file's directory; max_retries: TorchX relaunches inside the train step) except
+    file's directory; max_retries: TorchX relaunches inside the train step; seed: the training
+    seed, default the spec's first) except
     cluster_retries (the train task's KFP retries) and memory (the train pod's request/limit).
     """
     spec = loaded.spec
@@ -82,6 +84,7 @@ def create_pipeline(
         "serving_root": serving_root,
         "log_root": log_root,
         "max_retries": max_retries,
+        "seed": spec.training.seeds[0] if seed is None else seed,
     }
 
     @dsl.pipeline(
@@ -95,6 +98,7 @@ def create_pipeline(
         serving_root: str = defaults["serving_root"],
         log_root: str = defaults["log_root"],
         max_retries: int = defaults["max_retries"],
+        seed: int = defaults["seed"],
     ) -> PipelineOutputs:
         ingest = ingest_op(spec_yaml=spec_yaml, spec_dir=spec_dir, output_dir=output_dir)
         ingest.set_display_name("ingest").set_caching_options(False)
@@ -105,6 +109,7 @@ def create_pipeline(
             log_root=log_root,
             image=image,
             max_retries=max_retries,
+            seed=seed,
             snapshot=ingest.outputs["snapshot"],
         )
         train.set_display_name("train").set_caching_options(False)

@@ -114,14 +114,22 @@ def run_local(
     log_root: Path | None = None,
     max_retries: int = 1,
     report: Callable[[str], None] = lambda message: None,
+    seed: int | None = None,
+    tags: dict[str, str] | None = None,
 ) -> TorchRunResult:
     """Run ingest → train → evaluate → push-if-blessed with kfp.local under one MLflow parent
     run (tagged tandem.framework=pytorch and the snapshot's fingerprint). serving_root defaults
     to <output_dir>/kfp/<spec>/serving, log_root (TensorBoard) to <output_dir>/logs. A failing
-    step raises kfp.local's RuntimeError, naming the task."""
+    step raises kfp.local's RuntimeError, naming the task. seed: the training seed (default:
+    the spec's first), also tagged on the parent run, with `tags`."""
     from kfp import local
 
-    from components.common.tracking import TAG_FINGERPRINT, pipeline_run, tag_pipeline_run
+    from components.common.tracking import (
+        TAG_FINGERPRINT,
+        TAG_SEED,
+        pipeline_run,
+        tag_pipeline_run,
+    )
     from components.evaluate.run import BLESSING_FILE
     from components.register.push import serving_destination
     from components.register.registry import registered_model_name
@@ -139,9 +147,13 @@ def run_local(
         serving_root=str(serving_root),
         log_root=str(log_root),
         max_retries=max_retries,
+        seed=seed,
     )
+    seed = spec.training.seeds[0] if seed is None else seed
     with (
-        pipeline_run(spec.name, FRAMEWORK, output_dir) as parent,
+        pipeline_run(
+            spec.name, FRAMEWORK, output_dir, tags={TAG_SEED: str(seed), **(tags or {})}
+        ) as parent,
         _scratch_tmpdir(root) as tmp,
         _local_conditions(),
         warnings.catch_warnings(),

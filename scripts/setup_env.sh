@@ -14,6 +14,21 @@ stamp="$venv/.tandem-setup"
 base_python=${TANDEM_BASE_PYTHON:-python3.11}
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
+# Headless Chromium for the report's browser tests (tests/browser.py): Debian's package, installed
+# once; `apt-get update` only when the package lists do not know it yet.
+install_chromium() {
+  command -v chromium >/dev/null && return 0
+  echo "setup: installing chromium (headless browser for the report tests)"
+  local packages=(chromium fonts-dejavu-core) apt=(apt-get)
+  [ "$(id -u)" = 0 ] || apt=(sudo apt-get)
+  export DEBIAN_FRONTEND=noninteractive
+  if ! "${apt[@]}" install -y --no-install-recommends "${packages[@]}"; then
+    "${apt[@]}" update
+    "${apt[@]}" install -y --no-install-recommends "${packages[@]}"
+  fi
+}
+install_chromium
+
 fingerprint=$(cat "$lock" "$root/pyproject.toml" "$0" "$root/scripts/build_tfx_runtime.sh" |
   { printf '%s\n' "$root"; cat; } | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && "$venv/bin/python" -c '' 2>/dev/null; then

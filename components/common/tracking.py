@@ -27,6 +27,10 @@ TAG_FINGERPRINT = "tandem.dataset_fingerprint"
 TAG_PIPELINE_RUN_ID = "tandem.pipeline_run_id"
 TAG_GIT_REVISION = "tandem.git_revision"
 TAG_STEP = "tandem.step"
+TAG_SEED = "tandem.seed"
+TAG_RUN_GROUP = "tandem.run_group"
+# Every step run logs the wall seconds of its own work under this metric name.
+STEP_SECONDS = "step_s"
 
 
 def training_params(training, seed: int) -> dict[str, object]:
@@ -177,12 +181,17 @@ def git_revision() -> str:
 
 @contextmanager
 def pipeline_run(
-    spec_name: str, framework: str, output_dir: Path, pipeline_run_id: str | None = None
+    spec_name: str,
+    framework: str,
+    output_dir: Path,
+    pipeline_run_id: str | None = None,
+    tags: dict[str, str] | None = None,
 ):
     """The parent run of one pipeline run. Inside it MLFLOW_RUN_ID and MLFLOW_TRACKING_URI name
     this run and store, so every step (and every process a step starts) nests its run under it.
     The run ends FINISHED, or FAILED when the block raises. The dataset fingerprint is known only
-    after ingest: `tag_pipeline_run` adds it.
+    after ingest: `tag_pipeline_run` adds it. `tags` are added to the parent run's (e.g. the
+    seed and the run group of a `tandem run`).
     """
     from mlflow.tracking import MlflowClient
 
@@ -196,6 +205,7 @@ def pipeline_run(
         TAG_FRAMEWORK: framework,
         TAG_PIPELINE_RUN_ID: pipeline_run_id,
         TAG_GIT_REVISION: git_revision(),
+        **(tags or {}),
     }
     run = client.create_run(experiment_id, run_name=f"{framework}-{pipeline_run_id}", tags=tags)
     status = "FAILED"

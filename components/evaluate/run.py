@@ -6,13 +6,15 @@ predictions → contract check → metrics (overall and per slice) → serving f
 from __future__ import annotations
 
 import re
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
 from components.common.features import label_indices
-from components.common.resources import peak_rss_mb
+from components.common.progress import report_step
+from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.common.spec import GATED_METRICS, Spec
 from components.evaluate.blessing import Blessing, judge, write_blessing
 from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
@@ -78,6 +80,9 @@ def evaluate_model(
     """
     from components.evaluate.adapters import load_predictor
 
+    started = time.perf_counter()
+    report_step("evaluate")
+    reset_peak_rss()
     manifest = require_manifest(Path(snapshot_dir))
     test = pq.read_table(Path(snapshot_dir) / "test")
     predictor = load_predictor(Path(model_dir), framework)
@@ -121,7 +126,7 @@ def evaluate_model(
     write_blessing(blessing, work_dir / BLESSING_FILE)
     result = EvaluationResult(work_dir, metrics, blessing)
     if track:
-        _track(result, predictor, manifest, test, spec, runs_dir, matrix)
+        _track(result, predictor, manifest, test, spec, runs_dir, matrix, started)
     return result
 
 
@@ -135,10 +140,11 @@ def _champion(spec_name: str, framework: str, runs_dir: Path):
     return current_champion(client, registered_model_name(spec_name, framework))
 
 
-def _track(result, predictor, manifest, test, spec, runs_dir, matrix) -> None:
+def _track(result, predictor, manifest, test, spec, runs_dir, matrix, started: float) -> None:
+    """Log and register; the run's step_s covers the whole evaluate step, registration too."""
     import mlflow
 
-    from components.common.tracking import TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
+    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
     from components.register.registry import log_and_register
 
     tags = {
@@ -166,5 +172,8 @@ def _track(result, predictor, manifest, test, spec, runs_dir, matrix) -> None:
             spec.name,
             gated,
             result.blessing.blessed,
+        )
+        mlflow.log_metrics(
+            {"test_examples": float(test.num_rows), STEP_SECONDS: time.perf_counter() - started}
         )
         result.mlflow_run_id = run.info.run_id

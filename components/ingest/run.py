@@ -18,6 +18,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from components.common.errors import TandemError
+from components.common.progress import report_step
 from components.common.spec import LoadedSpec
 from components.ingest.beam_pipeline import (
     OUTPUT_DIRS,
@@ -217,6 +218,7 @@ def run_ingest(
     track: bool = True,
 ) -> IngestResult:
     """Ingest the spec's data into a published snapshot under output_dir (or reuse a cached one)."""
+    report_step("ingest")
     output_dir = Path(output_dir).resolve()
     dataset = loaded.spec.dataset
     files = loaded.source_files()
@@ -267,7 +269,7 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    from components.common.tracking import TAG_FINGERPRINT, step_run
+    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, step_run
 
     counts = result.counts
     fingerprint_ = result.manifest["fingerprint"]
@@ -286,6 +288,7 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
             }
         )
         metrics = {
+            STEP_SECONDS: result.timings["total_s"],
             "rows_read": counts["read"],
             "rows_accepted": counts["accepted"],
             "rows_quarantined": counts["quarantined"],

@@ -20,6 +20,7 @@ TENSORBOARD_ROOT_KEY = "tensorboard_root"
 RUN_NAME_KEY = "run_name"
 TAGS_KEY = "tags"
 TRACK_KEY = "track"
+SNAPSHOT_KEY = "snapshot_dir"
 
 INPUTS = "inputs"
 LABEL = "label"
@@ -38,6 +39,7 @@ def trainer_config(
     run_name: str | None = None,
     tags: dict[str, str] | None = None,
     track: bool = True,
+    snapshot_dir: str | None = None,
 ) -> dict[str, Any]:
     """custom_config for TFX's Trainer.
 
@@ -48,7 +50,9 @@ def trainer_config(
                       <root>/tensorflow/<run_name>;
     run_name          names the TensorBoard run (default: the MLflow run id, else "seed-<seed>");
     tags              extra MLflow tags of the train step's run;
-    track             False: no MLflow run (TensorBoard and the export still happen).
+    track             False: no MLflow run (TensorBoard and the export still happen);
+    snapshot_dir      the shared snapshot: its test rows, encoded by Transform, are logged as
+                      the run's input probe (the comparison's normalisation check).
     """
     config: dict[str, Any] = {SPEC_KEY: spec.model_dump(mode="json"), TRACK_KEY: track}
     optional = {
@@ -57,6 +61,7 @@ def trainer_config(
         TENSORBOARD_ROOT_KEY: tensorboard_root,
         RUN_NAME_KEY: run_name,
         TAGS_KEY: tags,
+        SNAPSHOT_KEY: snapshot_dir,
     }
     config.update({key: value for key, value in optional.items() if value is not None})
     return config

@@ -1,7 +1,8 @@
 """Export the trained model with its tf.Transform graph as the evaluator's SavedModel.
 
 Two signatures (see components.evaluate.adapters for the contract):
-  serving_default     one tensor per spec feature (numeric float32 [None], NaN = missing;
+  serving_default     one tensor per spec feature, named by `signature_input_name` (numeric
+                      float32 [None], NaN = missing;
                       categorical string [None], "" = missing) → {"probabilities": [None, n]};
   serving_tf_example  serialized tf.Example strings [None] → the same output.
 Both run the raw features through the transform graph (`transform_features_layer`) and then the
@@ -21,7 +22,7 @@ import tensorflow_transform as tft
 
 from components.common.errors import TandemError
 from components.common.spec import DatasetSpec
-from components.evaluate.adapters import OUTPUT, SIGNATURE, load_predictor
+from components.evaluate.adapters import OUTPUT, SIGNATURE, load_predictor, signature_input_name
 from components.tf_trainer.config import INPUTS
 
 TF_EXAMPLE_SIGNATURE = "serving_tf_example"
@@ -67,8 +68,14 @@ class ServingModule(tf.Module):
         self.model = model
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._feature_spec = raw_feature_spec(tf_transform_output, dataset)
+        # signature input name → feature name (they differ for names like "od280/od315")
+        self._features = {signature_input_name(f.name): f.name for f in dataset.features}
         inputs = {
-            f.name: tf.TensorSpec([None], tf.float32 if f.type == "numeric" else tf.string, f.name)
+            signature_input_name(f.name): tf.TensorSpec(
+                [None],
+                tf.float32 if f.type == "numeric" else tf.string,
+                signature_input_name(f.name),
+            )
             for f in dataset.features
         }
         self.serve_features = tf.function(self._serve_features, input_signature=[inputs])
@@ -82,7 +89,10 @@ class ServingModule(tf.Module):
         return {OUTPUT: self.model({INPUTS: transformed[INPUTS]}, training=False)}
 
     def _serve_features(self, features):
-        raw = {name: _as_raw(features[name], spec) for name, spec in self._feature_spec.items()}
+        raw = {
+            feature: _as_raw(features[name], self._feature_spec[feature])
+            for name, feature in self._features.items()
+        }
         return self._probabilities(raw)
 
     def _serve_tf_examples(self, examples):

@@ -11,6 +11,7 @@ is not used, so leave it unset.
 from __future__ import annotations
 
 import tempfile
+import time
 from contextlib import nullcontext
 from pathlib import Path
 from typing import Any
@@ -21,14 +22,21 @@ import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
 from components.common import tracking
+from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
+from components.common.progress import report_step
+from components.common.resources import reset_peak_rss
+from components.common.run_environment import describe_devices, environment_tags
 from components.common.spec import Spec
-from components.common.tracking import TAG_FRAMEWORK, step_run
+from components.common.tracking import STEP_SECONDS, TAG_FRAMEWORK, step_run
+from components.ingest.snapshot import require_manifest
 from components.tf_trainer import config as cfg
 from components.tf_trainer.config import LABEL
 from components.tf_trainer.export import check_export, export_serving_model
+from components.tf_trainer.input_probe import transformed_inputs
 from components.tf_trainer.model import parameter_count
 from components.tf_trainer.summaries import EpochScalars
 from components.tf_trainer.training import (
+    EpochProgress,
     FitResult,
     MlflowEpochMetrics,
     fit_model,
@@ -97,10 +105,14 @@ def train_and_export(
     """run_fn without FnArgs: fit on ready datasets, log, export to serving_model_dir.
 
     Only the chief logs (MLflow, TensorBoard) and writes the export."""
+    started = time.perf_counter()
+    reset_peak_rss()
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
     strategy = make_strategy()
     chief = is_chief()
+    if chief:
+        report_step(STEP)
     track = chief and custom_config.get(cfg.TRACK_KEY, True)
     runs_dir = custom_config.get(cfg.RUNS_DIR_KEY) or model_run_dir or str(serving_model_dir)
     tags = {TAG_FRAMEWORK: FRAMEWORK, **(custom_config.get(cfg.TAGS_KEY) or {})}
@@ -114,10 +126,12 @@ def train_and_export(
             run.info.run_id if run else f"seed-{seed}"
         )
         callbacks = tensorboard_callbacks(model_run_dir, custom_config, run_name) if chief else []
+        callbacks += [EpochProgress(spec.training.epochs)] if chief else []
         if track:
             import mlflow
 
             mlflow.log_params(training_params(spec, seed, mode, strategy.num_replicas_in_sync))
+            mlflow.set_tags(environment_tags(FRAMEWORK, _accelerators()))
             callbacks.append(MlflowEpochMetrics())
         result = fit_model(
             train,
@@ -135,7 +149,30 @@ def train_and_export(
         export_dir = serving_model_dir if chief else tempfile.mkdtemp(prefix="tandem-export-")
         export_serving_model(result.model, tf_transform_output, spec.dataset, export_dir)
         check_export(export_dir, spec.dataset)
+        if track:
+            snapshot_dir = custom_config.get(cfg.SNAPSHOT_KEY)
+            if snapshot_dir:
+                _log_input_probe(tf_transform_output, Path(snapshot_dir))
+            mlflow.log_metric(STEP_SECONDS, time.perf_counter() - started)
     return result
+
+
+def _accelerators() -> str:
+    gpus = tf.config.list_physical_devices("GPU")
+    names = [
+        tf.config.experimental.get_device_details(gpu).get("device_name", "GPU") for gpu in gpus
+    ]
+    return describe_devices(names)
+
+
+def _log_input_probe(tf_transform_output: tft.TFTransformOutput, snapshot_dir: Path) -> None:
+    """The fairness audit's evidence: test rows as Transform encodes them for this model."""
+    import mlflow
+
+    manifest = require_manifest(snapshot_dir)
+    rows = probe_rows(snapshot_dir, manifest)
+    inputs = transformed_inputs(tf_transform_output, rows)
+    mlflow.log_dict(probe_document(rows, manifest, inputs), PROBE_ARTIFACT)
 
 
 def run_fn(fn_args) -> None:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 import keras
 import tensorflow as tf
 
+from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
 from components.common.spec import TrainingSpec
 from components.tf_trainer.model import build_model, compile_model, parameter_count
@@ -73,13 +74,31 @@ class StepTimer(keras.callbacks.Callback):
         self.epoch_seconds.append(self._last - self._start)
 
 
+class EpochProgress(keras.callbacks.Callback):
+    """Reports each finished epoch to the `tandem run` progress display."""
+
+    def __init__(self, epochs: int):
+        super().__init__()
+        self.epochs = epochs
+
+    def on_epoch_end(self, epoch, logs=None):
+        report_epoch(epoch, self.epochs)
+
+
+EPOCH_METRIC_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy"}
+
+
 class MlflowEpochMetrics(keras.callbacks.Callback):
-    """Logs each epoch's loss / accuracy / val_loss / val_accuracy to the active MLflow run."""
+    """Logs each epoch's train_loss / train_accuracy / val_loss / val_accuracy to the active
+    MLflow run: the PyTorch side's names (Keras calls the training figures loss, accuracy)."""
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
 
-        mlflow.log_metrics({key: float(value) for key, value in (logs or {}).items()}, step=epoch)
+        metrics = {
+            EPOCH_METRIC_NAMES.get(key, key): float(value) for key, value in (logs or {}).items()
+        }
+        mlflow.log_metrics(metrics, step=epoch)
 
 
 @dataclass

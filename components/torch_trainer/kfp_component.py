@@ -19,6 +19,7 @@ def train_model(
     log_root: str,
     image: str,
     max_retries: int,
+    seed: int,
     snapshot: Input[Dataset],
     model: Output[Model],
     k8s_queue: str = "default",
@@ -28,7 +29,8 @@ def train_model(
 
     runs_dir: tandem's output directory (its embedded MLflow store when MLFLOW_TRACKING_URI is
     unset); log_root: TensorBoard logs go under <log_root>/pytorch ('' for none); image: the
-    image of the multi-node replicas; max_retries: relaunches after a failed attempt;
+    image of the multi-node replicas; max_retries: relaunches after a failed attempt; seed:
+    weight initialisation and shuffling;
     k8s_queue, k8s_namespace: the Volcano queue and namespace of a multi-node job.
     """
     from pathlib import Path
@@ -45,6 +47,7 @@ def train_model(
         work_dir,
         image,
         max_retries,
+        seed,
         Path(log_root) if log_root else None,
         k8s_queue,
         k8s_namespace,

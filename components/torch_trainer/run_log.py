@@ -47,6 +47,14 @@ class TrainRun:
     def set_tag(self, key: str, value: str) -> None:
         self.client.set_tag(self.run_id, key, value)
 
+    def set_tags(self, tags: dict[str, str]) -> None:
+        from mlflow.entities import RunTag
+
+        self.client.log_batch(self.run_id, tags=[RunTag(k, v) for k, v in tags.items()])
+
+    def log_dict(self, document: dict, artifact_file: str) -> None:
+        self.client.log_dict(self.run_id, document, artifact_file)
+
 
 def _previous_run_id(client, state_dir: Path) -> str | None:
     from mlflow.exceptions import MlflowException

@@ -65,6 +65,7 @@ def train_in_step(
     work_dir: Path,
     image: str,
     max_retries: int,
+    seed: int | None = None,
     log_root: Path | None = None,
     queue: str = "default",
     namespace: str = "default",
@@ -83,7 +84,7 @@ def train_in_step(
     loaded = parse_spec(spec_yaml, spec_path)
     checkpoint_dir = work_dir / CHECKPOINT_DIR
     args = trainer_args(
-        spec_path, snapshot_dir, model_dir, runs_dir, checkpoint_dir, log_root=log_root
+        spec_path, snapshot_dir, model_dir, runs_dir, checkpoint_dir, seed=seed, log_root=log_root
     )
     app = trainer_app(loaded, args, image=image, max_retries=max_retries)
     if loaded.spec.training.workers.nnodes > 1:

@@ -20,9 +20,13 @@ from contextlib import nullcontext
 from pathlib import Path
 
 from components.common.errors import TandemError
-from components.common.resources import peak_rss_mb
+from components.common.features import encode
+from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
+from components.common.progress import report_epoch, report_step
+from components.common.resources import peak_rss_mb, reset_peak_rss
+from components.common.run_environment import describe_devices, environment_tags
 from components.common.spec import LoadedSpec, load_spec
-from components.common.tracking import training_params
+from components.common.tracking import STEP_SECONDS, training_params
 from components.ingest.snapshot import require_manifest
 from components.torch_trainer.batching import per_process_batch
 
@@ -156,10 +160,14 @@ def train(
     from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH, train_run
     from components.torch_trainer.topology import topology_from_env
 
+    started = time.perf_counter()
+    reset_peak_rss()
     _quiet_expected_warnings()
     spec = loaded.spec
     training = spec.training
     topology = topology_from_env()
+    if topology.is_global_zero:
+        report_step("train")
     per_process_batch(training.batch_size, topology.world_size)  # fail before anything starts
     manifest = require_manifest(snapshot_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
@@ -176,10 +184,14 @@ def train(
     with tracking as run:
         if run is not None and not run.resumed:
             run.log_params(_run_params(training, topology, seed, model.parameter_count()))
+            run.set_tags(environment_tags("pytorch", _accelerators()))
         throughput = Throughput(topology.world_size)
         record = ResumeRecord()
         callbacks = [
-            EpochMetrics(run.log_epoch if run else None, run.logged_epochs if run else None),
+            EpochMetrics(
+                _epoch_sink(run, training.epochs) if run else None,
+                run.logged_epochs if run else None,
+            ),
             throughput,
             record,
             _checkpointing(checkpoint_dir),
@@ -219,14 +231,40 @@ def train(
                         "samples_per_s": samples_per_s,
                         "first_step_s": throughput.first_step_s,
                         "fit_s": fit_s,
+                        "train_examples": float(len(data.train_set)),
                         "peak_rss_mb": peak_rss_mb(),
                     }
                 )
             export_model(model.inference_module(), data.n_inputs, manifest, model_dir)
+            _log_input_probe(run, snapshot_dir, manifest)
+            run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
             summary["mlflow_run_id"] = run.run_id
             summary["samples_per_s"] = samples_per_s
     (checkpoint_dir / f"rank-{topology.global_rank}.json").write_text(json.dumps(summary, indent=2))
     return summary
+
+
+def _epoch_sink(run, epochs: int):
+    """Each epoch's metrics to MLflow, and the epoch to the `tandem run` progress display."""
+
+    def sink(epoch: int, metrics: dict[str, float]) -> None:
+        run.log_epoch(epoch, metrics)
+        report_epoch(epoch, epochs)
+
+    return sink
+
+
+def _accelerators() -> str:
+    import torch
+
+    names = [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return describe_devices(names)
+
+
+def _log_input_probe(run, snapshot_dir: Path, manifest: dict) -> None:
+    """The fairness audit's evidence: test rows as this trainer encodes them."""
+    rows = probe_rows(snapshot_dir, manifest)
+    run.log_dict(probe_document(rows, manifest, encode(rows, manifest)), PROBE_ARTIFACT)
 
 
 def main(argv: list[str] | None = None) -> int:

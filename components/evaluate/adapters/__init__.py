@@ -67,10 +67,21 @@ class Predictor(Protocol):
         ...
 
 
+def signature_input_name(feature: str) -> str:
+    """A feature's input name in a SavedModel signature. Signature inputs are tf.function
+    parameters, which TensorFlow renames to Python identifiers (its `sanitize_arg_name`: each
+    non-alphanumeric character becomes "_", "arg_" goes before a non-letter start); the export
+    names them so explicitly and the predictor maps columns back the same way."""
+    swapped = "".join(c if c.isalnum() else "_" for c in feature)
+    return swapped if swapped[:1].isalpha() else f"arg_{swapped}"
+
+
 def serving_inputs(manifest: dict) -> dict[str, str]:
-    """The TensorFlow signature's inputs: feature name → "float32" or "string", in spec order."""
+    """The TensorFlow signature's inputs: input name → "float32" or "string", in spec order."""
     return {
-        feature["name"]: "float32" if feature["type"] == "numeric" else "string"
+        signature_input_name(feature["name"]): "float32"
+        if feature["type"] == "numeric"
+        else "string"
         for feature in manifest["dataset_spec"]["features"]
     }
 

@@ -10,7 +10,7 @@ import pyarrow.compute as pc
 import tensorflow as tf
 
 from components.common.errors import TandemError
-from components.evaluate.adapters import OUTPUT, SIGNATURE, missing_columns
+from components.evaluate.adapters import OUTPUT, SIGNATURE, signature_input_name
 
 
 class TensorFlowPredictor:
@@ -51,8 +51,10 @@ class TensorFlowPredictor:
             self.inputs[name] = spec.dtype
 
     def tensors(self, table: pa.Table) -> dict[str, tf.Tensor]:
-        """The signature's inputs for snapshot rows: NaN for a missing number, "" for a category."""
-        missing = missing_columns(table, list(self.inputs))
+        """The signature's inputs for snapshot rows: NaN for a missing number, "" for a category.
+        Columns are found by their signature input names (see `signature_input_name`)."""
+        columns = {signature_input_name(name): name for name in table.column_names}
+        missing = [name for name in self.inputs if name not in columns]
         if missing:
             raise TandemError(
                 f"{self.model_dir}: the rows lack column(s) {missing} that signature "
@@ -60,7 +62,7 @@ class TensorFlowPredictor:
             )
         tensors = {}
         for name, dtype in self.inputs.items():
-            column = table.column(name)
+            column = table.column(columns[name])
             if dtype == tf.float32:
                 values = pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy()
                 tensors[name] = tf.constant(values.astype(np.float32))

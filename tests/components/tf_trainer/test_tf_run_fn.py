@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import numpy as np
@@ -12,6 +13,8 @@ from mlflow.tracking import MlflowClient
 from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
 from tfx_bsl.public import tfxio
 
+from components.common.features import encode
+from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, experiment_name, tracking_uri
 from components.evaluate.adapters import load_predictor
 from components.tf_trainer.config import trainer_config
@@ -37,7 +40,11 @@ def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, 
         model_run_dir=str(tmp_path / "model_run"),
         data_accessor=DataAccessor(tf_dataset_factory, None, None),
         custom_config=trainer_config(
-            spec, runs_dir=str(runs_dir), tensorboard_root=str(board_root), run_name="r1"
+            spec,
+            runs_dir=str(runs_dir),
+            tensorboard_root=str(board_root),
+            run_name="r1",
+            snapshot_dir=str(snapshot.snapshot_dir),
         ),
     )
     run_fn(fn_args)
@@ -57,8 +64,19 @@ def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, 
     assert run.data.params["seed"] == "0"
     assert run.data.metrics["samples_per_s"] > 0
     assert run.data.metrics["peak_rss_mb"] > 0
-    history = client.get_metric_history(run.info.run_id, "val_accuracy")
-    assert [m.step for m in history] == [0, 1, 2]
+    assert run.data.metrics["step_s"] > run.data.metrics["fit_s"]
+    assert run.data.tags["tandem.env.tensorflow"] == tf.__version__
+    assert run.data.tags["tandem.env.accelerators"] == "none"
+    for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
+        history = client.get_metric_history(run.info.run_id, key)
+        assert [m.step for m in history] == [0, 1, 2], key
+
+    probe = json.loads(
+        (Path(client.download_artifacts(run.info.run_id, PROBE_ARTIFACT))).read_text()
+    )
+    rows = probe_rows(snapshot.snapshot_dir, snapshot.manifest)
+    assert probe["ids"] == rows.column("tandem_row_id").to_pylist()
+    np.testing.assert_allclose(probe["inputs"], encode(rows, snapshot.manifest), atol=1e-5)
 
     for log_dir in (tmp_path / "model_run", board_root / "tensorflow" / "r1"):
         assert scalar_steps(log_dir / "train", "epoch_loss") == [0, 1, 2]

@@ -16,6 +16,8 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.common.features import encode, input_names
+from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, tracking_uri
 from components.evaluate.adapters import load_predictor
 from components.torch_trainer.callbacks import state_sha256
@@ -74,6 +76,16 @@ def test_export_is_accepted_by_the_evaluator(trained, torch_snapshot):
     assert torchscript(torch.zeros(2, 9)).shape == (2, 3)
 
 
+def test_the_input_probe_is_the_encoded_test_rows(trained, torch_snapshot):
+    client, run = the_only_run(trained / "runs")
+    probe = json.loads(Path(client.download_artifacts(run.info.run_id, PROBE_ARTIFACT)).read_text())
+    manifest = torch_snapshot.manifest
+    rows = probe_rows(torch_snapshot.snapshot_dir, manifest)
+    assert len(probe["ids"]) == rows.num_rows > 0
+    assert probe["names"] == input_names(manifest)
+    np.testing.assert_allclose(probe["inputs"], encode(rows, manifest), atol=0)
+
+
 def test_one_mlflow_run_with_each_epoch_once(trained):
     _, run = the_only_run(trained / "runs")
     assert run.info.status == "FINISHED"
@@ -85,6 +97,10 @@ def test_one_mlflow_run_with_each_epoch_once(trained):
         assert epoch_steps(trained / "runs", run.info.run_id, key) == list(range(EPOCHS))
     assert run.data.metrics["samples_per_s"] > 0
     assert run.data.metrics["peak_rss_mb"] > 0
+    assert run.data.metrics["train_examples"] == 247
+    assert run.data.metrics["step_s"] > run.data.metrics["fit_s"]
+    assert run.data.tags["tandem.env.torch"] == torch.__version__
+    assert run.data.tags["tandem.env.accelerators"] == "none"
     assert (trained / "checkpoints" / RUN_ID_FILE).read_text() == run.info.run_id
     assert (trained / "logs" / "pytorch" / run.info.run_id).is_dir()
 

@@ -1,0 +1,78 @@
+"""Which MLflow metrics the comparison puts side by side, where each comes from, and how to read
+it. A `MetricComparison.metric` is a `MetricDef.key`."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+QUALITY = "quality"
+TRAINING = "training"
+SERVING = "serving"
+
+
+@dataclass(frozen=True)
+class MetricDef:
+    key: str
+    step: str  # the step run that logs it: "train" or "evaluate"
+    name: str  # the metric's name in that run
+    label: str
+    unit: str
+    higher_is_better: bool | None
+    group: str
+
+
+METRICS: tuple[MetricDef, ...] = (
+    MetricDef("accuracy", "evaluate", "accuracy", "Accuracy (test)", "", True, QUALITY),
+    MetricDef("macro_f1", "evaluate", "macro_f1", "Macro F1 (test)", "", True, QUALITY),
+    MetricDef("log_loss", "evaluate", "log_loss", "Log loss (test)", "", False, QUALITY),
+    MetricDef("ece", "evaluate", "ece", "Calibration error (ECE)", "", False, QUALITY),
+    MetricDef(
+        "train.samples_per_s",
+        "train",
+        "samples_per_s",
+        "Training throughput",
+        "samples/s",
+        True,
+        TRAINING,
+    ),
+    MetricDef("train.fit_s", "train", "fit_s", "Training time (fit)", "s", False, TRAINING),
+    MetricDef(
+        "train.peak_rss_mb", "train", "peak_rss_mb", "Peak memory, training", "MiB", False, TRAINING
+    ),
+    MetricDef(
+        "evaluate.peak_rss_mb",
+        "evaluate",
+        "peak_rss_mb",
+        "Peak memory, serving (evaluation)",
+        "MiB",
+        False,
+        SERVING,
+    ),
+    *(
+        MetricDef(
+            f"latency.batch_{batch}.{quantile}_ms",
+            "evaluate",
+            f"latency.batch_{batch}.{quantile}_ms",
+            f"Latency batch {batch} {quantile}",
+            "ms",
+            False,
+            SERVING,
+        )
+        for batch in (1, 256)
+        for quantile in ("p50", "p99")
+    ),
+    MetricDef(
+        "model_size_bytes", "evaluate", "model_size_bytes", "Model size", "bytes", False, SERVING
+    ),
+)
+
+SLICE_METRIC = "accuracy"
+SLICE_PREFIX = "slice."
+CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+
+
+def metric_def(key: str) -> MetricDef:
+    for definition in METRICS:
+        if definition.key == key:
+            return definition
+    raise KeyError(key)

@@ -1,0 +1,162 @@
+"""`tandem compare`: MLflow runs → Comparison → HTML report with plots, logged back to MLflow."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+from components.common.input_probe import PROBE_ARTIFACT
+from components.common.tracking import TAG_RUN_GROUP, TAG_STEP
+from components.compare.catalogue import METRICS, SLICE_METRIC, SLICE_PREFIX
+from components.compare.collect import collect_runs, require_both_frameworks
+from components.compare.fairness import audit
+from components.compare.model import Comparison, MetricComparison, PipelineRun
+from components.compare.stats import ALPHA, TEST_NAME, compare_metric
+
+EXPERIMENT_PREFIX = "tandem-"
+COMPARE_STEP = "compare"
+
+
+@dataclass(frozen=True)
+class ReportFiles:
+    html: Path
+    plots: dict[str, Path]
+    mlflow_run_id: str | None = None
+
+
+def _values(runs: list[PipelineRun], framework: str, step: str, name: str) -> list[float]:
+    values = []
+    for run in runs:
+        if run.framework == framework:
+            metrics = getattr(run, step).metrics
+            if name in metrics:
+                values.append(metrics[name])
+    return values
+
+
+def _side_by_side(runs, metric, label, unit, higher_is_better, step, name):
+    tensorflow = _values(runs, "tensorflow", step, name)
+    pytorch = _values(runs, "pytorch", step, name)
+    if not tensorflow or not pytorch:
+        return None
+    return compare_metric(metric, label, unit, higher_is_better, tensorflow, pytorch)
+
+
+def metric_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
+    """The catalogue's metrics that both frameworks logged."""
+    compared = (
+        _side_by_side(runs, d.key, d.label, d.unit, d.higher_is_better, d.step, d.name)
+        for d in METRICS
+    )
+    return tuple(c for c in compared if c is not None)
+
+
+def slice_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
+    """Per-slice accuracy (slice.<feature>.<value>.accuracy), in the order the runs logged."""
+    suffix = f".{SLICE_METRIC}"
+    names = dict.fromkeys(
+        name
+        for run in runs
+        for name in run.evaluate.metrics
+        if name.startswith(SLICE_PREFIX) and name.endswith(suffix)
+    )
+    compared = []
+    for name in names:
+        feature, _, value = name.removeprefix(SLICE_PREFIX).removesuffix(suffix).partition(".")
+        label = f"{feature} = {value}: accuracy"
+        comparison = _side_by_side(runs, name, label, "", True, "evaluate", name)
+        if comparison is not None:
+            compared.append(comparison)
+    return tuple(compared)
+
+
+def probe_loader(client) -> Callable[[str], dict | None]:
+    """Reads a train run's input probe artifact (None when the run logged none)."""
+    from mlflow.exceptions import MlflowException
+
+    def load(run_id: str) -> dict | None:
+        with tempfile.TemporaryDirectory(prefix="tandem-probe-") as scratch:
+            try:
+                path = client.download_artifacts(run_id, PROBE_ARTIFACT, scratch)
+            except (MlflowException, OSError):
+                return None
+            return json.loads(Path(path).read_text())
+
+    return load
+
+
+def build_comparison(uri: str, experiment: str, run_group: str | None = None) -> Comparison:
+    """Read the experiment's pipeline runs from MLflow and compare the two frameworks."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(uri)
+    runs, group = collect_runs(client, experiment, run_group)
+    require_both_frameworks(runs, experiment)
+    return Comparison(
+        spec_name=experiment.removeprefix(EXPERIMENT_PREFIX),
+        experiment=experiment,
+        tracking_uri=uri,
+        run_group=group,
+        runs=tuple(runs),
+        metrics=metric_comparisons(runs),
+        slices=slice_comparisons(runs),
+        audit=audit(runs, probe_loader(client)),
+        test_name=TEST_NAME,
+        alpha=ALPHA,
+    )
+
+
+def comparison_document(comparison: Comparison) -> dict:
+    """The comparison as plain JSON (the report's numbers, for machines)."""
+    document = asdict(comparison)
+    document["audit_passed"] = comparison.audit_passed
+    return document
+
+
+def _write_atomically(path: Path, text: str) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, staging = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    with os.fdopen(handle, "w") as stream:
+        stream.write(text)
+    os.replace(staging, path)
+
+
+def write_report(comparison: Comparison, output: Path) -> ReportFiles:
+    """output (HTML, self-contained) and its PNG plots in <output stem>-plots/ beside it."""
+    from components.compare.html import render_html
+    from components.compare.plots import write_plots
+
+    output = Path(output).resolve()
+    plots = write_plots(comparison, output.parent / f"{output.stem}-plots")
+    _write_atomically(output, render_html(comparison, plots))
+    _write_atomically(
+        output.with_suffix(".json"), json.dumps(comparison_document(comparison), indent=2)
+    )
+    return ReportFiles(output, plots)
+
+
+def log_report(comparison: Comparison, files: ReportFiles) -> str:
+    """A `compare` run in the experiment holding the report, its plots and the JSON numbers,
+    with each framework's mean of every compared metric as run metrics."""
+    from mlflow.tracking import MlflowClient
+
+    client = MlflowClient(comparison.tracking_uri)
+    experiment = client.get_experiment_by_name(comparison.experiment)
+    tags = {TAG_STEP: COMPARE_STEP, "tandem.audit_passed": str(comparison.audit_passed).lower()}
+    if comparison.run_group:
+        tags[TAG_RUN_GROUP] = comparison.run_group
+    run = client.create_run(experiment.experiment_id, run_name=COMPARE_STEP, tags=tags)
+    run_id = run.info.run_id
+    for metric in comparison.metrics:
+        client.log_metric(run_id, f"{metric.metric}.tensorflow_mean", metric.tensorflow.mean)
+        client.log_metric(run_id, f"{metric.metric}.pytorch_mean", metric.pytorch.mean)
+    client.log_artifact(run_id, str(files.html))
+    client.log_artifact(run_id, str(files.html.with_suffix(".json")))
+    for path in files.plots.values():
+        client.log_artifact(run_id, str(path), "plots")
+    client.set_terminated(run_id)
+    return run_id

@@ -1,0 +1,308 @@
+"""A realistic `Comparison` built by hand: what `collect`, `stats` and `fairness` would produce
+from two frameworks' MLflow runs, with Summary numbers computed from the runs' own values.
+
+`make_comparison` is deterministic: the same arguments give the same numbers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import math
+from collections.abc import Iterable, Mapping
+
+import numpy as np
+
+from components.compare.catalogue import METRICS, SLICE_PREFIX
+from components.compare.model import (
+    FRAMEWORKS,
+    AuditItem,
+    Comparison,
+    MetricComparison,
+    PipelineRun,
+    StepRun,
+    Summary,
+)
+from components.compare.stats import ALPHA, TEST_NAME, compare_metric, summarise
+
+EPOCHS = 20
+SLICES = {"island": ("Biscoe", "Dream", "Torgersen"), "sex": ("female", "male")}
+SLICE_VALUES = ("accuracy", "macro_f1", "log_loss", "ece", "count")
+PARAMETER_COUNT = {"tensorflow": 4739, "pytorch": 4739}
+FAILED_PARAMETER_COUNT = {"tensorflow": 4739, "pytorch": 5379}
+FINGERPRINT = hashlib.sha256(b"penguins snapshot").hexdigest()
+GIT_REVISION = hashlib.sha1(b"tandem").hexdigest()
+DEFINITIONS = {definition.key: definition for definition in METRICS}
+
+# What the report shows: its h2 headings in order, and the banner of the failed variant.
+HEADINGS = (
+    "Fairness audit",
+    "Side by side",
+    "Training curves",
+    "Quality",
+    "Per slice",
+    "Throughput and memory",
+    "Serving latency and size",
+    "Runs",
+)
+BANNER = "Fairness audit failed: 1 item(s)"
+
+# Per framework: (mean over seeds, spread between seeds) of every metric a run logs.
+EVALUATE = {
+    "tensorflow": {
+        "accuracy": (0.962, 0.008),
+        "macro_f1": (0.955, 0.009),
+        "log_loss": (0.118, 0.012),
+        "ece": (0.031, 0.004),
+        "latency.batch_1.p50_ms": (0.92, 0.05),
+        "latency.batch_1.p99_ms": (2.10, 0.20),
+        "latency.batch_256.p50_ms": (3.40, 0.15),
+        "latency.batch_256.p99_ms": (6.80, 0.40),
+        "model_size_bytes": (58_214.0, 0.0),
+        "peak_rss_mb": (742.0, 9.0),
+    },
+    "pytorch": {
+        "accuracy": (0.967, 0.007),
+        "macro_f1": (0.961, 0.008),
+        "log_loss": (0.104, 0.011),
+        "ece": (0.027, 0.004),
+        "latency.batch_1.p50_ms": (0.21, 0.02),
+        "latency.batch_1.p99_ms": (0.58, 0.06),
+        "latency.batch_256.p50_ms": (1.90, 0.10),
+        "latency.batch_256.p99_ms": (3.70, 0.30),
+        "model_size_bytes": (24_577.0, 0.0),
+        "peak_rss_mb": (388.0, 6.0),
+    },
+}
+TRAIN = {
+    "tensorflow": {
+        "samples_per_s": (6_120.0, 240.0),
+        "fit_s": (9.8, 0.4),
+        "peak_rss_mb": (1_210.0, 15.0),
+        "step_s": (0.0052, 0.0002),
+    },
+    "pytorch": {
+        "samples_per_s": (8_930.0, 310.0),
+        "fit_s": (6.7, 0.3),
+        "peak_rss_mb": (640.0, 11.0),
+        "step_s": (0.0036, 0.0002),
+    },
+}
+
+
+def make_comparison(
+    failed_audit: bool = False,
+    seeds: Iterable[int] | Mapping[str, Iterable[int]] = (0, 1, 2),
+    frameworks: Iterable[str] = FRAMEWORKS,
+) -> Comparison:
+    """Three seeds per framework by default, 20-epoch curves and two slice features.
+
+    `seeds` may map a framework to its own seeds (a framework with runs for only some seeds);
+    `failed_audit` makes the parameter counts differ by more than 5%, and the audit say so.
+    """
+    frameworks = tuple(frameworks)
+    seeds_of = seeds if isinstance(seeds, Mapping) else dict.fromkeys(frameworks, seeds)
+    counts = FAILED_PARAMETER_COUNT if failed_audit else PARAMETER_COUNT
+    runs = tuple(
+        make_run(framework, seed, counts[framework])
+        for framework in frameworks
+        for seed in seeds_of.get(framework, ())
+    )
+    metrics = tuple(
+        compare(
+            runs, definition.key, definition.label, definition.unit, definition.higher_is_better
+        )
+        for definition in METRICS
+        if any(definition.name in _step(run, definition.step).metrics for run in runs)
+    )
+    return Comparison(
+        spec_name="penguins",
+        experiment="tandem-penguins",
+        tracking_uri="sqlite:///tandem-runs/mlflow.db",
+        run_group="bench-2026-05-04",
+        runs=runs,
+        metrics=metrics,
+        slices=_slice_comparisons(runs),
+        audit=_audit(runs, counts),
+        test_name=TEST_NAME,
+        alpha=ALPHA,
+    )
+
+
+def make_run(framework: str, seed: int, parameter_count: int | None = None) -> PipelineRun:
+    """One framework's pipeline run for one seed: train and evaluate step runs with metrics."""
+    rng = np.random.default_rng([FRAMEWORKS.index(framework), seed])
+    parameter_count = parameter_count or PARAMETER_COUNT[framework]
+    tags = {
+        "tandem.framework": framework,
+        "tandem.dataset_fingerprint": FINGERPRINT,
+        "tandem.git_revision": GIT_REVISION,
+        "tandem.seed": str(seed),
+    }
+    train = StepRun(
+        run_id=_run_id(framework, seed, "train"),
+        params=_params(seed, parameter_count),
+        metrics=_draw(TRAIN[framework], rng),
+        tags=tags,
+        history=_history(rng, framework),
+    )
+    evaluate = StepRun(
+        run_id=_run_id(framework, seed, "evaluate"),
+        params={},
+        metrics={**_draw(EVALUATE[framework], rng), **_slice_metrics(rng, framework)},
+        tags=tags,
+    )
+    return PipelineRun(
+        framework=framework,
+        seed=seed,
+        run_id=_run_id(framework, seed, "pipeline"),
+        run_name=f"{framework}-seed{seed}",
+        tags=tags,
+        train=train,
+        evaluate=evaluate,
+    )
+
+
+def _summary_or_empty(values: list[float]) -> Summary:
+    """stats.summarise, or an all-NaN Summary for a framework with no values (which the real
+    comparison never shows, but the renderer must survive)."""
+    if not values:
+        return Summary(values=(), mean=math.nan, ci_low=math.nan, ci_high=math.nan)
+    return summarise(values)
+
+
+def compare(
+    runs: Iterable[PipelineRun],
+    key: str,
+    label: str,
+    unit: str,
+    higher_is_better: bool | None,
+) -> MetricComparison:
+    """The real Welch comparison of one metric (a catalogue key or a slice metric name) over the
+    runs; with one side empty, that side's Summary is NaN and there is no test."""
+    runs = tuple(runs)
+    tensorflow, pytorch = (_values(runs, framework, key) for framework in FRAMEWORKS)
+    if tensorflow and pytorch:
+        return compare_metric(key, label, unit, higher_is_better, tensorflow, pytorch)
+    return MetricComparison(
+        metric=key,
+        label=label,
+        unit=unit,
+        higher_is_better=higher_is_better,
+        tensorflow=_summary_or_empty(tensorflow),
+        pytorch=_summary_or_empty(pytorch),
+        difference=math.nan,
+        difference_ci=(math.nan, math.nan),
+        p_value=None,
+        significant=False,
+    )
+
+
+def _values(runs: tuple[PipelineRun, ...], framework: str, key: str) -> list[float]:
+    definition = DEFINITIONS.get(key)
+    step, name = (definition.step, definition.name) if definition else ("evaluate", key)
+    return [
+        _step(run, step).metrics[name]
+        for run in runs
+        if run.framework == framework and name in _step(run, step).metrics
+    ]
+
+
+def _step(run: PipelineRun, step: str) -> StepRun:
+    return run.train if step == "train" else run.evaluate
+
+
+def _draw(means: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
+    return {
+        name: float(mean + spread * rng.standard_normal()) for name, (mean, spread) in means.items()
+    }
+
+
+def _history(rng: np.random.Generator, framework: str) -> dict[str, list[tuple[int, float]]]:
+    epochs = np.arange(1, EPOCHS + 1)
+    speed = 0.28 if framework == "pytorch" else 0.22
+    train_loss = 1.1 * np.exp(-speed * epochs) + 0.06 + rng.normal(0, 0.01, EPOCHS)
+    val_loss = train_loss + 0.03 + rng.normal(0, 0.015, EPOCHS)
+    series = {
+        "train_loss": train_loss,
+        "val_loss": val_loss,
+        "train_accuracy": 1 - 0.6 * np.exp(-speed * epochs) - rng.uniform(0, 0.01, EPOCHS),
+        "val_accuracy": 0.98 - 0.6 * np.exp(-speed * epochs) - rng.uniform(0, 0.02, EPOCHS),
+    }
+    return {
+        name: [(int(e), float(v)) for e, v in zip(epochs, values, strict=True)]
+        for name, values in series.items()
+    }
+
+
+def _slice_metrics(rng: np.random.Generator, framework: str) -> dict[str, float]:
+    base = EVALUATE[framework]["accuracy"][0]
+    metrics = {}
+    for feature, values in SLICES.items():
+        for index, value in enumerate(values):
+            prefix = f"{SLICE_PREFIX}{feature}.{value}."
+            accuracy = min(1.0, base - 0.02 * index + rng.normal(0, 0.01))
+            metrics[prefix + "accuracy"] = accuracy
+            metrics[prefix + "macro_f1"] = accuracy - 0.01
+            metrics[prefix + "log_loss"] = 0.1 + 0.02 * index
+            metrics[prefix + "ece"] = 0.03
+            metrics[prefix + "count"] = float(20 + 5 * index)
+    return metrics
+
+
+def _slice_comparisons(runs: tuple[PipelineRun, ...]) -> tuple[MetricComparison, ...]:
+    return tuple(
+        compare(runs, f"{SLICE_PREFIX}{feature}.{value}.accuracy", f"{feature} = {value}", "", True)
+        for feature, values in SLICES.items()
+        for value in values
+        if runs
+    )
+
+
+def _audit(runs: tuple[PipelineRun, ...], counts: dict[str, int]) -> tuple[AuditItem, ...]:
+    tensorflow, pytorch = counts["tensorflow"], counts["pytorch"]
+    within = abs(pytorch - tensorflow) / max(tensorflow, pytorch) <= 0.05
+    seeds = {f: sorted(r.seed for r in runs if r.framework == f) for f in FRAMEWORKS}
+    return (
+        AuditItem(
+            name="Same dataset snapshot",
+            passed=True,
+            detail="every run trained and evaluated on one dataset fingerprint",
+            values=dict.fromkeys(FRAMEWORKS, FINGERPRINT[:12]),
+        ),
+        AuditItem(
+            name="Same architecture (parameter counts within 5%)",
+            passed=within,
+            detail=f"parameter counts {tensorflow} and {pytorch}",
+            values={"tensorflow": str(tensorflow), "pytorch": str(pytorch)},
+        ),
+        AuditItem(
+            name="Same seeds",
+            passed=seeds["tensorflow"] == seeds["pytorch"],
+            detail="both frameworks ran the same seeds",
+            values={f: ", ".join(map(str, s)) for f, s in seeds.items()},
+        ),
+        AuditItem(
+            name="Same hyperparameters",
+            passed=True,
+            detail="optimizer, learning rate, batch size and epochs agree",
+            values=dict.fromkeys(FRAMEWORKS, "adam, 0.01, 32, 20"),
+        ),
+    )
+
+
+def _params(seed: int, parameter_count: int) -> dict[str, str]:
+    return {
+        "hidden_sizes": "[64, 32]",
+        "optimizer": "adam",
+        "learning_rate": "0.01",
+        "batch_size": "32",
+        "epochs": str(EPOCHS),
+        "seed": str(seed),
+        "parameter_count": str(parameter_count),
+        "compile": "eager",
+        "world_size": "1",
+    }
+
+
+def _run_id(framework: str, seed: int, step: str) -> str:
+    return hashlib.md5(f"{framework}/{seed}/{step}".encode()).hexdigest()

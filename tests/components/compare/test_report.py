@@ -1,0 +1,124 @@
+"""The comparison reads its numbers from a real MLflow store, picks the right runs, and logs
+the report back."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from mlflow.tracking import MlflowClient
+
+from components.common.errors import TandemError
+from components.common.tracking import TAG_STEP
+from components.compare.report import build_comparison, log_report, write_report
+from tests.components.compare.runs import log_pipeline_run
+
+EXPERIMENT = "tandem-toy"
+ACCURACY = {"tensorflow": [0.90, 0.92, 0.95], "pytorch": [0.97, 0.98, 0.99]}
+SAMPLES_PER_S = {"tensorflow": [5000.0, 5200.0, 5100.0], "pytorch": [4000.0, 4100.0, 3900.0]}
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> tuple[str, MlflowClient, str]:
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    client = MlflowClient(uri)
+    experiment_id = client.create_experiment(
+        EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    return uri, client, experiment_id
+
+
+def log_group(client, experiment_id, group, frameworks=("tensorflow", "pytorch"), seeds=(0, 1, 2)):
+    for framework in frameworks:
+        for index, seed in enumerate(seeds):
+            log_pipeline_run(
+                client,
+                experiment_id,
+                framework,
+                seed,
+                evaluate_metrics={
+                    "accuracy": ACCURACY[framework][index],
+                    "slice.island.Biscoe.accuracy": ACCURACY[framework][index] - 0.01,
+                    "test_examples": 44.0,
+                },
+                train_metrics={
+                    "samples_per_s": SAMPLES_PER_S[framework][index],
+                    "train_examples": 247.0,
+                },
+                curves={"train_loss": [1.0, 0.5, 0.25], "val_accuracy": [0.5, 0.8, 0.9]},
+                group=group,
+            )
+
+
+def test_numbers_are_the_mlflow_metrics_they_come_from(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1")
+    comparison = build_comparison(uri, EXPERIMENT)
+    by_metric = {metric.metric: metric for metric in comparison.metrics}
+    for framework in ("tensorflow", "pytorch"):
+        accuracy = getattr(by_metric["accuracy"], framework)
+        assert sorted(accuracy.values) == sorted(ACCURACY[framework])
+        assert accuracy.mean == pytest.approx(sum(ACCURACY[framework]) / 3)
+        throughput = getattr(by_metric["train.samples_per_s"], framework)
+        assert sorted(throughput.values) == sorted(SAMPLES_PER_S[framework])
+    assert set(by_metric) == {"accuracy", "train.samples_per_s"}  # only what both logged
+    (biscoe,) = comparison.slices
+    assert biscoe.metric == "slice.island.Biscoe.accuracy"
+    assert biscoe.pytorch.mean == pytest.approx(0.97)
+    run = comparison.runs_of("pytorch")[0]
+    assert run.train.history["train_loss"] == [(0, 1.0), (1, 0.5), (2, 0.25)]
+    assert comparison.audit_passed, [i for i in comparison.audit if not i.passed]
+
+
+def test_the_newest_run_group_is_compared_unless_one_is_named(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1", seeds=(0, 1))
+    log_group(client, experiment_id, "g2", seeds=(0, 1, 2))
+    assert len(build_comparison(uri, EXPERIMENT).runs) == 6
+    assert len(build_comparison(uri, EXPERIMENT, run_group="g1").runs) == 4
+    with pytest.raises(TandemError, match="groups in this experiment: g1, g2"):
+        build_comparison(uri, EXPERIMENT, run_group="g3")
+
+
+def test_frameworks_run_separately_are_compared_together(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1", frameworks=("tensorflow",))
+    log_group(client, experiment_id, "g2", frameworks=("pytorch",))
+    comparison = build_comparison(uri, EXPERIMENT)
+    assert comparison.run_group == "g1 + g2"
+    assert len(comparison.runs) == 6
+
+
+def test_one_framework_without_runs_is_a_clear_error(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1", frameworks=("tensorflow",))
+    with pytest.raises(TandemError) as error:
+        build_comparison(uri, EXPERIMENT)
+    message = str(error.value)
+    assert "no finished pytorch pipeline runs" in message
+    assert "tensorflow (3 runs)" in message
+    assert "tandem run --framework pytorch" in message
+
+
+def test_an_unknown_experiment_is_a_clear_error(store):
+    uri, _, _ = store
+    with pytest.raises(TandemError, match="no experiment 'tandem-other'"):
+        build_comparison(uri, "tandem-other")
+
+
+def test_the_report_is_written_and_logged_as_a_compare_run(store, tmp_path):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1")
+    comparison = build_comparison(uri, EXPERIMENT)
+    files = write_report(comparison, tmp_path / "out" / "report.html")
+    assert files.html.read_text().startswith("<!DOCTYPE html>")
+    assert files.html.with_suffix(".json").is_file()
+    run_id = log_report(comparison, files)
+    run = client.get_run(run_id)
+    assert run.data.tags[TAG_STEP] == "compare"
+    assert run.data.metrics["accuracy.pytorch_mean"] == pytest.approx(0.98)
+    logged = {artifact.path for artifact in client.list_artifacts(run_id)}
+    assert {"report.html", "report.json", "plots"} <= logged
+    assert len(client.list_artifacts(run_id, "plots")) == len(files.plots)
+    # The compare run is not a pipeline run: comparing again sees the same runs.
+    assert len(build_comparison(uri, EXPERIMENT).runs) == 6
