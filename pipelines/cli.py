@@ -6,7 +6,6 @@ import contextlib
 import subprocess
 import sys
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +16,14 @@ from rich.table import Table
 from components.common.errors import TandemError
 from components.common.spec import default_spec_path, load_spec, spec_to_yaml
 from components.common.tracking import experiment_name
+from pipelines import deploy_commands
+from pipelines.cli_common import (
+    Framework,
+    OutputDirOption,
+    SpecOption,
+    console,
+    print_section,
+)
 from pipelines.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 
 app = typer.Typer(
@@ -28,17 +35,6 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-console = Console(stderr=True)
-
-SpecOption = Annotated[
-    Path | None,
-    typer.Option(
-        "--spec", help="Spec YAML (default: the bundled penguins spec).", show_default=False
-    ),
-]
-OutputDirOption = Annotated[
-    Path, typer.Option("--output-dir", help="Where snapshots and the embedded MLflow store go.")
-]
 BeamArgOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -67,14 +63,6 @@ def init_spec(
     sys.stdout.write(spec_to_yaml(spec))
 
 
-def _print_section(title: str, rows: list[tuple[str, str]]) -> None:
-    out = Console(soft_wrap=True, highlight=False)
-    out.print(f"[bold]{title}[/]")
-    width = max(len(key) for key, _ in rows)
-    for key, value in rows:
-        out.print(f"  [cyan]{key.ljust(width)}[/]  {value}")
-
-
 def _snapshot_rows(snapshot_dir: Path, manifest: dict) -> list[tuple[str, str]]:
     counts = manifest["counts"]
     return [
@@ -91,7 +79,7 @@ def _snapshot_rows(snapshot_dir: Path, manifest: dict) -> list[tuple[str, str]]:
 def _print_ingest(result, output_dir: Path) -> None:
     from components.common.tracking import tracking_uri
 
-    _print_section(
+    print_section(
         "ingest",
         [
             *_snapshot_rows(result.snapshot_dir, result.manifest),
@@ -132,11 +120,6 @@ class RunOptions:
     beam_args: list[str]
     cache: bool
     tags: dict[str, str]
-
-
-class Framework(StrEnum):
-    tensorflow = "tensorflow"
-    pytorch = "pytorch"
 
 
 PIPELINES = {Framework.tensorflow: _run_tensorflow, Framework.pytorch: _run_pytorch}
@@ -235,7 +218,7 @@ def run(
             )
             results.append((name.value, seed, result))
             progress.finish_run()
-    _print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
+    print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
     _print_runs(results)
     if compare_runs and set(chosen) == set(Framework):
         _compare(output_dir, experiment_name(loaded.spec.name), None, group)
@@ -253,7 +236,7 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
         run_id = log_report(comparison, files)
     failed = [item.name for item in comparison.audit if not item.passed]
     seeds = {fw: len(comparison.runs_of(fw)) for fw in ("tensorflow", "pytorch")}
-    _print_section(
+    print_section(
         "comparison",
         [
             ("runs", ", ".join(f"{fw} {n} seeds" for fw, n in seeds.items())),
@@ -321,6 +304,11 @@ def tensorboard(
     console.print(f"TensorBoard on http://{host}:{port}/ for {log_root} (Ctrl-C stops it)")
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_root)]
     sys.exit(subprocess.call([*command, "--port", str(port), "--host", host]))
+
+
+app.command("compile")(deploy_commands.compile_command)
+app.command()(deploy_commands.submit)
+app.command()(deploy_commands.schedule)
 
 
 def main() -> None:

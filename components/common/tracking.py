@@ -18,6 +18,7 @@ SQLITE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 PARENT_RUN_ENV = "MLFLOW_RUN_ID"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
+EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 GIT_REVISION_ENV = "TANDEM_GIT_REVISION"
 # TensorBoard log root under tandem's output directory: <root>/<framework>/<run>, both frameworks.
 LOG_ROOT_DIR = "logs"
@@ -54,7 +55,9 @@ def tracking_uri(output_dir: Path) -> str:
 
 
 def experiment_name(spec_name: str) -> str:
-    return f"tandem-{spec_name}"
+    """`tandem-<spec name>`, unless MLFLOW_EXPERIMENT_NAME says otherwise (`tandem compile`
+    sets it on every step of a cluster pipeline)."""
+    return os.environ.get(EXPERIMENT_ENV) or f"tandem-{spec_name}"
 
 
 def check_reachable(uri: str, timeout_s: float = 5.0) -> None:

@@ -130,3 +130,9 @@ def test_a_step_can_sample_system_metrics(tmp_path, monkeypatch):
             time.sleep(0.2)
     metrics = MlflowClient(tracking_uri(tmp_path)).get_run(run.info.run_id).data.metrics
     assert any(name.startswith("system/") for name in metrics)
+
+
+def test_the_experiment_is_named_by_the_spec_unless_the_environment_names_it(monkeypatch):
+    assert experiment_name("penguins") == "tandem-penguins"
+    monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "team-penguins-nightly")
+    assert experiment_name("penguins") == "team-penguins-nightly"

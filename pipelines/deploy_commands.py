@@ -1,0 +1,315 @@
+"""The deployment commands: `tandem compile`, `submit` and `schedule` (Kubeflow Pipelines).
+
+Registered on the `tandem` app by `pipelines.cli`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from components.common.errors import TandemError
+from components.common.spec import default_spec_path, load_spec
+from pipelines.cli_common import Framework, SpecOption, console, print_section
+
+FrameworkOption = Annotated[
+    list[Framework] | None,
+    typer.Option(help="Only this framework's pipeline (repeatable; default: both)."),
+]
+TfxImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--tfx-image",
+        help="Image of the TFX steps (images/tfx.Dockerfile; default: tandem-tfx:<version>).",
+        show_default=False,
+    ),
+]
+TorchImageOption = Annotated[
+    str | None,
+    typer.Option(
+        "--torch-image",
+        help="Image of the PyTorch steps (images/torch.Dockerfile; default: "
+        "tandem-torch:<version>).",
+        show_default=False,
+    ),
+]
+MlflowUriOption = Annotated[
+    str | None,
+    typer.Option(
+        "--mlflow-uri",
+        help="MLflow tracking URI every step gets as MLFLOW_TRACKING_URI (default: "
+        "http://mlflow.tandem.svc.cluster.local:5000; with --package: the package's).",
+        show_default=False,
+    ),
+]
+PipelineRootOption = Annotated[
+    str | None,
+    typer.Option(
+        "--pipeline-root",
+        help="KFP artifact root (default: minio://mlpipeline/v2/artifacts; with --package: "
+        "the package's).",
+        show_default=False,
+    ),
+]
+HostOption = Annotated[
+    str,
+    typer.Option(
+        "--host",
+        help="Kubeflow Pipelines API endpoint, e.g. http://localhost:8080.",
+        show_default=False,
+    ),
+]
+NamespaceOption = Annotated[
+    str | None,
+    typer.Option(help="Your profile namespace (multi-user Kubeflow).", show_default=False),
+]
+TokenOption = Annotated[
+    str | None,
+    typer.Option(
+        "--existing-token",
+        envvar="KF_PIPELINES_TOKEN",
+        help="Bearer token for the KFP API (or set KF_PIPELINES_TOKEN).",
+        show_default=False,
+    ),
+]
+KfpExperimentOption = Annotated[
+    str | None,
+    typer.Option(
+        "--experiment",
+        help="KFP experiment (default: the MLflow experiment's name, tandem-<spec>).",
+        show_default=False,
+    ),
+]
+PackageOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--package",
+        help="A directory `tandem compile` wrote (default: compile now).",
+        show_default=False,
+    ),
+]
+ParamOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--param",
+        help="A run parameter name=value, repeatable; goes to each pipeline that declares it.",
+        show_default=False,
+    ),
+]
+
+
+def _compile(
+    spec: Path | None,
+    output: Path,
+    framework: list[Framework] | None,
+    tfx_image: str | None,
+    torch_image: str | None,
+    mlflow_uri: str | None,
+    pipeline_root: str | None,
+):
+    from pipelines.kfp_package import DEFAULT_MLFLOW_URI, DEFAULT_PIPELINE_ROOT, compile_package
+
+    loaded = load_spec(spec or default_spec_path())
+    chosen = [name.value for name in framework or list(Framework)]
+    with console.status(f"compile: {', '.join(chosen)} pipelines to KFP v2 IR", spinner="dots"):
+        return compile_package(
+            loaded,
+            output,
+            frameworks=chosen,
+            images={"tensorflow": tfx_image, "pytorch": torch_image},
+            mlflow_uri=mlflow_uri or DEFAULT_MLFLOW_URI,
+            pipeline_root=pipeline_root or DEFAULT_PIPELINE_ROOT,
+        )
+
+
+def compile_command(
+    output: Annotated[Path, typer.Option("--output", help="Directory for the compiled package.")],
+    spec: SpecOption = None,
+    framework: FrameworkOption = None,
+    tfx_image: TfxImageOption = None,
+    torch_image: TorchImageOption = None,
+    mlflow_uri: MlflowUriOption = None,
+    pipeline_root: PipelineRootOption = None,
+) -> None:
+    """Compile both pipelines to KFP v2 IR (one YAML each, plus package.json) for the given
+    images, with MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME set on every step."""
+    package = _compile(spec, output, framework, tfx_image, torch_image, mlflow_uri, pipeline_root)
+    print_section(
+        "compile",
+        [
+            *((p.framework, f"{package.path(p)}  ({p.image})") for p in package.pipelines),
+            ("MLflow", f"{package.mlflow_tracking_uri} experiment {package.mlflow_experiment}"),
+            ("pipeline root", package.pipeline_root),
+        ],
+    )
+
+
+@dataclass(frozen=True)
+class DeployOptions:
+    spec: Path | None
+    framework: list[Framework] | None
+    package: Path | None
+    tfx_image: str | None
+    torch_image: str | None
+    mlflow_uri: str | None
+    pipeline_root: str | None
+
+
+@contextlib.contextmanager
+def _deployable(options: DeployOptions):
+    """The package to deploy, the chosen pipelines in it and the pipeline root: compiled into
+    a scratch directory, or --package (copied with a new MLflow URI when --mlflow-uri is
+    given; its images and spec are fixed, the pipeline root may be overridden per run)."""
+    import tempfile
+
+    from pipelines.kfp_package import load_package, restamp
+
+    chosen = [name.value for name in options.framework or list(Framework)]
+    with tempfile.TemporaryDirectory(prefix="tandem-package-") as scratch:
+        if options.package is None:
+            package = _compile(
+                options.spec,
+                Path(scratch),
+                options.framework,
+                options.tfx_image,
+                options.torch_image,
+                options.mlflow_uri,
+                options.pipeline_root,
+            )
+        else:
+            fixed = {"--spec": options.spec, "--tfx-image": options.tfx_image}
+            fixed["--torch-image"] = options.torch_image
+            given = [flag for flag, value in fixed.items() if value is not None]
+            if given:
+                raise TandemError(
+                    f"{', '.join(given)}: fixed when the package was compiled; "
+                    "recompile (`tandem compile`) or drop --package"
+                )
+            package = load_package(options.package)
+            if options.mlflow_uri and options.mlflow_uri != package.mlflow_tracking_uri:
+                package = restamp(package, options.mlflow_uri, Path(scratch))
+        yield package, package.select(chosen), options.pipeline_root or package.pipeline_root
+
+
+def _connect(host: str, namespace: str | None, token: str | None):
+    from pipelines.kfp_deploy import Deployer, Target
+
+    with console.status(f"connecting to Kubeflow Pipelines at {host}", spinner="dots"):
+        return Deployer(Target(host, namespace, token))
+
+
+def submit(
+    host: HostOption,
+    namespace: NamespaceOption = None,
+    existing_token: TokenOption = None,
+    experiment: KfpExperimentOption = None,
+    spec: SpecOption = None,
+    framework: FrameworkOption = None,
+    package: PackageOption = None,
+    param: ParamOption = None,
+    tfx_image: TfxImageOption = None,
+    torch_image: TorchImageOption = None,
+    mlflow_uri: MlflowUriOption = None,
+    pipeline_root: PipelineRootOption = None,
+) -> None:
+    """Upload both pipelines to Kubeflow Pipelines (a new version when they exist) and start
+    a run of each; prints the run ids and URLs."""
+    from pipelines.kfp_package import run_parameters
+
+    options = DeployOptions(
+        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root
+    )
+    with _deployable(options) as (compiled, chosen, root):
+        params = run_parameters(compiled, chosen, param or [])
+        deployer = _connect(host, namespace, existing_token)
+        experiment_id = deployer.experiment_id(experiment or compiled.mlflow_experiment)
+        rows = []
+        for pipeline in chosen:
+            uploaded = deployer.upload(compiled, pipeline)
+            submitted = deployer.run(uploaded, experiment_id, params[pipeline.framework], root)
+            version = "new version" if uploaded.new_version else "unchanged version"
+            rows.append((pipeline.framework, f"run {submitted.run_id}  {submitted.url}"))
+            rows.append(("", f"{pipeline.name} {version} {uploaded.version_id}"))
+    rows.append(
+        ("MLflow", f"{compiled.mlflow_tracking_uri} experiment {compiled.mlflow_experiment}")
+    )
+    print_section("submit", rows)
+
+
+def schedule(
+    host: HostOption,
+    cron: Annotated[
+        str | None,
+        typer.Option(
+            help='When to run, e.g. "0 3 * * *" (03:00 daily; 5 fields, or KFP\'s 6 with '
+            "seconds first). Replaces a schedule of the same name.",
+            show_default=False,
+        ),
+    ] = None,
+    pause: Annotated[bool, typer.Option("--pause", help="Pause the recurring runs.")] = False,
+    resume: Annotated[bool, typer.Option("--resume", help="Resume paused ones.")] = False,
+    delete: Annotated[bool, typer.Option("--delete", help="Delete the recurring runs.")] = False,
+    namespace: NamespaceOption = None,
+    existing_token: TokenOption = None,
+    experiment: KfpExperimentOption = None,
+    spec: SpecOption = None,
+    framework: FrameworkOption = None,
+    package: PackageOption = None,
+    param: ParamOption = None,
+    tfx_image: TfxImageOption = None,
+    torch_image: TorchImageOption = None,
+    mlflow_uri: MlflowUriOption = None,
+    pipeline_root: PipelineRootOption = None,
+) -> None:
+    """Create a recurring run (cron) of each pipeline — uploading them as `submit` does — or
+    pause, resume or delete the existing ones (named <pipeline>-schedule)."""
+    from pipelines.kfp_deploy import kfp_cron
+    from pipelines.kfp_package import pipeline_name, run_parameters
+
+    actions = [
+        name for name, on in (("paused", pause), ("resumed", resume), ("deleted", delete)) if on
+    ]
+    if len(actions) + (cron is not None) != 1:
+        raise TandemError("schedule: give exactly one of --cron, --pause, --resume, --delete")
+    rows = []
+    if actions:
+        if package is not None:
+            from pipelines.kfp_package import load_package
+
+            spec_name = load_package(package).spec_name
+        else:
+            spec_name = load_spec(spec or default_spec_path()).spec.name
+        deployer = _connect(host, namespace, existing_token)
+        for name in framework or list(Framework):
+            for changed in deployer.change(pipeline_name(name.value, spec_name), actions[0]):
+                rows.append(
+                    (name.value, f"{changed.action} {changed.name} {changed.recurring_run_id}")
+                )
+        print_section("schedule", rows)
+        return
+    kfp_cron(cron)  # a malformed expression fails before anything is compiled or uploaded
+    options = DeployOptions(
+        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root
+    )
+    with _deployable(options) as (compiled, chosen, root):
+        params = run_parameters(compiled, chosen, param or [])
+        deployer = _connect(host, namespace, existing_token)
+        experiment_id = deployer.experiment_id(experiment or compiled.mlflow_experiment)
+        for pipeline in chosen:
+            uploaded = deployer.upload(compiled, pipeline)
+            scheduled = deployer.schedule(
+                uploaded, experiment_id, cron, params[pipeline.framework], root
+            )
+            rows.append(
+                (
+                    pipeline.framework,
+                    f"{scheduled.action} {scheduled.name} {scheduled.recurring_run_id}  "
+                    f"{scheduled.url}",
+                )
+            )
+    rows.append(("cron", f"{cron} (KFP: {kfp_cron(cron)})"))
+    print_section("schedule", rows)

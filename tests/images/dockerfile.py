@@ -1,0 +1,191 @@
+"""Just enough Dockerfile parsing for the image tests, and the lock subsets the images install.
+
+The subsets (`images/<image>-requirements.txt`) are requirements/lock.txt's pins for the
+dependency closure of `tandem[<extra>]`, walked through the installed packages' metadata (the
+project environment is the lock, installed). Regenerate them after `make lock`:
+    .venv/bin/python -m tests.images.test_dockerfiles
+"""
+
+from __future__ import annotations
+
+import re
+import shlex
+from dataclasses import dataclass
+from importlib.metadata import distribution
+from pathlib import Path
+
+from packaging.requirements import Requirement
+from packaging.utils import canonicalize_name
+
+ROOT = Path(__file__).resolve().parents[2]
+IMAGES = ROOT / "images"
+LOCK = ROOT / "requirements" / "lock.txt"
+# image → (the extra it installs, lock packages it installs separately)
+SUBSETS = {"tfx": ("tfx", ()), "torch": ("torch", ("torch",))}
+SUBSET_HEADER = (
+    "# Generated from requirements/lock.txt: the dependency closure of tandem[{extra}]{apart}.\n"
+    "# Do not edit; regenerate with `.venv/bin/python -m tests.images.test_dockerfiles`.\n"
+)
+
+
+@dataclass(frozen=True)
+class Instruction:
+    keyword: str
+    value: str
+
+
+def instructions(text: str) -> list[Instruction]:
+    """Instructions with continuation lines joined; comments and blank lines dropped."""
+    logical: list[str] = []
+    pending = ""
+    for line in text.splitlines():
+        stripped = line.strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if stripped.endswith("\\"):
+            pending += stripped[:-1] + " "
+            continue
+        logical.append(pending + stripped)
+        pending = ""
+    if pending:
+        logical.append(pending)
+    result = []
+    for line in logical:
+        keyword, _, value = line.partition(" ")
+        result.append(Instruction(keyword.upper(), value.strip()))
+    return result
+
+
+def arg_defaults(parsed: list[Instruction]) -> dict[str, str]:
+    defaults = {}
+    for instruction in parsed:
+        if instruction.keyword == "ARG":
+            name, _, value = instruction.value.partition("=")
+            defaults[name] = value.strip('"')
+    return defaults
+
+
+def expand(text: str, variables: dict[str, str]) -> str:
+    return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables[m[1] or m[2]], text)
+
+
+def env_pairs(parsed: list[Instruction]) -> dict[str, str]:
+    pairs = {}
+    for instruction in parsed:
+        if instruction.keyword == "ENV":
+            for token in shlex.split(instruction.value):
+                name, _, value = token.partition("=")
+                pairs[name] = value
+    return pairs
+
+
+@dataclass(frozen=True)
+class PipInstall:
+    """One `pip install` command: its options and what it installs."""
+
+    options: list[str]
+    requirement_files: list[str]
+    constraint_files: list[str]
+    requirements: list[str]
+    index_url: str | None
+
+
+def pip_installs(parsed: list[Instruction]) -> list[PipInstall]:
+    variables = arg_defaults(parsed)
+    installs = []
+    for instruction in parsed:
+        if instruction.keyword != "RUN":
+            continue
+        for command in re.split(r"&&|;|\|\|", expand(instruction.value, variables)):
+            words = shlex.split(command)
+            if "pip" not in words or "install" not in words:
+                continue
+            installs.append(_pip_install(words[words.index("install") + 1 :]))
+    return installs
+
+
+def _pip_install(words: list[str]) -> PipInstall:
+    install = PipInstall([], [], [], [], None)
+    takes = {
+        "-r": install.requirement_files,
+        "--requirement": install.requirement_files,
+        "-c": install.constraint_files,
+        "--constraint": install.constraint_files,
+    }
+    index_url = None
+    remaining = iter(words)
+    for word in remaining:
+        if word in takes:
+            takes[word].append(next(remaining))
+        elif word in ("-i", "--index-url"):
+            index_url = next(remaining)
+        elif word.startswith("-"):
+            install.options.append(word)
+        else:
+            install.requirements.append(word)
+    return PipInstall(
+        install.options,
+        install.requirement_files,
+        install.constraint_files,
+        install.requirements,
+        index_url,
+    )
+
+
+def copied_sources(parsed: list[Instruction], root: Path = ROOT) -> dict[str, Path]:
+    """Image path → path under the build context `root` for every single-file COPY."""
+    sources = {}
+    for instruction in parsed:
+        if instruction.keyword == "COPY":
+            words = [w for w in instruction.value.split() if not w.startswith("--")]
+            if len(words) == 2:
+                sources[words[1]] = root / words[0]
+    return sources
+
+
+def lock_pins(text: str | None = None) -> dict[str, str]:
+    """canonical name → the lock line (`Name==version`)."""
+    text = LOCK.read_text() if text is None else text
+    pins = {}
+    for line in text.splitlines():
+        line = line.strip()
+        if line and not line.startswith("#"):
+            name, _, _ = line.partition("==")
+            pins[canonicalize_name(name)] = line
+    return pins
+
+
+def closure(extra: str) -> set[str]:
+    """Canonical names of everything `tandem[extra]` needs, on this platform and Python."""
+    needed: dict[str, set[str]] = {}
+    todo = [("tandem", {extra})]
+    while todo:
+        name, extras = todo.pop()
+        for text in distribution(name).requires or []:
+            requirement = Requirement(text)
+            marker = requirement.marker
+            if marker and not any(marker.evaluate({"extra": e}) for e in extras | {""}):
+                continue
+            key = canonicalize_name(requirement.name)
+            wanted = set(requirement.extras)
+            if key in needed and wanted <= needed[key]:
+                continue
+            needed[key] = needed.get(key, set()) | wanted
+            todo.append((requirement.name, needed[key]))
+    return set(needed)
+
+
+def subset_text(image: str) -> str:
+    extra, apart = SUBSETS[image]
+    pins = lock_pins()
+    names = closure(extra) - {canonicalize_name(name) for name in apart}
+    missing = sorted(names - set(pins))
+    if missing:
+        raise AssertionError(f"tandem[{extra}] needs packages lock.txt lacks: {missing}")
+    lines = sorted((pins[name] for name in names), key=str.lower)
+    note = f", except {', '.join(apart)} (installed apart)" if apart else ""
+    return SUBSET_HEADER.format(extra=extra, apart=note) + "\n".join(lines) + "\n"
+
+
+def subset_path(image: str) -> Path:
+    return IMAGES / f"{image}-requirements.txt"

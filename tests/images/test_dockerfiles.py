@@ -1,0 +1,218 @@
+"""The runtime images' Dockerfiles, checked statically (no Docker engine here, and no hadolint).
+
+Each check is a function returning the problems it finds; every test runs it on the real
+Dockerfiles (expecting none) and on a broken variant (expecting the problem), so no check can
+pass vacuously. Regenerate the lock subsets the images install after `make lock`:
+    .venv/bin/python -m tests.images.test_dockerfiles
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from packaging.utils import canonicalize_name
+
+from components.common.tracking import GIT_REVISION_ENV
+from tests.images.dockerfile import (
+    IMAGES,
+    ROOT,
+    SUBSETS,
+    arg_defaults,
+    copied_sources,
+    env_pairs,
+    expand,
+    instructions,
+    lock_pins,
+    pip_installs,
+    subset_path,
+    subset_text,
+)
+
+DOCKERFILES = {image: IMAGES / f"{image}.Dockerfile" for image in SUBSETS}
+SETUP_SCRIPT = ROOT / "scripts" / "setup_env.sh"
+# The pip version the project environment is built with; pip itself is not in lock.txt.
+PIP_PIN = re.search(r"pip install '(pip==[^']+)'", SETUP_SCRIPT.read_text())[1]
+PINNED_BASE = re.compile(r"^[\w./-]+:\d+\.\d+\.\d+[\w.-]*(@sha256:[0-9a-f]{64})?$")
+SECRET_NAME = re.compile(r"SECRET|PASSWORD|PASSWD|TOKEN|API_?KEY|ACCESS_KEY|CREDENTIAL|PRIVATE")
+
+
+def _text(image: str) -> str:
+    return DOCKERFILES[image].read_text()
+
+
+def _lock_line(requirement: str) -> str:
+    name = requirement.partition("==")[0].partition("[")[0]
+    return lock_pins().get(canonicalize_name(name), f"{name} (not in lock.txt)")
+
+
+def pin_problems(text: str, extra: str, root: Path = ROOT) -> list[str]:
+    """Every pip-installed package is lock.txt's pin: requirement files are generated lock
+    subsets installed with --no-deps; explicit requirements are `name==version` equal to the
+    lock (pip: the project's pip pin); an install that resolves dependencies is constrained by
+    a lock subset; the project itself is `.[extra]` with --no-deps."""
+    parsed = instructions(text)
+    sources = copied_sources(parsed, root)
+    problems = []
+    for install in pip_installs(parsed):
+        resolves = "--no-deps" not in install.options
+        unconstrained = install.requirement_files or not install.constraint_files
+        if resolves and unconstrained and install.requirements != [PIP_PIN]:
+            problems.append(f"pip install without --no-deps or a lock constraint: {install}")
+        for file in install.requirement_files + install.constraint_files:
+            source = sources.get(file)
+            if source is None or source.parent != root / "images":
+                problems.append(f"{file}: not a lock subset copied from images/")
+                continue
+            for line in source.read_text().splitlines():
+                if line and not line.startswith("#") and _lock_line(line) != line:
+                    problems.append(f"{source.name}: {line} != lock.txt {_lock_line(line)}")
+        for requirement in install.requirements:
+            if requirement.startswith("."):
+                if requirement != f".[{extra}]" or resolves:
+                    problems.append(f"the project must be '.[{extra}]' with --no-deps: {install}")
+            elif requirement == PIP_PIN:
+                continue
+            elif "==" not in requirement:
+                problems.append(f"unpinned: {requirement}")
+            elif _lock_line(requirement) != requirement:
+                problems.append(f"{requirement} != lock.txt {_lock_line(requirement)}")
+    if not pip_installs(parsed):
+        problems.append("no pip install at all")
+    return problems
+
+
+def base_problems(text: str) -> list[str]:
+    """FROM is a pinned tag (a full x.y.z version, optionally with a digest), never latest."""
+    parsed = instructions(text)
+    variables = arg_defaults(parsed)
+    problems = []
+    for instruction in parsed:
+        if instruction.keyword == "FROM":
+            image = expand(instruction.value.split()[0], variables)
+            if not PINNED_BASE.match(image) or "latest" in image:
+                problems.append(f"FROM {image}: pin a full version tag (and digest), not latest")
+    return problems or ([] if any(i.keyword == "FROM" for i in parsed) else ["no FROM"])
+
+
+def user_problems(text: str) -> list[str]:
+    """The image ends as a non-root numeric user (Kubernetes runAsNonRoot checks numbers)."""
+    users = [i.value for i in instructions(text) if i.keyword == "USER"]
+    if not users:
+        return ["no USER: the image runs as root"]
+    match = re.fullmatch(r"(\d+)(?::(\d+))?", users[-1])
+    if match is None or int(match[1]) == 0:
+        return [f"USER {users[-1]}: must be a numeric non-root uid[:gid]"]
+    return []
+
+
+def hygiene_problems(text: str) -> list[str]:
+    """No `latest`, no ADD of URLs, nothing secret-looking in ENV or ARG."""
+    parsed = instructions(text)
+    problems = []
+    for instruction in parsed:
+        if instruction.keyword == "ADD" and re.search(r"\bhttps?://", instruction.value):
+            problems.append(f"ADD of a URL: {instruction.value}")
+        if re.search(r":latest\b|\blatest\b", instruction.value):
+            problems.append(f"'latest' in {instruction.keyword} {instruction.value}")
+    names = [*env_pairs(parsed), *arg_defaults(parsed)]
+    problems += [f"secret-looking variable {name}" for name in names if SECRET_NAME.search(name)]
+    return problems
+
+
+def revision_problems(text: str) -> list[str]:
+    """The build arg TANDEM_GIT_REVISION becomes the runtime variable MLflow tags read."""
+    parsed = instructions(text)
+    if GIT_REVISION_ENV not in arg_defaults(parsed):
+        return [f"no ARG {GIT_REVISION_ENV}"]
+    if env_pairs(parsed).get(GIT_REVISION_ENV) != f"${{{GIT_REVISION_ENV}}}":
+        return [f"ENV {GIT_REVISION_ENV} is not set from the build arg"]
+    return []
+
+
+CHECKS = [pin_problems, base_problems, user_problems, hygiene_problems, revision_problems]
+BROKEN = {
+    "pin_problems": [
+        ("pip install --no-deps -r /tmp/tandem/requirements.txt", "pip install -r x.txt"),
+        ('".[<extra>]"', '".[<extra>]" requests'),
+        ("pip==26.3", "pip==26.3 && python -m pip install --no-deps pyyaml==5.4"),
+        ("--no-deps --no-build-isolation", "--no-build-isolation"),
+    ],
+    "base_problems": [("python:3.11.14-slim-trixie", "python:3.11-slim-trixie")],
+    "user_problems": [("USER 10001:10001", "USER tandem"), ("USER 10001:10001", "USER 0")],
+    "hygiene_problems": [
+        ("USER 10001", "ADD https://example.com/x.tgz /x\nUSER 10001"),
+        ("PYTHONUNBUFFERED=1", "PYTHONUNBUFFERED=1 MLFLOW_TRACKING_TOKEN=x"),
+        ("3.11.14-slim-trixie", "latest"),
+    ],
+    "revision_problems": [("TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}", "X=1")],
+}
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize("check", CHECKS, ids=lambda check: check.__name__)
+def test_the_dockerfile_passes(check, image: str) -> None:
+    args = (_text(image), SUBSETS[image][0]) if check is pin_problems else (_text(image),)
+    assert check(*args) == []
+
+
+@pytest.mark.parametrize("image", sorted(DOCKERFILES))
+@pytest.mark.parametrize(
+    ("check", "old", "new"),
+    [(check, old, new) for check in CHECKS for old, new in BROKEN[check.__name__]],
+    ids=lambda value: getattr(value, "__name__", None),
+)
+def test_each_check_catches_its_problem(check, old: str, new: str, image: str) -> None:
+    text = _text(image)
+    old, new = (part.replace("<extra>", SUBSETS[image][0]) for part in (old, new))
+    assert old in text, f"{image}.Dockerfile has no {old!r}: the broken variant tests nothing"
+    args = (text.replace(old, new), SUBSETS[image][0])
+    assert check(*args[: 2 if check is pin_problems else 1]) != []
+
+
+def test_a_subset_pin_that_drifts_from_the_lock_is_caught(tmp_path: Path) -> None:
+    (tmp_path / "images").mkdir()
+    text = subset_path("tfx").read_text().replace("PyYAML==6.0.4", "PyYAML==6.0.1")
+    (tmp_path / "images" / "tfx-requirements.txt").write_text(text)
+    problems = pin_problems(_text("tfx"), "tfx", root=tmp_path)
+    assert problems == ["tfx-requirements.txt: PyYAML==6.0.1 != lock.txt PyYAML==6.0.4"]
+
+
+@pytest.mark.parametrize("image", sorted(SUBSETS))
+def test_the_lock_subsets_are_the_closure_of_the_extra(image: str) -> None:
+    assert subset_path(image).read_text() == subset_text(image), (
+        f"{subset_path(image).name} is stale; regenerate it with "
+        "`.venv/bin/python -m tests.images.test_dockerfiles` and review the diff"
+    )
+
+
+def test_the_subsets_hold_the_frameworks_and_not_each_other() -> None:
+    tfx, torch = (subset_path(image).read_text() for image in ("tfx", "torch"))
+    assert "\ntfx==" in tfx and "\ntensorflow==" in tfx and "torch" not in tfx.lower()
+    assert "\nlightning==" in torch and "\ntorchx-nightly==" in torch
+    assert "\ntensorflow==" not in torch and "\ntorch==" not in torch  # torch goes in apart
+
+
+def test_the_default_torch_variant_is_the_locked_wheel() -> None:
+    variables = arg_defaults(instructions(_text("torch")))
+    locked = lock_pins()["torch"]
+    assert f"torch=={variables['TORCH_VERSION']}+{variables['TORCH_VARIANT']}" == locked
+
+
+def test_both_images_share_one_base() -> None:
+    bases = {arg_defaults(instructions(_text(image)))["BASE_IMAGE"] for image in DOCKERFILES}
+    assert len(bases) == 1
+
+
+def regenerate_subsets() -> list[Path]:
+    written = []
+    for image in SUBSETS:
+        subset_path(image).write_text(subset_text(image))
+        written.append(subset_path(image))
+    return written
+
+
+if __name__ == "__main__":
+    for path in regenerate_subsets():
+        print(f"wrote {path}")
