@@ -29,6 +29,9 @@ install_chromium() {
 }
 install_chromium
 
+# Kubernetes manifest tools for tests/k8s (kustomize, checkov, kubernetes-validate), outside .venv.
+bash "$root/scripts/setup_k8s_tools.sh"
+
 fingerprint=$(cat "$lock" "$root/pyproject.toml" "$0" "$root/scripts/build_tfx_runtime.sh" |
   { printf '%s\n' "$root"; cat; } | sha256sum | cut -d' ' -f1)
 if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && "$venv/bin/python" -c '' 2>/dev/null; then
