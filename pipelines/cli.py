@@ -16,7 +16,7 @@ from rich.table import Table
 from components.common.errors import TandemError
 from components.common.spec import default_spec_path, load_spec, spec_to_yaml
 from components.common.tracking import experiment_name
-from pipelines import deploy_commands
+from pipelines import deploy_commands, stack_commands
 from pipelines.cli_common import (
     Framework,
     OutputDirOption,
@@ -309,6 +309,8 @@ def tensorboard(
 app.command("compile")(deploy_commands.compile_command)
 app.command()(deploy_commands.submit)
 app.command()(deploy_commands.schedule)
+app.command()(stack_commands.up)
+app.command()(stack_commands.down)
 
 
 def main() -> None:

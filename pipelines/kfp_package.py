@@ -31,6 +31,11 @@ DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 MANIFEST_FILE = "package.json"
 FRAMEWORKS = ("tensorflow", "pytorch")
 IMAGE_REPOSITORIES = {"tensorflow": "tandem-tfx", "pytorch": "tandem-torch"}
+# What k8s/ expects of every step (k8s/base/training/configmap.yaml): tandem's shared output
+# directory, the PVC `tandem-runs`, mounted where the compiled pipelines write; the label that
+# the MLflow NetworkPolicy admits.
+RUNS_PVC = "tandem-runs"
+STEP_LABELS = {"tandem/pipeline-step": "true"}
 
 
 def default_image(framework: str) -> str:
@@ -92,6 +97,29 @@ def set_executor_env(pipeline_spec, env: Mapping[str, str]) -> None:
     pipeline_spec.deployment_spec.update(deployment)
 
 
+def set_kubernetes_step_config(pipeline_spec, platform_spec) -> None:
+    """Mount RUNS_PVC at the runs directory and add STEP_LABELS on every container executor, in
+    the KFP v2 Kubernetes platform spec (what `kfp.kubernetes.mount_pvc` / `add_pod_label`
+    write), keeping whatever the executor's config already has."""
+    from google.protobuf import json_format
+
+    from pipelines.torch_runner import COMPILE_OUTPUT_DIR
+
+    deployment = json_format.MessageToDict(pipeline_spec.deployment_spec)
+    kubernetes = platform_spec.platforms["kubernetes"].deployment_spec
+    configs = json_format.MessageToDict(kubernetes).get("executors", {})
+    for name, executor in deployment.get("executors", {}).items():
+        if "container" not in executor:
+            continue
+        config = configs.setdefault(name, {})
+        mounts = [m for m in config.get("pvcMount", []) if m.get("mountPath") != COMPILE_OUTPUT_DIR]
+        config["pvcMount"] = [*mounts, {"constant": RUNS_PVC, "mountPath": COMPILE_OUTPUT_DIR}]
+        labels = config.setdefault("podMetadata", {}).setdefault("labels", {})
+        labels.update(STEP_LABELS)
+    kubernetes.Clear()
+    json_format.ParseDict({"executors": configs}, kubernetes)
+
+
 def read_ir(path: Path):
     """A compiled KFP v2 YAML (or a TFX PipelineJob JSON) as (PipelineSpec, PlatformSpec)."""
     import yaml
@@ -113,11 +141,12 @@ def read_ir(path: Path):
 
 
 def write_ir(path: Path, env: Mapping[str, str] | None, pipeline_root: str | None) -> None:
-    """Rewrite a compiled pipeline as KFP v2 YAML, with `env` on every step and
-    `pipeline_root` as its default root (None keeps what the file has)."""
+    """Rewrite a compiled pipeline as KFP v2 YAML, with `env` and k8s/'s volume and label on
+    every step and `pipeline_root` as its default root (None keeps what the file has)."""
     from kfp.compiler.pipeline_spec_builder import write_pipeline_spec_to_file
 
     pipeline_spec, platform_spec = read_ir(path)
+    set_kubernetes_step_config(pipeline_spec, platform_spec)
     if env:
         set_executor_env(pipeline_spec, env)
     if pipeline_root:

@@ -35,7 +35,8 @@ from components.common.tracking import LOG_ROOT_DIR
 KFP_DIR = "kfp"
 PIPELINE_ROOT_DIR = "pipeline_root"
 SERVING_DIR = "serving"
-COMPILE_OUTPUT_DIR = "/tandem/runs"
+# The mount path of the shared PVC `tandem-runs` on a cluster (k8s/base/training/configmap.yaml).
+COMPILE_OUTPUT_DIR = "/mnt/tandem-runs"
 
 
 _CONDITION = re.compile(

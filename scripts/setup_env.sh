@@ -29,6 +29,9 @@ install_chromium() {
 }
 install_chromium
 
+# PostgreSQL server for the local MLflow stack (make up) and tests/integration: Debian's package.
+bash "$root/scripts/install_postgres.sh"
+
 # Kubernetes manifest tools for tests/k8s (kustomize, checkov, kubernetes-validate), outside .venv.
 bash "$root/scripts/setup_k8s_tools.sh"
 

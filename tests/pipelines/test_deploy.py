@@ -27,12 +27,10 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-import yaml
 from google.protobuf import json_format
-from kfp.pipeline_spec import pipeline_spec_pb2
 
 from pipelines import cli
-from pipelines.kfp_package import MANIFEST_FILE, load_package
+from pipelines.kfp_package import MANIFEST_FILE, load_package, read_ir
 
 API = "/apis/v2beta1"
 TOKEN = "test-token-1234"
@@ -41,6 +39,8 @@ TFX_IMAGE = "registry.example/tandem-tfx:1.2.3"
 TORCH_IMAGE = "registry.example/tandem-torch:1.2.3"
 MLFLOW_URI = "http://mlflow.example:5000"
 ROOT = "s3://tandem-artifacts/root"
+# Where k8s/ mounts the shared PVC tandem-runs (k8s/base/training/configmap.yaml runs-mount-path).
+RUNS_MOUNT = "/mnt/tandem-runs"
 PIPELINES = {"tensorflow": "tandem-penguins-tfx", "pytorch": "tandem-penguins-pytorch"}
 
 
@@ -320,9 +320,7 @@ def test_compile_writes_loadable_irs_for_the_images_with_mlflow_on_every_step(pa
     for pipeline in loaded.pipelines:
         path = loaded.path(pipeline)
         assert components.load_component_from_file(str(path)).name == pipeline.name
-        spec = json_format.ParseDict(
-            yaml.safe_load(path.read_text()), pipeline_spec_pb2.PipelineSpec()
-        )
+        spec, platform = read_ir(path)
         assert spec.pipeline_info.name == pipeline.name
         assert spec.default_pipeline_root == ROOT
         executors = _executors(spec)
@@ -334,6 +332,11 @@ def test_compile_writes_loadable_irs_for_the_images_with_mlflow_on_every_step(pa
                 {"name": "MLFLOW_EXPERIMENT_NAME", "value": "tandem-penguins"},
                 {"name": "MLFLOW_TRACKING_URI", "value": MLFLOW_URI},
             ]
+        kubernetes = json_format.MessageToDict(platform.platforms["kubernetes"].deployment_spec)
+        assert set(kubernetes["executors"]) == set(executors)
+        for config in kubernetes["executors"].values():
+            assert config["pvcMount"] == [{"constant": "tandem-runs", "mountPath": RUNS_MOUNT}]
+            assert config["podMetadata"]["labels"] == {"tandem/pipeline-step": "true"}
     manifest = json.loads((package / MANIFEST_FILE).read_text())
     assert manifest["mlflow_tracking_uri"] == MLFLOW_URI
     assert manifest["mlflow_experiment"] == "tandem-penguins"
@@ -342,9 +345,10 @@ def test_compile_writes_loadable_irs_for_the_images_with_mlflow_on_every_step(pa
 def test_compile_keeps_the_pytorch_pipeline_parameters(package) -> None:
     loaded = load_package(package)
     (torch,) = loaded.select(["pytorch"])
-    document = yaml.safe_load(loaded.path(torch).read_text())
-    parameters = document["root"]["inputDefinitions"]["parameters"]
+    spec, _ = read_ir(loaded.path(torch))
+    parameters = spec.root.input_definitions.parameters
     assert {"spec_yaml", "output_dir", "seed", "max_retries"} <= set(parameters)
+    assert parameters["output_dir"].default_value.string_value == RUNS_MOUNT
     assert loaded.path(torch).read_text().startswith("# PIPELINE DEFINITION")
 
 

@@ -1,0 +1,177 @@
+"""The local stack for real: PostgreSQL + `mlflow server` (proxied artifacts, --allowed-hosts),
+started through pipelines.local_stack, with the PyTorch pipeline run against it over HTTP.
+
+Needs Debian's PostgreSQL server (`make setup` installs it); without it the tests fail, naming the
+fix. The autouse fixture in tests/conftest.py clears MLFLOW_* around every test, so the pipeline
+gets the server's URI from a MonkeyPatch context and the checks pass it to MlflowClient.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import tempfile
+from pathlib import Path
+from urllib.error import HTTPError
+from urllib.request import Request, urlopen
+
+import pytest
+
+from components.common.errors import TandemError
+from pipelines import local_postgres, local_stack
+from tests.pipelines.test_torch_pipeline import EPOCHS, tiny_spec
+
+pytestmark = pytest.mark.e2e
+
+SPEC = "penguins"
+MODEL = f"{SPEC}-pytorch"
+
+
+def _leftover_processes(info: local_stack.StackInfo) -> list[str]:
+    """Processes of the stack still alive: the MLflow server's process group (its uvicorn
+    worker has no stack path in its command line) and the postmaster."""
+    found = []
+    for proc in Path("/proc").iterdir():
+        try:
+            stat = (proc / "stat").read_text()
+            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        process_group = int(stat.rsplit(")", 1)[1].split()[2])
+        if process_group == info.mlflow_pid or str(info.state_dir) in cmdline:
+            found.append(f"{proc.name}: {cmdline}")
+    return found
+
+
+@pytest.fixture(scope="module")
+def stack():
+    """A stack in a fresh directory under /tmp: short (the Unix socket path limit) and reachable
+    by the `postgres` user, which pytest's root-private tmp_path is not."""
+    try:
+        local_postgres.find_bindir()
+    except TandemError as exc:
+        pytest.fail(f"{exc} (run `make setup`)")
+    state_dir = Path(tempfile.mkdtemp(prefix="tandem-stack-"))
+    try:
+        info = local_stack.start(state_dir, mlflow_port=local_stack.free_port())
+    except BaseException:
+        local_stack.stop(state_dir)
+        shutil.rmtree(state_dir, ignore_errors=True)
+        raise
+    yield info
+    try:
+        stopped = local_stack.stop(state_dir)
+        left = _leftover_processes(info)
+        postmaster_left = (state_dir / "postgres" / "data" / "postmaster.pid").exists()
+    finally:
+        shutil.rmtree(state_dir, ignore_errors=True)
+    assert stopped == ["mlflow", "postgres"]
+    assert not left, f"processes left after stop: {left}"
+    assert not postmaster_left
+
+
+@pytest.fixture(scope="module")
+def pipeline(stack, tmp_path_factory):
+    from pipelines.torch_runner import run_local
+
+    output = tmp_path_factory.mktemp("torch-on-postgres")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)
+        patch.delenv("MLFLOW_RUN_ID", raising=False)
+        result = run_local(tiny_spec({"accuracy": 0.6}), output)
+    return result
+
+
+@pytest.fixture
+def client(stack):
+    from mlflow.tracking import MlflowClient
+
+    return MlflowClient(stack.tracking_uri)
+
+
+def _step_runs(client, parent_id: str) -> dict:
+    parent = client.get_run(parent_id)
+    children = client.search_runs(
+        [parent.info.experiment_id], filter_string=f"tags.mlflow.parentRunId = '{parent_id}'"
+    )
+    return {run.data.tags["tandem.step"]: run for run in children}
+
+
+def test_start_reuses_the_running_stack(stack) -> None:
+    again = local_stack.start(stack.state_dir)
+    assert again.reused
+    assert (again.mlflow_pid, again.mlflow_port) == (stack.mlflow_pid, stack.mlflow_port)
+    assert local_stack.status(stack.state_dir).running
+    assert stack.passfile.stat().st_mode & 0o777 == 0o600
+
+
+def test_pipeline_runs_nest_under_one_parent_in_the_spec_experiment(stack, pipeline, client):
+    parent = client.get_run(pipeline.mlflow_run_id)
+    assert parent.info.status == "FINISHED"
+    assert client.get_experiment(parent.info.experiment_id).name == f"tandem-{SPEC}"
+    assert parent.data.tags["tandem.framework"] == "pytorch"
+    assert parent.data.tags["tandem.dataset_fingerprint"] == pipeline.fingerprint
+    steps = _step_runs(client, pipeline.mlflow_run_id)
+    assert {"ingest", "train", "evaluate"} <= set(steps)
+    assert steps["ingest"].data.metrics["rows_read"] == 344
+    assert len(client.get_metric_history(steps["train"].info.run_id, "val_loss")) == EPOCHS
+    assert steps["evaluate"].data.metrics["accuracy"] >= 0.6
+
+
+def test_artifacts_go_through_the_server_proxy(stack, pipeline, client, tmp_path):
+    ingest = _step_runs(client, pipeline.mlflow_run_id)["ingest"]
+    assert ingest.info.artifact_uri.startswith("mlflow-artifacts:")
+    manifest = client.download_artifacts(ingest.info.run_id, "manifest.json", str(tmp_path))
+    assert json.loads(Path(manifest).read_text())["fingerprint"] == pipeline.fingerprint
+    # The proxy stored it in the stack's artifact directory (the stand-in for the bucket).
+    assert list(stack.artifacts_dir.rglob(f"{ingest.info.run_id}/artifacts/manifest.json"))
+
+
+def test_the_model_is_registered_with_the_challenger_alias(
+    stack, pipeline, client, tmp_path, monkeypatch
+):
+    import mlflow
+
+    challenger = client.get_model_version_by_alias(MODEL, "challenger")
+    assert str(challenger.version) == pipeline.model_version
+    # models:/ URIs resolve through the registry URI, which follows MLFLOW_TRACKING_URI only.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)
+    downloaded = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{MODEL}@challenger", dst_path=str(tmp_path)
+    )
+    assert (Path(downloaded) / "MLmodel").is_file()
+
+
+def test_the_backend_really_is_postgres(stack, pipeline, client):
+    import psycopg
+
+    steps = _step_runs(client, pipeline.mlflow_run_id)
+    with psycopg.connect(
+        host=local_postgres.HOST,
+        port=stack.postgres_port,
+        dbname=local_postgres.DATABASE,
+        user=local_postgres.ROLE,
+        passfile=str(stack.passfile),
+    ) as connection:
+        run_ids = {row[0] for row in connection.execute("SELECT run_uuid FROM runs")}
+        models = {row[0] for row in connection.execute("SELECT name FROM registered_models")}
+    assert {pipeline.mlflow_run_id, *(run.info.run_id for run in steps.values())} <= run_ids
+    assert MODEL in models
+    assert stack.backend_store_uri.startswith("postgresql://")
+    assert ":" not in stack.backend_store_uri.split("@")[0].removeprefix("postgresql://")
+
+
+@pytest.mark.parametrize(
+    ("host", "allowed"),
+    [("localhost", True), ("127.0.0.1", True), ("evil.example", False), ("10.0.0.5", False)],
+)
+def test_only_localhost_host_headers_are_served(stack, host: str, allowed: bool) -> None:
+    """10.* passes MLflow's default list: refusing it shows --allowed-hosts took effect."""
+    url = f"{stack.tracking_uri}/api/2.0/mlflow/experiments/search?max_results=1"
+    request = Request(url, headers={"Host": f"{host}:{stack.mlflow_port}"})
+    try:
+        with urlopen(request, timeout=10) as response:
+            code = response.status
+    except HTTPError as exc:
+        code = exc.code
+    assert (code == 200) is allowed, code
