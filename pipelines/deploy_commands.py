@@ -42,7 +42,7 @@ MlflowUriOption = Annotated[
     typer.Option(
         "--mlflow-uri",
         help="MLflow tracking URI every step gets as MLFLOW_TRACKING_URI (default: "
-        "http://mlflow.tandem.svc.cluster.local:5000; with --package: the package's).",
+        "the --cluster-config's, k8s/'s Service; with --package: the package's).",
         show_default=False,
     ),
 ]
@@ -92,6 +92,16 @@ PackageOption = Annotated[
         show_default=False,
     ),
 ]
+ClusterConfigOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--cluster-config",
+        help="The cluster's ConfigMap tandem-training as YAML (`kubectl get configmap "
+        "tandem-training -o yaml`, or a k8s/ overlay's `kustomize build`): runs PVC and mount, "
+        "step labels, GPU node selector/tolerations, service accounts (default: k8s/base's).",
+        show_default=False,
+    ),
+]
 ParamOption = Annotated[
     list[str] | None,
     typer.Option(
@@ -110,8 +120,10 @@ def _compile(
     torch_image: str | None,
     mlflow_uri: str | None,
     pipeline_root: str | None,
+    cluster_config: Path | None,
 ):
-    from pipelines.kfp_package import DEFAULT_MLFLOW_URI, DEFAULT_PIPELINE_ROOT, compile_package
+    from pipelines.cluster_config import load_cluster_config
+    from pipelines.kfp_package import DEFAULT_PIPELINE_ROOT, compile_package
 
     loaded = load_spec(spec or default_spec_path())
     chosen = [name.value for name in framework or list(Framework)]
@@ -121,8 +133,9 @@ def _compile(
             output,
             frameworks=chosen,
             images={"tensorflow": tfx_image, "pytorch": torch_image},
-            mlflow_uri=mlflow_uri or DEFAULT_MLFLOW_URI,
+            mlflow_uri=mlflow_uri,
             pipeline_root=pipeline_root or DEFAULT_PIPELINE_ROOT,
+            cluster=load_cluster_config(cluster_config),
         )
 
 
@@ -134,10 +147,13 @@ def compile_command(
     torch_image: TorchImageOption = None,
     mlflow_uri: MlflowUriOption = None,
     pipeline_root: PipelineRootOption = None,
+    cluster_config: ClusterConfigOption = None,
 ) -> None:
     """Compile both pipelines to KFP v2 IR (one YAML each, plus package.json) for the given
     images, with MLFLOW_TRACKING_URI and MLFLOW_EXPERIMENT_NAME set on every step."""
-    package = _compile(spec, output, framework, tfx_image, torch_image, mlflow_uri, pipeline_root)
+    package = _compile(
+        spec, output, framework, tfx_image, torch_image, mlflow_uri, pipeline_root, cluster_config
+    )
     print_section(
         "compile",
         [
@@ -157,6 +173,7 @@ class DeployOptions:
     torch_image: str | None
     mlflow_uri: str | None
     pipeline_root: str | None
+    cluster_config: Path | None
 
 
 @contextlib.contextmanager
@@ -179,10 +196,12 @@ def _deployable(options: DeployOptions):
                 options.torch_image,
                 options.mlflow_uri,
                 options.pipeline_root,
+                options.cluster_config,
             )
         else:
             fixed = {"--spec": options.spec, "--tfx-image": options.tfx_image}
             fixed["--torch-image"] = options.torch_image
+            fixed["--cluster-config"] = options.cluster_config
             given = [flag for flag, value in fixed.items() if value is not None]
             if given:
                 raise TandemError(
@@ -215,13 +234,14 @@ def submit(
     torch_image: TorchImageOption = None,
     mlflow_uri: MlflowUriOption = None,
     pipeline_root: PipelineRootOption = None,
+    cluster_config: ClusterConfigOption = None,
 ) -> None:
     """Upload both pipelines to Kubeflow Pipelines (a new version when they exist) and start
     a run of each; prints the run ids and URLs."""
     from pipelines.kfp_package import run_parameters
 
     options = DeployOptions(
-        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root
+        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root, cluster_config
     )
     with _deployable(options) as (compiled, chosen, root):
         params = run_parameters(compiled, chosen, param or [])
@@ -230,7 +250,13 @@ def submit(
         rows = []
         for pipeline in chosen:
             uploaded = deployer.upload(compiled, pipeline)
-            submitted = deployer.run(uploaded, experiment_id, params[pipeline.framework], root)
+            submitted = deployer.run(
+                uploaded,
+                experiment_id,
+                params[pipeline.framework],
+                root,
+                compiled.service_accounts[pipeline.framework],
+            )
             version = "new version" if uploaded.new_version else "unchanged version"
             rows.append((pipeline.framework, f"run {submitted.run_id}  {submitted.url}"))
             rows.append(("", f"{pipeline.name} {version} {uploaded.version_id}"))
@@ -264,6 +290,7 @@ def schedule(
     torch_image: TorchImageOption = None,
     mlflow_uri: MlflowUriOption = None,
     pipeline_root: PipelineRootOption = None,
+    cluster_config: ClusterConfigOption = None,
 ) -> None:
     """Create a recurring run (cron) of each pipeline — uploading them as `submit` does — or
     pause, resume or delete the existing ones (named <pipeline>-schedule)."""
@@ -293,7 +320,7 @@ def schedule(
         return
     kfp_cron(cron)  # a malformed expression fails before anything is compiled or uploaded
     options = DeployOptions(
-        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root
+        spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root, cluster_config
     )
     with _deployable(options) as (compiled, chosen, root):
         params = run_parameters(compiled, chosen, param or [])
@@ -302,7 +329,12 @@ def schedule(
         for pipeline in chosen:
             uploaded = deployer.upload(compiled, pipeline)
             scheduled = deployer.schedule(
-                uploaded, experiment_id, cron, params[pipeline.framework], root
+                uploaded,
+                experiment_id,
+                cron,
+                params[pipeline.framework],
+                root,
+                compiled.service_accounts[pipeline.framework],
             )
             rows.append(
                 (

@@ -215,7 +215,12 @@ class Deployer:
             ).experiment_id
 
     def run(
-        self, uploaded: Uploaded, experiment_id: str, params: Mapping[str, object], root: str
+        self,
+        uploaded: Uploaded,
+        experiment_id: str,
+        params: Mapping[str, object],
+        root: str,
+        service_account: str,
     ) -> Submitted:
         stamp = datetime.now(UTC).strftime("%Y%m%d-%H%M%S")
         with _api_errors(self.target):
@@ -226,6 +231,7 @@ class Deployer:
                 pipeline_id=uploaded.pipeline_id,
                 version_id=uploaded.version_id,
                 pipeline_root=root,
+                service_account=service_account,
             )
         return Submitted(uploaded, run.run_id, f"{self.target.url}/#/runs/details/{run.run_id}")
 
@@ -236,6 +242,7 @@ class Deployer:
         cron: str,
         params: Mapping[str, object],
         root: str,
+        service_account: str,
     ) -> Scheduled:
         """Create the pipeline's recurring run; one of the same name is replaced (KFP cannot
         update a recurring run in place)."""
@@ -250,6 +257,7 @@ class Deployer:
                 pipeline_id=uploaded.pipeline_id,
                 version_id=uploaded.version_id,
                 pipeline_root=root,
+                service_account=service_account,
                 max_concurrency=1,
                 no_catchup=True,
             )

@@ -24,18 +24,14 @@ from pathlib import Path
 from components.common.errors import TandemError
 from components.common.spec import LoadedSpec
 from components.common.tracking import EXPERIMENT_ENV, TRACKING_URI_ENV, experiment_name
+from pipelines.cluster_config import DEFAULT as DEFAULT_CLUSTER
+from pipelines.cluster_config import TRAINING_EXECUTORS, ClusterConfig, executor_config
 
-DEFAULT_MLFLOW_URI = "http://mlflow.tandem.svc.cluster.local:5000"
 # KFP's own default artifact root (its bundled MinIO or the object store it is configured with).
 DEFAULT_PIPELINE_ROOT = "minio://mlpipeline/v2/artifacts"
 MANIFEST_FILE = "package.json"
 FRAMEWORKS = ("tensorflow", "pytorch")
 IMAGE_REPOSITORIES = {"tensorflow": "tandem-tfx", "pytorch": "tandem-torch"}
-# What k8s/ expects of every step (k8s/base/training/configmap.yaml): tandem's shared output
-# directory, the PVC `tandem-runs`, mounted where the compiled pipelines write; the label that
-# the MLflow NetworkPolicy admits.
-RUNS_PVC = "tandem-runs"
-STEP_LABELS = {"tandem/pipeline-step": "true"}
 
 
 def default_image(framework: str) -> str:
@@ -61,6 +57,8 @@ class Package:
     mlflow_experiment: str
     pipeline_root: str
     pipelines: tuple[CompiledPipeline, ...]
+    # framework → the Kubernetes service account its runs use (k8s/base/rbac)
+    service_accounts: dict[str, str]
 
     def path(self, pipeline: CompiledPipeline) -> Path:
         return self.directory / pipeline.file
@@ -97,27 +95,31 @@ def set_executor_env(pipeline_spec, env: Mapping[str, str]) -> None:
     pipeline_spec.deployment_spec.update(deployment)
 
 
-def set_kubernetes_step_config(pipeline_spec, platform_spec) -> None:
-    """Mount RUNS_PVC at the runs directory and add STEP_LABELS on every container executor, in
-    the KFP v2 Kubernetes platform spec (what `kfp.kubernetes.mount_pvc` / `add_pod_label`
-    write), keeping whatever the executor's config already has."""
+def set_cluster_config(pipeline_spec, platform_spec, cluster: ClusterConfig, gpus: int) -> None:
+    """What k8s/ expects of every step (`cluster_config.executor_config`) into the Kubernetes
+    platform spec; for a spec with GPUs, the accelerator type on the training executors."""
     from google.protobuf import json_format
 
-    from pipelines.torch_runner import COMPILE_OUTPUT_DIR
+    from pipelines.torch_pipeline import GPU_RESOURCE
 
     deployment = json_format.MessageToDict(pipeline_spec.deployment_spec)
     kubernetes = platform_spec.platforms["kubernetes"].deployment_spec
     configs = json_format.MessageToDict(kubernetes).get("executors", {})
     for name, executor in deployment.get("executors", {}).items():
-        if "container" not in executor:
+        container = executor.get("container")
+        if container is None:
             continue
-        config = configs.setdefault(name, {})
-        mounts = [m for m in config.get("pvcMount", []) if m.get("mountPath") != COMPILE_OUTPUT_DIR]
-        config["pvcMount"] = [*mounts, {"constant": RUNS_PVC, "mountPath": COMPILE_OUTPUT_DIR}]
-        labels = config.setdefault("podMetadata", {}).setdefault("labels", {})
-        labels.update(STEP_LABELS)
+        configs[name] = executor_config(cluster, name, gpus, configs.get(name))
+        if gpus > 0 and name in TRAINING_EXECUTORS:
+            resources = container.setdefault("resources", {})
+            resources["accelerator"] = {
+                "resourceType": cluster.accelerator_type or GPU_RESOURCE,
+                "resourceCount": str(gpus),
+            }
     kubernetes.Clear()
     json_format.ParseDict({"executors": configs}, kubernetes)
+    pipeline_spec.deployment_spec.Clear()
+    pipeline_spec.deployment_spec.update(deployment)
 
 
 def read_ir(path: Path):
@@ -140,13 +142,20 @@ def read_ir(path: Path):
     return pipeline_spec, platform_spec
 
 
-def write_ir(path: Path, env: Mapping[str, str] | None, pipeline_root: str | None) -> None:
-    """Rewrite a compiled pipeline as KFP v2 YAML, with `env` and k8s/'s volume and label on
-    every step and `pipeline_root` as its default root (None keeps what the file has)."""
+def write_ir(
+    path: Path,
+    env: Mapping[str, str] | None,
+    pipeline_root: str | None,
+    cluster: tuple[ClusterConfig, int] | None = None,
+) -> None:
+    """Rewrite a compiled pipeline as KFP v2 YAML, with `env` on every step, `pipeline_root`
+    as its default root (None keeps what the file has) and, given a (ClusterConfig, GPUs per
+    node), the cluster's settings on the steps."""
     from kfp.compiler.pipeline_spec_builder import write_pipeline_spec_to_file
 
     pipeline_spec, platform_spec = read_ir(path)
-    set_kubernetes_step_config(pipeline_spec, platform_spec)
+    if cluster is not None:
+        set_cluster_config(pipeline_spec, platform_spec, *cluster)
     if env:
         set_executor_env(pipeline_spec, env)
     if pipeline_root:
@@ -159,9 +168,10 @@ def write_ir(path: Path, env: Mapping[str, str] | None, pipeline_root: str | Non
     )
 
 
-def _compile_tensorflow(loaded: LoadedSpec, output_file: Path, image: str, root: str) -> None:
+def _compile_tensorflow(
+    loaded: LoadedSpec, output_file: Path, image: str, root: str, runs_dir: str
+) -> None:
     from pipelines.tfx_runner import SERVING_DIR, TFX_DIR, compile_kubeflow_v2
-    from pipelines.torch_runner import COMPILE_OUTPUT_DIR
 
     with tempfile.TemporaryDirectory() as scratch:
         job = compile_kubeflow_v2(
@@ -170,16 +180,18 @@ def _compile_tensorflow(loaded: LoadedSpec, output_file: Path, image: str, root:
             image=image,
             pipeline_root=root,
             # The same shared-volume layout as the PyTorch pipeline's defaults.
-            serving_dir=f"{COMPILE_OUTPUT_DIR}/{TFX_DIR}/{loaded.spec.name}/{SERVING_DIR}",
-            runs_dir=COMPILE_OUTPUT_DIR,
+            serving_dir=f"{runs_dir}/{TFX_DIR}/{loaded.spec.name}/{SERVING_DIR}",
+            runs_dir=runs_dir,
         )
         output_file.write_text(job.read_text())
 
 
-def _compile_pytorch(loaded: LoadedSpec, output_file: Path, image: str, root: str) -> None:
+def _compile_pytorch(
+    loaded: LoadedSpec, output_file: Path, image: str, root: str, runs_dir: str
+) -> None:
     from pipelines.torch_runner import compile_pipeline
 
-    compile_pipeline(loaded, output_file, image=image)
+    compile_pipeline(loaded, output_file, image=image, output_dir=runs_dir)
 
 
 COMPILERS = {"tensorflow": _compile_tensorflow, "pytorch": _compile_pytorch}
@@ -198,14 +210,18 @@ def compile_package(
     output_dir: Path,
     frameworks: Sequence[str] = FRAMEWORKS,
     images: Mapping[str, str] | None = None,
-    mlflow_uri: str = DEFAULT_MLFLOW_URI,
+    mlflow_uri: str | None = None,
     pipeline_root: str = DEFAULT_PIPELINE_ROOT,
+    cluster: ClusterConfig = DEFAULT_CLUSTER,
 ) -> Package:
     """Compile the chosen frameworks' pipelines into output_dir (created if needed) for their
-    images (default: `default_image`), with the MLflow settings on every step."""
+    images (default: `default_image`), with the MLflow settings and the cluster's (k8s/'s
+    ConfigMap tandem-training) on every step; tandem's output directory is the runs PVC, and
+    the MLflow URI defaults to the cluster's."""
     output_dir = Path(output_dir).resolve()
     output_dir.mkdir(parents=True, exist_ok=True)
     spec_name = loaded.spec.name
+    mlflow_uri = mlflow_uri or cluster.mlflow_tracking_uri
     env = step_environment(mlflow_uri, spec_name)
     compiled = []
     for framework in FRAMEWORKS:
@@ -214,8 +230,9 @@ def compile_package(
         image = (images or {}).get(framework) or default_image(framework)
         name = pipeline_name(framework, spec_name)
         output_file = output_dir / f"{name}.yaml"
-        COMPILERS[framework](loaded, output_file, image, pipeline_root)
-        write_ir(output_file, env, pipeline_root)
+        COMPILERS[framework](loaded, output_file, image, pipeline_root, cluster.runs_mount_path)
+        gpus = loaded.spec.training.workers.gpus_per_node
+        write_ir(output_file, env, pipeline_root, (cluster, gpus))
         compiled.append(CompiledPipeline(framework, name, output_file.name, image))
     package = Package(
         directory=output_dir,
@@ -224,6 +241,7 @@ def compile_package(
         mlflow_experiment=env[EXPERIMENT_ENV],
         pipeline_root=pipeline_root,
         pipelines=tuple(compiled),
+        service_accounts={p.framework: cluster.run_service_account(p.framework) for p in compiled},
     )
     _write_manifest(package)
     return package

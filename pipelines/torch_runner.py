@@ -31,12 +31,13 @@ from pathlib import Path
 
 from components.common.spec import LoadedSpec
 from components.common.tracking import LOG_ROOT_DIR
+from pipelines.cluster_config import DEFAULT as CLUSTER_DEFAULT
 
 KFP_DIR = "kfp"
 PIPELINE_ROOT_DIR = "pipeline_root"
 SERVING_DIR = "serving"
-# The mount path of the shared PVC `tandem-runs` on a cluster (k8s/base/training/configmap.yaml).
-COMPILE_OUTPUT_DIR = "/mnt/tandem-runs"
+# tandem's output directory on a cluster: where k8s/ mounts the shared PVC.
+COMPILE_OUTPUT_DIR = CLUSTER_DEFAULT.runs_mount_path
 
 
 _CONDITION = re.compile(

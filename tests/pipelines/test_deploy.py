@@ -27,10 +27,13 @@ from pathlib import Path
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
+import yaml
 from google.protobuf import json_format
 
+from components.common.spec import default_spec_path, load_spec
 from pipelines import cli
-from pipelines.kfp_package import MANIFEST_FILE, load_package, read_ir
+from pipelines.cluster_config import TRAINING_EXECUTORS, load_cluster_config
+from pipelines.kfp_package import MANIFEST_FILE, compile_package, load_package, read_ir
 
 API = "/apis/v2beta1"
 TOKEN = "test-token-1234"
@@ -39,6 +42,20 @@ TFX_IMAGE = "registry.example/tandem-tfx:1.2.3"
 TORCH_IMAGE = "registry.example/tandem-torch:1.2.3"
 MLFLOW_URI = "http://mlflow.example:5000"
 ROOT = "s3://tandem-artifacts/root"
+# The gpu overlay's ConfigMap, with a team's own volume, mount and account.
+GPU_CONFIGMAP = {
+    "apiVersion": "v1",
+    "kind": "ConfigMap",
+    "metadata": {"name": "tandem-training"},
+    "data": {
+        "service-account": "team-steps",
+        "runs-pvc": "team-runs",
+        "runs-mount-path": "/data/runs",
+        "accelerator-type": "nvidia.com/gpu",
+        "node-selector": '{"nvidia.com/gpu.present": "true"}',
+        "tolerations": '[{"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}]',
+    },
+}
 # Where k8s/ mounts the shared PVC tandem-runs (k8s/base/training/configmap.yaml runs-mount-path).
 RUNS_MOUNT = "/mnt/tandem-runs"
 PIPELINES = {"tensorflow": "tandem-penguins-tfx", "pytorch": "tandem-penguins-pytorch"}
@@ -352,6 +369,41 @@ def test_compile_keeps_the_pytorch_pipeline_parameters(package) -> None:
     assert loaded.path(torch).read_text().startswith("# PIPELINE DEFINITION")
 
 
+def test_a_gpu_cluster_config_reaches_only_the_training_steps(tmp_path) -> None:
+    """The gpu overlay's ConfigMap on a spec with GPUs: accelerator, node selector and
+    tolerations on the two training executors, the shared volume and label on every step."""
+    spec = yaml.safe_load(default_spec_path().read_text())
+    spec["training"]["workers"]["gpus_per_node"] = 2
+    (tmp_path / "gpu.yaml").write_text(yaml.safe_dump(spec))
+    cluster = tmp_path / "cluster.yaml"
+    cluster.write_text(yaml.safe_dump(GPU_CONFIGMAP))
+    package = compile_package(
+        load_spec(tmp_path / "gpu.yaml"),
+        tmp_path / "out",
+        cluster=load_cluster_config(cluster),
+    )
+    trained = set()
+    for pipeline in package.pipelines:
+        spec_ir, platform = read_ir(package.path(pipeline))
+        configs = json_format.MessageToDict(platform.platforms["kubernetes"].deployment_spec)
+        for name, executor in _executors(spec_ir).items():
+            config = configs["executors"][name]
+            assert config["pvcMount"] == [{"constant": "team-runs", "mountPath": "/data/runs"}]
+            accelerator = executor["container"].get("resources", {}).get("accelerator")
+            if name in TRAINING_EXECUTORS:
+                trained.add(name)
+                assert accelerator == {"resourceType": "nvidia.com/gpu", "resourceCount": "2"}
+                assert config["nodeSelector"] == {"labels": {"nvidia.com/gpu.present": "true"}}
+                assert config["tolerations"] == [
+                    {"key": "nvidia.com/gpu", "operator": "Exists", "effect": "NoSchedule"}
+                ]
+            else:
+                assert accelerator is None
+                assert "nodeSelector" not in config and "tolerations" not in config
+    assert trained == TRAINING_EXECUTORS
+    assert package.service_accounts == {"tensorflow": "team-steps", "pytorch": "tandem-torchx"}
+
+
 # --- submit -------------------------------------------------------------------------------
 
 
@@ -402,6 +454,17 @@ def test_submit_uploads_both_pipelines_and_runs_their_versions(
         )
         assert run["experiment_id"] == experiment["experiment_id"]
         assert run["runtime_config"]["pipeline_root"] == ROOT
+    accounts = {
+        api.pipelines[r["pipeline_version_reference"]["pipeline_id"]]["display_name"]: r[
+            "service_account"
+        ]
+        for r in runs
+    }
+    # k8s/base/rbac: the PyTorch pipeline's train step launches TorchX jobs.
+    assert accounts == {
+        PIPELINES["tensorflow"]: "tandem-pipeline",
+        PIPELINES["pytorch"]: "tandem-torchx",
+    }
     parameters = {
         api.pipelines[r["pipeline_version_reference"]["pipeline_id"]]["display_name"]: r[
             "runtime_config"
@@ -484,6 +547,7 @@ def test_schedule_creates_a_recurring_run_per_pipeline_with_kfp_cron(
         assert recurring["runtime_config"]["pipeline_root"] == ROOT
     torch = next(r for r in created if "pytorch" in r["display_name"])
     assert torch["runtime_config"]["parameters"] == {"max_retries": 3}
+    assert torch["service_account"] == "tandem-torchx"
     assert all(r.query.get("namespace") == NAMESPACE for r in api.calls("GET", "/recurringruns"))
     assert "created" in out
 
