@@ -205,22 +205,27 @@ def compile_kubeflow_v2(
 ) -> Path:
     """Write the pipeline as KFP v2 IR (PipelineJob JSON) for `image`, which carries tandem's
     code (user code is referenced by dotted path, so compiling needs no network). Locations on
-    the cluster default to folders under pipeline_root; the snapshot is ingest's output there."""
+    the cluster default to folders under pipeline_root; the snapshot to the latest one ingested
+    into runs_dir (`<runs_dir>/snapshots/<spec>-current`: the PyTorch pipeline's ingest step or
+    `tandem ingest` makes it)."""
     from tfx import v1 as tfx
 
     from components.ingest.run import beam_flags
+    from components.ingest.snapshot import SNAPSHOTS_DIR, current_snapshot_name
     from pipelines.tfx_pipeline import create_pipeline
 
     spec = loaded.spec
     root = pipeline_root.rstrip("/")
+    runs_dir = (runs_dir or f"{root}/runs").rstrip("/")
     pipeline = create_pipeline(
         loaded,
-        snapshot_dir=snapshot_dir or f"{root}/snapshot",
+        snapshot_dir=snapshot_dir
+        or f"{runs_dir}/{SNAPSHOTS_DIR}/{current_snapshot_name(spec.name)}",
         pipeline_name=pipeline_name(spec.name),
         pipeline_root=root,
         metadata_connection_config=None,
         serving_dir=serving_dir or f"{root}/serving",
-        runs_dir=runs_dir or f"{root}/runs",
+        runs_dir=runs_dir,
         beam_pipeline_args=beam_flags(spec.ingest.beam_args, beam_args),
     )
     output_file = Path(output_file).resolve()

@@ -31,8 +31,10 @@ from components.ingest.snapshot import (
     FORMAT_VERSION,
     MANIFEST,
     cached_manifest,
+    current_snapshot_link,
     file_sha256,
     fingerprint,
+    point_current,
     publish,
     snapshot_dir,
     staging_dir,
@@ -255,6 +257,7 @@ def run_ingest(
             if not publish(staging, final, manifest):
                 cache_hit = True
                 manifest = cached_manifest(final, snapshot_fingerprint)
+    point_current(current_snapshot_link(output_dir, loaded.spec.name), final)
     timings["total_s"] = time.perf_counter() - started
 
     result = IngestResult(final, manifest, cache_hit, timings=timings)

@@ -53,6 +53,25 @@ def snapshot_dir(output_dir: Path, spec_name: str, snapshot_fingerprint: str) ->
     return Path(output_dir) / SNAPSHOTS_DIR / f"{spec_name}-{snapshot_fingerprint[:12]}"
 
 
+def current_snapshot_name(spec_name: str) -> str:
+    """`<spec>-current`, under snapshots/: the snapshot the latest ingest of the spec made or
+    reused. A cluster's TFX pipeline reads its data there (`tfx_runner.compile_kubeflow_v2`):
+    its DAG has no ingest step of its own."""
+    return f"{spec_name}-current"
+
+
+def current_snapshot_link(output_dir: Path, spec_name: str) -> Path:
+    return Path(output_dir) / SNAPSHOTS_DIR / current_snapshot_name(spec_name)
+
+
+def point_current(link: Path, snapshot: Path) -> None:
+    """Make `link` a relative symlink to `snapshot` (a sibling), replaced in one step, so a
+    reader sees the old snapshot or the new one, never neither."""
+    staging = link.with_name(f".link-{link.name}-{uuid.uuid4().hex[:8]}")
+    staging.symlink_to(snapshot.name, target_is_directory=True)
+    os.replace(staging, link)
+
+
 def read_manifest(directory: Path) -> dict | None:
     try:
         return json.loads((directory / MANIFEST).read_text())

@@ -17,7 +17,12 @@ from components.common.errors import TandemError
 from components.common.spec import default_spec_path, load_spec
 from components.ingest import run as ingest_run
 from components.ingest.run import DEFAULT_BEAM_ARGS, run_ingest
-from components.ingest.snapshot import MANIFEST, SNAPSHOTS_DIR
+from components.ingest.snapshot import (
+    MANIFEST,
+    SNAPSHOTS_DIR,
+    current_snapshot_link,
+    point_current,
+)
 from components.ingest.validate import REASON, SOURCE_ROW
 from tests.conftest import PENGUINS_CSV
 
@@ -37,6 +42,18 @@ def _published(output_dir: Path) -> list[str]:
 def penguins(tmp_path_factory) -> ingest_run.IngestResult:
     output = tmp_path_factory.mktemp("penguins")
     return run_ingest(load_spec(default_spec_path()), output, track=False)
+
+
+def test_the_current_link_names_the_latest_snapshot_of_the_spec(penguins, tmp_path):
+    link = current_snapshot_link(penguins.snapshot_dir.parents[1], "penguins")
+    assert link.is_symlink() and link.resolve() == penguins.snapshot_dir
+    other = tmp_path / SNAPSHOTS_DIR / "penguins-000000000000"
+    other.mkdir(parents=True)
+    moved = current_snapshot_link(tmp_path, "penguins")
+    point_current(moved, other)
+    point_current(moved, other)  # replacing an existing link
+    assert moved.resolve() == other
+    assert sorted(p.name for p in moved.parent.iterdir()) == [other.name, moved.name]
 
 
 def test_penguins_rows_are_all_accounted_for(penguins):
