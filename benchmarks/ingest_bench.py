@@ -10,7 +10,6 @@ either absolute rate.
 
 from __future__ import annotations
 
-import statistics
 import tempfile
 import time
 from collections.abc import Sequence
@@ -19,16 +18,19 @@ from pathlib import Path
 import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 from rich.console import Console
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.progress import Progress
 from rich.table import Table
 
 from benchmarks import DATA_DIR
+from benchmarks.display import median_range, progress, target, verdict
+from benchmarks.stats import interleave, ratios, summary
 from benchmarks.synthetic import bad_row_count, make_dataset, without_id_check
 from components.common.spec import load_spec
 from components.ingest.run import run_ingest
 
 NAME = "ingest"
 DEFAULT_ROWS = (100_000, 1_000_000)
+QUICK_ROWS = (5_000,)
 DEFAULT_REPEATS = 3
 TARGET_RATIO = 0.5
 TARGET_ROWS = 1_000_000
@@ -63,43 +65,41 @@ def _tandem_once(spec_path: Path, work_dir: Path, rows: int) -> tuple[float, dic
 
 
 def _summary(rows: int, seconds: list[float]) -> dict:
-    median = statistics.median(seconds)
-    return {
-        "seconds": seconds,
-        "median_s": median,
-        "min_s": min(seconds),
-        "max_s": max(seconds),
-        "rows_per_s": rows / median,
-    }
+    """The shared summary of the seconds, plus the rate at the median."""
+    measured = summary(seconds)
+    return {**measured, "rows_per_s": rows / measured["median"]}
 
 
-def _case(rows: int, repeats: int, progress: Progress) -> dict:
+def _case(rows: int, repeats: int, bar: Progress) -> dict:
     """One row count: pyarrow, tandem, tandem without the id pass, interleaved per round."""
-    task = progress.add_task(f"{rows:,} rows: generating data", total=3 * (repeats + 1))
+    task = bar.add_task(f"{rows:,} rows: generating data", total=len(VARIANTS) * (repeats + 1))
     spec_path = make_dataset(rows, DATA_DIR)
     no_id_spec = without_id_check(spec_path)
     csv_path = Path(load_spec(spec_path).spec.dataset.source)
     work_dir = DATA_DIR / "tmp"
     work_dir.mkdir(parents=True, exist_ok=True)
 
-    seconds: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    timings: dict[str, list[dict[str, float]]] = {variant: [] for variant in VARIANTS[1:]}
-    for round_ in range(repeats + 1):
-        label = "warm-up" if round_ == 0 else f"round {round_}/{repeats}"
-        for variant in VARIANTS:
-            progress.update(task, description=f"{rows:,} rows, {label}: {variant}")
+    def measured(variant: str):
+        def run_once() -> tuple[float, dict | None]:
             if variant == "pyarrow":
-                took, spent = _pyarrow_once(csv_path, work_dir), None
+                result = _pyarrow_once(csv_path, work_dir), None
             else:
                 spec = spec_path if variant == "tandem" else no_id_spec
-                took, spent = _tandem_once(spec, work_dir, rows)
-            progress.advance(task)
-            if round_ > 0:
-                seconds[variant].append(took)
-                if spent is not None:
-                    timings[variant].append(spent)
-    progress.update(task, description=f"{rows:,} rows: done")
+                result = _tandem_once(spec, work_dir, rows)
+            bar.advance(task)
+            return result
 
+        return run_once
+
+    results = interleave(
+        {variant: measured(variant) for variant in VARIANTS},
+        repeats,
+        on_start=lambda label, variant: bar.update(
+            task, description=f"{rows:,} rows, {label}: {variant}"
+        ),
+    )
+    bar.update(task, description=f"{rows:,} rows: done")
+    seconds = {variant: [took for took, _ in values] for variant, values in results.items()}
     case = {
         "rows": rows,
         "repeats": repeats,
@@ -109,18 +109,12 @@ def _case(rows: int, repeats: int, progress: Progress) -> dict:
     }
     for variant in VARIANTS[1:]:
         # tandem_rate / pyarrow_rate for one round = pyarrow seconds / tandem seconds.
-        ratios = [r / t for r, t in zip(seconds["pyarrow"], seconds[variant], strict=True)]
         case[variant] = {
             **_summary(rows, seconds[variant]),
-            "timings_median_s": {
-                key: statistics.median(t[key] for t in timings[variant]) for key in TIMING_KEYS
+            "timings_s": {
+                key: summary([spent[key] for _, spent in results[variant]]) for key in TIMING_KEYS
             },
-            "ratio": {
-                "per_round": ratios,
-                "median": statistics.median(ratios),
-                "min": min(ratios),
-                "max": max(ratios),
-            },
+            "ratio": ratios(seconds["pyarrow"], seconds[variant]),
         }
     return case
 
@@ -129,37 +123,24 @@ def run(
     rows: Sequence[int] | None = None,
     repeats: int = DEFAULT_REPEATS,
     console: Console | None = None,
+    quick: bool = False,
 ) -> dict:
     """Measure every row count; the result is what run.py writes as JSON."""
-    cases = []
-    with Progress(
-        TextColumn("{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        console=console,
-    ) as progress:
-        for count in rows or DEFAULT_ROWS:
-            cases.append(_case(count, repeats, progress))
+    with progress(console) as bar:
+        cases = [
+            _case(count, repeats, bar) for count in rows or (QUICK_ROWS if quick else DEFAULT_ROWS)
+        ]
     at_target = next((c for c in cases if c["rows"] == TARGET_ROWS), None)
-    measured = at_target["tandem"]["ratio"]["median"] if at_target else None
     return {
         "reference": "pyarrow.csv.read_csv + pyarrow.parquet.write_table",
         "cases": cases,
-        "target": {
-            "description": (
-                f"tandem ingest >= {TARGET_RATIO}x the bare pyarrow rate at {TARGET_ROWS:,} rows"
-            ),
-            "rows": TARGET_ROWS,
-            "ratio": TARGET_RATIO,
-            "measured_ratio": measured,
-            "met": None if measured is None else measured >= TARGET_RATIO,
-        },
+        "target": target(
+            f"tandem ingest >= {TARGET_RATIO}x the bare pyarrow rate at {TARGET_ROWS:,} rows",
+            at_target["tandem"]["ratio"]["median"] if at_target else None,
+            TARGET_RATIO,
+            higher_is_better=True,
+        ),
     }
-
-
-def _range(summary: dict) -> str:
-    return f"{summary['min_s']:.2f}-{summary['max_s']:.2f}"
 
 
 def render(result: dict, console: Console) -> None:
@@ -169,40 +150,30 @@ def render(result: dict, console: Console) -> None:
             "medians of A/B-interleaved rounds after a warm-up; ratio = tandem rate / pyarrow rate"
         ),
     )
-    for column in ("rows", "variant", "median s", "min-max s", "rows/s", "ratio", "ratio range"):
+    for column in ("rows", "variant", "median s", "rows/s", "ratio"):
         table.add_column(column, justify="left" if column == "variant" else "right")
     for case in result["cases"]:
         reference = case["pyarrow"]
         table.add_row(
             f"{case['rows']:,}",
             "pyarrow",
-            f"{reference['median_s']:.2f}",
-            _range(reference),
+            median_range(reference),
             f"{reference['rows_per_s']:,.0f}",
         )
         for variant in VARIANTS[1:]:
-            measured, ratio = case[variant], case[variant]["ratio"]
+            measured = case[variant]
             table.add_row(
                 "",
                 variant,
-                f"{measured['median_s']:.2f}",
-                _range(measured),
+                median_range(measured),
                 f"{measured['rows_per_s']:,.0f}",
-                f"{ratio['median']:.3f}",
-                f"{ratio['min']:.3f}-{ratio['max']:.3f}",
+                median_range(measured["ratio"], 3),
                 end_section=variant == VARIANTS[-1],
             )
     console.print(table)
     for case in result["cases"]:
         for variant in VARIANTS[1:]:
-            timings = case[variant]["timings_median_s"]
-            parts = ", ".join(f"{k} {v:.2f}" for k, v in timings.items())
+            timings = case[variant]["timings_s"]
+            parts = ", ".join(f"{k} {v['median']:.2f}" for k, v in timings.items())
             console.print(f"{case['rows']:,} rows, {variant} timings (median): {parts}")
-    target = result["target"]
-    if target["met"] is None:
-        verdict = f"not measured (run with {TARGET_ROWS:,} rows)"
-    elif target["met"]:
-        verdict = f"[green]met[/green] ({target['measured_ratio']:.3f}x)"
-    else:
-        verdict = f"[red]not met[/red] ({target['measured_ratio']:.3f}x)"
-    console.print(f"Target: {target['description']}: {verdict}")
+    console.print(verdict(result["target"]))

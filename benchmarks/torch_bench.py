@@ -1,121 +1,141 @@
-"""What KFP + TorchX add, and DDP scaling: the bare Lightning script (one process, then two under
-torchrun) against the whole local KFP pipeline (kfp.local: ingest → TorchX train → evaluate →
-push) on the penguins snapshot. Rounds are interleaved (1 process, 2 processes, pipeline, …) after
-a warm-up round; samples/s is the trainer's own figure (training steps only, all ranks).
+"""DDP scaling of the PyTorch trainer: one process vs two (torchrun, gloo) at the same global
+batch, on the synthetic benchmark spec.
+
+The trainer script (`python -m components.torch_trainer.train`, Lightning) runs as one process,
+then under torchrun with 2 processes, alternating after a warm-up round. The spec's batch size
+is the global batch: each of N processes takes batch_size / N rows a step
+(`components.torch_trainer.batching`), so both variants run the same optimisation; the batch
+each process used is read back from the run's MLflow params to prove it. samples/s is the
+trainer's own figure (training steps only, all ranks). torchrun sets OMP_NUM_THREADS=1 per
+rank, so on 2 vCPUs the two variants use the same number of cores for compute.
 """
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
-import statistics
-import subprocess
-import sys
 import tempfile
-import time
+from collections.abc import Sequence
 from pathlib import Path
 
 from rich.console import Console
 from rich.table import Table
 
-from benchmarks import DATA_DIR
+from benchmarks import DATA_DIR, specs
+from benchmarks.display import median_range, progress
+from benchmarks.launch import run_module
+from benchmarks.quiet import quiet
+from benchmarks.stats import interleave, ratios, summary
 
-NAME = "torch"
-VARIANTS = ("bare, 1 process", "bare, torchrun 2 processes", "KFP pipeline (kfp.local)")
-
-
-def _bare(processes: int, spec: Path, snapshot: Path, work: Path) -> tuple[float, float]:
-    """Wall seconds and samples/s of `python -m components.torch_trainer.train` on its own."""
-    launcher = [sys.executable, "-m", "torch.distributed.run", f"--nproc_per_node={processes}"]
-    command = [*launcher, "-m"] if processes > 1 else [sys.executable, "-m"]
-    args = ["--spec", str(spec), "--snapshot", str(snapshot), "--model-dir", str(work / "model")]
-    args += ["--runs-dir", str(work / "runs"), "--checkpoint-dir", str(work / "checkpoints")]
-    environment = {**os.environ, "PATH": f"{Path(sys.executable).parent}:{os.environ['PATH']}"}
-    started = time.perf_counter()
-    subprocess.run(
-        [*command, "components.torch_trainer.train", *args],
-        check=True,
-        capture_output=True,
-        env=environment,
-    )
-    wall = time.perf_counter() - started
-    summary = json.loads((work / "checkpoints" / "rank-0.json").read_text())
-    return wall, summary["samples_per_s"]
+NAME = "ddp"
+DEFAULT_ROWS = 100_000
+QUICK_ROWS = 5_000
+EPOCHS = 2
+PROCESSES = (1, 2)
 
 
-def _summary(values: list[float]) -> dict:
-    return {
-        "values": values,
-        "median": statistics.median(values),
-        "min": min(values),
-        "max": max(values),
-    }
+def _per_process_batch(runs_dir: Path) -> int:
+    """The batch_size_per_process param the trainer logged (its only run in runs_dir)."""
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import tracking_uri
+
+    client = MlflowClient(tracking_uri(runs_dir))
+    experiments = [e.experiment_id for e in client.search_experiments()]
+    (run,) = client.search_runs(experiments)
+    return int(run.data.params["batch_size_per_process"])
 
 
-def run(rows=None, repeats: int = 3, console: Console | None = None) -> dict:
-    """`rows` does not apply: the pipeline runs on the bundled penguins spec."""
-    from components.common.spec import default_spec_path, load_spec
+def _train(processes: int, spec: Path, snapshot: Path, work: Path) -> dict:
+    with tempfile.TemporaryDirectory(dir=work) as out:
+        root = Path(out)
+        args = ["--spec", spec, "--snapshot", snapshot, "--model-dir", root / "model"]
+        args += ["--runs-dir", root / "runs", "--checkpoint-dir", root / "checkpoints"]
+        wall = run_module("components.torch_trainer.train", args, processes)
+        summary_ = json.loads((root / "checkpoints" / "rank-0.json").read_text())
+        assert summary_["world_size"] == processes, summary_
+        return {
+            "wall_s": wall,
+            "samples_per_s": summary_["samples_per_s"],
+            "per_process_batch": _per_process_batch(root / "runs"),
+        }
+
+
+def run(
+    rows: Sequence[int] | None = None,
+    repeats: int = 3,
+    console: Console | None = None,
+    quick: bool = False,
+) -> dict:
+    """`rows`: the first size is the synthetic table trained on."""
     from components.ingest.run import run_ingest
-    from pipelines.torch_runner import run_local
 
-    console = console or Console()
-    loaded = load_spec(default_spec_path())
-    work_dir = DATA_DIR / "tmp"
-    work_dir.mkdir(parents=True, exist_ok=True)
-    wall: dict[str, list[float]] = {variant: [] for variant in VARIANTS}
-    rate: dict[str, list[float]] = {variant: [] for variant in VARIANTS[:2]}
-    with tempfile.TemporaryDirectory(dir=work_dir) as root:
-        snapshot = run_ingest(loaded, Path(root) / "ingest", track=False).snapshot_dir
-        for round_ in range(repeats + 1):
-            label = "warm-up" if round_ == 0 else f"round {round_}/{repeats}"
-            for processes, variant in ((1, VARIANTS[0]), (2, VARIANTS[1])):
-                with console.status(f"torch bench {label}: {variant}"):
-                    work = Path(root) / f"bare-{processes}-{round_}"
-                    seconds, samples = _bare(processes, loaded.path, snapshot, work)
-                if round_ > 0:
-                    wall[variant].append(seconds)
-                    rate[variant].append(samples)
-            # kfp.local prints every step's logs to stdout.
-            with (
-                console.status(f"torch bench {label}: {VARIANTS[2]}"),
-                open(os.devnull, "w") as quiet,
-                contextlib.redirect_stdout(quiet),
-            ):
-                result = run_local(loaded, Path(root) / f"kfp-{round_}")
-            if round_ > 0:
-                wall[VARIANTS[2]].append(result.pipeline_wall_s)
-    one, two = rate[VARIANTS[0]], rate[VARIANTS[1]]
+    size = rows[0] if rows else (QUICK_ROWS if quick else DEFAULT_ROWS)
+    loaded = specs.synthetic(size, epochs=EPOCHS)
+    work = DATA_DIR / "tmp"
+    work.mkdir(parents=True, exist_ok=True)
+    with progress(console) as bar, tempfile.TemporaryDirectory(dir=work) as root:
+        task = bar.add_task("DDP", total=len(PROCESSES) * (repeats + 1))
+        with quiet():
+            snapshot = run_ingest(loaded, Path(root) / "ingest", track=False).snapshot_dir
+
+        def variant(processes: int):
+            def measure():
+                result = _train(processes, loaded.path, snapshot, Path(root))
+                bar.advance(task)
+                return result
+
+            return measure
+
+        results = interleave(
+            {f"{n} process{'es' if n > 1 else ''}": variant(n) for n in PROCESSES},
+            repeats,
+            on_start=lambda label, name: bar.update(task, description=f"DDP {label}: {name}"),
+        )
+    one, two = (results[name] for name in results)
+    global_batch = loaded.spec.training.batch_size
     return {
         "spec": loaded.spec.name,
-        "epochs": loaded.spec.training.epochs,
-        "wall_s": {variant: _summary(values) for variant, values in wall.items()},
-        "samples_per_s": {variant: _summary(values) for variant, values in rate.items()},
-        "ddp_speedup_2_vs_1": statistics.median(b / a for a, b in zip(one, two, strict=True)),
-        "pipeline_over_bare_s": statistics.median(
-            p - b for p, b in zip(wall[VARIANTS[2]], wall[VARIANTS[1]], strict=True)
+        "rows": size,
+        "epochs": EPOCHS,
+        "global_batch": global_batch,
+        "per_process_batch": {
+            name: sorted({r["per_process_batch"] for r in values})
+            for name, values in results.items()
+        },
+        "global_batch_constant": all(
+            r["per_process_batch"] * n == global_batch
+            for n, values in zip(PROCESSES, results.values(), strict=True)
+            for r in values
+        ),
+        **{
+            key: {name: summary([r[key] for r in values]) for name, values in results.items()}
+            for key in ("samples_per_s", "wall_s")
+        },
+        "speedup_2_vs_1": ratios(
+            [r["samples_per_s"] for r in two], [r["samples_per_s"] for r in one]
         ),
     }
 
 
 def render(result: dict, console: Console) -> None:
     table = Table(
-        title=f"PyTorch: bare script vs KFP pipeline ({result['spec']}, {result['epochs']} epochs)",
-        caption="medians of interleaved rounds after a warm-up",
+        title=(
+            f"DDP scaling, Lightning trainer ({result['spec']}, {result['epochs']} epochs, "
+            f"global batch {result['global_batch']})"
+        )
     )
-    for column in ("variant", "wall s", "min-max s", "samples/s", "min-max"):
-        table.add_column(column, justify="left" if column == "variant" else "right")
-    for variant, wall in result["wall_s"].items():
-        rate = result["samples_per_s"].get(variant)
+    for column in ("processes", "batch per process", "samples/s", "wall s (incl. start-up)"):
+        table.add_column(column, justify="left" if column == "processes" else "right")
+    for name, rate in result["samples_per_s"].items():
         table.add_row(
-            variant,
-            f"{wall['median']:.1f}",
-            f"{wall['min']:.1f}-{wall['max']:.1f}",
-            f"{rate['median']:,.0f}" if rate else "",
-            f"{rate['min']:,.0f}-{rate['max']:,.0f}" if rate else "",
+            name,
+            ", ".join(map(str, result["per_process_batch"][name])),
+            median_range(rate, 0),
+            median_range(result["wall_s"][name], 1),
         )
     console.print(table)
+    constant = "yes" if result["global_batch_constant"] else "[red]NO[/red]"
     console.print(
-        f"DDP 2 vs 1 process, samples/s: {result['ddp_speedup_2_vs_1']:.2f}x; "
-        f"the KFP pipeline adds {result['pipeline_over_bare_s']:.1f} s over the 2-process script"
+        f"2 vs 1 process, samples/s: {median_range(result['speedup_2_vs_1'], 2, 'x')}; "
+        f"global batch held constant: {constant}"
     )
