@@ -89,8 +89,10 @@ def log_pipeline_run(
     curves: dict[str, list[float]],
     group: str | None = None,
     probe: dict | None = None,
+    params: dict[str, str] | None = None,
 ) -> str:
-    """A parent run with nested train and evaluate runs, as a pipeline leaves them."""
+    """A parent run with nested train and evaluate runs, as a pipeline leaves them; `params`
+    replace train params."""
     parent_tags = {TAG_FRAMEWORK: framework, TAG_SEED: str(seed), TAG_FINGERPRINT: FINGERPRINT}
     if group:
         parent_tags[TAG_RUN_GROUP] = group
@@ -99,7 +101,7 @@ def log_pipeline_run(
     train = client.create_run(
         experiment_id, run_name="train", tags={**nested, **train_tags(framework)}
     )
-    for key, value in train_params(seed).items():
+    for key, value in {**train_params(seed), **(params or {})}.items():
         client.log_param(train.info.run_id, key, value)
     for key, value in train_metrics.items():
         client.log_metric(train.info.run_id, key, value)

@@ -28,7 +28,14 @@ def store(tmp_path: Path) -> tuple[str, MlflowClient, str]:
     return uri, client, experiment_id
 
 
-def log_group(client, experiment_id, group, frameworks=("tensorflow", "pytorch"), seeds=(0, 1, 2)):
+def log_group(
+    client,
+    experiment_id,
+    group,
+    frameworks=("tensorflow", "pytorch"),
+    seeds=(0, 1, 2),
+    params: dict[str, dict[str, str]] | None = None,
+):
     for framework in frameworks:
         for index, seed in enumerate(seeds):
             log_pipeline_run(
@@ -47,6 +54,7 @@ def log_group(client, experiment_id, group, frameworks=("tensorflow", "pytorch")
                 },
                 curves={"train_loss": [1.0, 0.5, 0.25], "val_accuracy": [0.5, 0.8, 0.9]},
                 group=group,
+                params=(params or {}).get(framework),
             )
 
 
@@ -68,6 +76,22 @@ def test_numbers_are_the_mlflow_metrics_they_come_from(store):
     run = comparison.runs_of("pytorch")[0]
     assert run.train.history["train_loss"] == [(0, 1.0), (1, 0.5), (2, 0.25)]
     assert comparison.audit_passed, [i for i in comparison.audit if not i.passed]
+
+
+def test_an_unfair_pair_is_flagged_in_red_at_the_top_of_the_report(store, tmp_path):
+    """PyTorch trained a bigger network: the audit fails and the report says so first."""
+    uri, client, experiment_id = store
+    bigger = {"hidden_sizes": "[64, 32]", "parameter_count": "2947"}
+    log_group(client, experiment_id, "g1", params={"pytorch": bigger})
+    comparison = build_comparison(uri, EXPERIMENT)
+    failed = {item.name for item in comparison.audit if not item.passed}
+    assert failed == {
+        "Parameter counts within 5%",
+        "Same architecture, optimizer, batch size and epochs",
+    }
+    html = write_report(comparison, tmp_path / "report.html").html.read_text()
+    banner = html.index("Fairness audit failed: 2 item(s)")
+    assert banner < html.index("<h2>Side by side</h2>")
 
 
 def test_the_newest_run_group_is_compared_unless_one_is_named(store):
