@@ -235,7 +235,7 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
         files = write_report(comparison, output or default_report_path(output_dir, experiment))
         run_id = log_report(comparison, files)
     failed = [item.name for item in comparison.audit if not item.passed]
-    seeds = {fw: len(comparison.runs_of(fw)) for fw in ("tensorflow", "pytorch")}
+    seeds = {fw: len(comparison.runs_of(fw)) for fw in Framework}
     print_section(
         "comparison",
         [
