@@ -135,8 +135,15 @@ def step_run(
     run = client.create_run(experiment_id, run_name=step, tags=run_tags)
     with _environment_kept():
         mlflow.set_tracking_uri(uri)
-        with mlflow.start_run(run_id=run.info.run_id, log_system_metrics=system_metrics) as active:
-            yield active
+        try:
+            with mlflow.start_run(
+                run_id=run.info.run_id, log_system_metrics=system_metrics
+            ) as active:
+                yield active
+        finally:
+            # The fluent API's URI would otherwise outlive the step and win over
+            # MLFLOW_TRACKING_URI in everything the process does next (models:/ lookups too).
+            mlflow.set_tracking_uri(None)
 
 
 @contextmanager

@@ -127,21 +127,18 @@ def test_artifacts_go_through_the_server_proxy(stack, pipeline, client, tmp_path
     assert list(stack.artifacts_dir.rglob(f"{ingest.info.run_id}/artifacts/manifest.json"))
 
 
-def test_the_model_is_registered_with_the_challenger_alias(stack, pipeline, client, tmp_path):
+def test_the_model_is_registered_with_the_challenger_alias(
+    stack, pipeline, client, tmp_path, monkeypatch
+):
     import mlflow
 
     challenger = client.get_model_version_by_alias(MODEL, "challenger")
     assert str(challenger.version) == pipeline.model_version
-    # models:/ URIs resolve through the fluent API's tracking URI, which an earlier step in
-    # this process may have set (it wins over MLFLOW_TRACKING_URI): point it at the stack.
-    previous = mlflow.get_tracking_uri()
-    mlflow.set_tracking_uri(stack.tracking_uri)
-    try:
-        downloaded = mlflow.artifacts.download_artifacts(
-            artifact_uri=f"models:/{MODEL}@challenger", dst_path=str(tmp_path)
-        )
-    finally:
-        mlflow.set_tracking_uri(previous)
+    # models:/ URIs resolve through the registry URI, which follows MLFLOW_TRACKING_URI only.
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", stack.tracking_uri)
+    downloaded = mlflow.artifacts.download_artifacts(
+        artifact_uri=f"models:/{MODEL}@challenger", dst_path=str(tmp_path)
+    )
     assert (Path(downloaded) / "MLmodel").is_file()
 
 

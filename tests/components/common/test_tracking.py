@@ -136,3 +136,15 @@ def test_the_experiment_is_named_by_the_spec_unless_the_environment_names_it(mon
     assert experiment_name("penguins") == "tandem-penguins"
     monkeypatch.setenv("MLFLOW_EXPERIMENT_NAME", "team-penguins-nightly")
     assert experiment_name("penguins") == "team-penguins-nightly"
+
+
+def test_after_a_step_the_fluent_api_follows_the_environment_again(tmp_path, monkeypatch):
+    import mlflow
+
+    elsewhere = f"sqlite:///{tmp_path / 'elsewhere.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", elsewhere)
+    with step_run("ingest", "penguins", tmp_path / "runs"):
+        assert mlflow.get_tracking_uri() == elsewhere
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", other)
+    assert mlflow.get_tracking_uri() == other
