@@ -75,7 +75,7 @@ def _aliases(client, name):
     }
 
 
-def test_champion_moves_only_to_blessed_models(models, penguins_snapshot, tmp_path):
+def test_champion_moves_only_to_blessed_models(models, penguins_snapshot, tmp_path, monkeypatch):
     spec = _spec(thresholds={"accuracy": 0.6}, regression_tolerance=0.02, latency_calls=10)
     snapshot = penguins_snapshot.snapshot_dir
 
@@ -107,7 +107,7 @@ def test_champion_moves_only_to_blessed_models(models, penguins_snapshot, tmp_pa
     artifacts = {a.path for a in client.list_artifacts(again.mlflow_run_id)}
     assert {PREDICTIONS_FILE, BLESSING_FILE, CONFUSION_PLOT, CALIBRATION_PLOT} <= artifacts
 
-    mlflow.set_tracking_uri(tracking_uri(tmp_path))
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(tmp_path))
     served = mlflow.pyfunc.load_model("models:/penguins-pytorch@champion")
     rows = pq.read_table(snapshot / "test").slice(0, 3).to_pandas()
     features = [f.name for f in spec.dataset.features]

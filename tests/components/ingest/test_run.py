@@ -247,15 +247,16 @@ def test_every_row_quarantined_keeps_the_rows_and_publishes_nothing(tmp_path, wr
 
 
 def test_mlflow_run_nests_under_the_pipeline_run(tmp_path, monkeypatch):
-    import mlflow
     from mlflow.tracking import MlflowClient
 
     from components.common.tracking import experiment_name, tracking_uri
 
     uri = tracking_uri(tmp_path)
-    mlflow.set_tracking_uri(uri)
-    experiment = mlflow.set_experiment(experiment_name("penguins"))
-    parent = MlflowClient(uri).create_run(experiment.experiment_id, run_name="pipeline")
+    # An explicit artifact location: MLflow's default is ./mlruns under the working directory.
+    experiment_id = MlflowClient(uri).create_experiment(
+        experiment_name("penguins"), artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    parent = MlflowClient(uri).create_run(experiment_id, run_name="pipeline")
     monkeypatch.setenv("MLFLOW_RUN_ID", parent.info.run_id)
 
     result = run_ingest(load_spec(default_spec_path()), tmp_path)
