@@ -221,6 +221,52 @@ def _connect(host: str, namespace: str | None, token: str | None):
         return Deployer(Target(host, namespace, token))
 
 
+@dataclass(frozen=True)
+class Launch:
+    """One uploaded pipeline and what a run or recurring run of it takes."""
+
+    framework: str
+    name: str
+    uploaded: object  # kfp_deploy.Uploaded
+    experiment_id: str
+    params: dict
+    root: str
+    service_account: str
+
+
+@contextlib.contextmanager
+def _launches(
+    options: DeployOptions,
+    param: list[str] | None,
+    host: str,
+    namespace: str | None,
+    token: str | None,
+    experiment: str | None,
+):
+    """The package, and each chosen pipeline uploaded in turn (lazily: a pipeline is uploaded
+    when its Launch is taken) with its parameters, root and service account."""
+    from pipelines.kfp_package import run_parameters
+
+    with _deployable(options) as (compiled, chosen, root):
+        params = run_parameters(compiled, chosen, param or [])
+        deployer = _connect(host, namespace, token)
+        experiment_id = deployer.experiment_id(experiment or compiled.mlflow_experiment)
+
+        def launches():
+            for pipeline in chosen:
+                yield Launch(
+                    pipeline.framework,
+                    pipeline.name,
+                    deployer.upload(compiled, pipeline),
+                    experiment_id,
+                    params[pipeline.framework],
+                    root,
+                    compiled.service_accounts[pipeline.framework],
+                )
+
+        yield compiled, deployer, launches()
+
+
 def submit(
     host: HostOption,
     namespace: NamespaceOption = None,
@@ -238,28 +284,27 @@ def submit(
 ) -> None:
     """Upload both pipelines to Kubeflow Pipelines (a new version when they exist) and start
     a run of each; prints the run ids and URLs."""
-    from pipelines.kfp_package import run_parameters
-
     options = DeployOptions(
         spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root, cluster_config
     )
-    with _deployable(options) as (compiled, chosen, root):
-        params = run_parameters(compiled, chosen, param or [])
-        deployer = _connect(host, namespace, existing_token)
-        experiment_id = deployer.experiment_id(experiment or compiled.mlflow_experiment)
-        rows = []
-        for pipeline in chosen:
-            uploaded = deployer.upload(compiled, pipeline)
+    rows = []
+    with _launches(options, param, host, namespace, existing_token, experiment) as (
+        compiled,
+        deployer,
+        launches,
+    ):
+        for launch in launches:
             submitted = deployer.run(
-                uploaded,
-                experiment_id,
-                params[pipeline.framework],
-                root,
-                compiled.service_accounts[pipeline.framework],
+                launch.uploaded,
+                launch.experiment_id,
+                launch.params,
+                launch.root,
+                launch.service_account,
             )
+            uploaded = launch.uploaded
             version = "new version" if uploaded.new_version else "unchanged version"
-            rows.append((pipeline.framework, f"run {submitted.run_id}  {submitted.url}"))
-            rows.append(("", f"{pipeline.name} {version} {uploaded.version_id}"))
+            rows.append((launch.framework, f"run {submitted.run_id}  {submitted.url}"))
+            rows.append(("", f"{launch.name} {version} {uploaded.version_id}"))
     rows.append(
         ("MLflow", f"{compiled.mlflow_tracking_uri} experiment {compiled.mlflow_experiment}")
     )
@@ -295,7 +340,7 @@ def schedule(
     """Create a recurring run (cron) of each pipeline — uploading them as `submit` does — or
     pause, resume or delete the existing ones (named <pipeline>-schedule)."""
     from pipelines.kfp_deploy import kfp_cron
-    from pipelines.kfp_package import pipeline_name, run_parameters
+    from pipelines.kfp_package import pipeline_name
 
     actions = [
         name for name, on in (("paused", pause), ("resumed", resume), ("deleted", delete)) if on
@@ -322,23 +367,23 @@ def schedule(
     options = DeployOptions(
         spec, framework, package, tfx_image, torch_image, mlflow_uri, pipeline_root, cluster_config
     )
-    with _deployable(options) as (compiled, chosen, root):
-        params = run_parameters(compiled, chosen, param or [])
-        deployer = _connect(host, namespace, existing_token)
-        experiment_id = deployer.experiment_id(experiment or compiled.mlflow_experiment)
-        for pipeline in chosen:
-            uploaded = deployer.upload(compiled, pipeline)
+    with _launches(options, param, host, namespace, existing_token, experiment) as (
+        _,
+        deployer,
+        launches,
+    ):
+        for launch in launches:
             scheduled = deployer.schedule(
-                uploaded,
-                experiment_id,
+                launch.uploaded,
+                launch.experiment_id,
                 cron,
-                params[pipeline.framework],
-                root,
-                compiled.service_accounts[pipeline.framework],
+                launch.params,
+                launch.root,
+                launch.service_account,
             )
             rows.append(
                 (
-                    pipeline.framework,
+                    launch.framework,
                     f"{scheduled.action} {scheduled.name} {scheduled.recurring_run_id}  "
                     f"{scheduled.url}",
                 )
