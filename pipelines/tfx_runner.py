@@ -164,7 +164,7 @@ def run_local(
     output_dir = Path(output_dir).resolve()
     paths = local_paths(output_dir, spec.name)
     paths.root.mkdir(parents=True, exist_ok=True)
-    seed = spec.training.seeds[0] if seed is None else seed
+    seed = spec.training.seed_or_default(seed)
     parent_tags = {TAG_SEED: str(seed), **(tags or {})}
     with pipeline_run(spec.name, "tensorflow", output_dir, tags=parent_tags) as parent:
         if snapshot_dir is None:

@@ -84,7 +84,7 @@ def create_pipeline(
         "serving_root": serving_root,
         "log_root": log_root,
         "max_retries": max_retries,
-        "seed": spec.training.seeds[0] if seed is None else seed,
+        "seed": spec.training.seed_or_default(seed),
     }
 
     @dsl.pipeline(

@@ -151,7 +151,7 @@ def run_local(
         max_retries=max_retries,
         seed=seed,
     )
-    seed = spec.training.seeds[0] if seed is None else seed
+    seed = spec.training.seed_or_default(seed)
     with (
         pipeline_run(
             spec.name, FRAMEWORK, output_dir, tags={TAG_SEED: str(seed), **(tags or {})}

@@ -155,6 +155,10 @@ class TrainingSpec(_Strict):
             raise ValueError("hidden_sizes must all be >= 1")
         return self
 
+    def seed_or_default(self, seed: int | None) -> int:
+        """`seed`, or the spec's first seed when none is given (one run's default)."""
+        return self.seeds[0] if seed is None else int(seed)
+
 
 class IngestSpec(_Strict):
     beam_args: list[str] = Field(

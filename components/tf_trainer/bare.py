@@ -57,7 +57,7 @@ def train_bare(
     snapshot_dir, out_dir = Path(snapshot_dir), Path(out_dir)
     manifest = require_manifest(snapshot_dir)
     training = spec.training
-    seed = training.seeds[0] if seed is None else seed
+    seed = training.seed_or_default(seed)
     set_seed(seed)  # before the datasets: their shuffle seeds combine with the global seed
     train = split_dataset(snapshot_dir, "train", manifest, training.batch_size, seed)
     evaluation = split_dataset(snapshot_dir, "eval", manifest, training.batch_size, None)

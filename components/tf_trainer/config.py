@@ -101,7 +101,7 @@ def spec_from_config(custom_config: dict[str, Any] | str | None) -> Spec:
 
 def seed_from_config(custom_config: dict[str, Any], spec: Spec) -> int:
     seed = custom_config.get(SEED_KEY)
-    return spec.training.seeds[0] if seed is None else int(seed)
+    return spec.training.seed_or_default(seed)
 
 
 def n_inputs(dataset: DatasetSpec) -> int:

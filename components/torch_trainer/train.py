@@ -271,7 +271,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     try:
         loaded = load_spec(args.spec)
-        seed = args.seed if args.seed is not None else loaded.spec.training.seeds[0]
+        seed = loaded.spec.training.seed_or_default(args.seed)
         checkpoint_dir = args.checkpoint_dir or Path(f"{args.model_dir}-checkpoints")
         train(
             loaded,
