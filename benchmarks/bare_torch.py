@@ -27,8 +27,8 @@ from torch.nn.parallel import DistributedDataParallel
 from torch.utils.data import DataLoader, DistributedSampler
 
 from components.common.resources import peak_rss_mb
-from components.common.spec import load_spec
 from components.ingest.snapshot import require_manifest
+from components.spec import load_spec
 from components.torch_trainer.batching import per_process_batch
 from components.torch_trainer.data import split_dataset
 from components.torch_trainer.export import export_model

@@ -1,6 +1,6 @@
 """Memory and serving: peak RSS of training and serving per framework, latency per export format.
 
-Exports: the TF SavedModel comes from the TFX pipeline (`tfx_runner.run_local`, the pushed
+Exports: the TF SavedModel comes from the TFX pipeline (`pipelines.tfx.local_runner`, the pushed
 model) and the PyTorch model.pt2 + TorchScript from `export_model` after a bare torch run, both
 on a small synthetic table with the benchmark spec's model (latency does not depend on what the
 weights learned). "torchscript" is the same export with model.pt2 removed, which makes the
@@ -46,7 +46,7 @@ FORMATS = ("saved_model", "pt2", "torchscript")
 def _exports(work: Path, rows: int) -> tuple[Path, dict[str, tuple[str, Path]]]:
     """(snapshot, format → (framework, model dir))."""
     from components.ingest.run import run_ingest
-    from pipelines.tfx_runner import run_local
+    from pipelines.tfx.local_runner import run_local
 
     loaded = specs.synthetic(rows)
     with quiet():
@@ -94,8 +94,8 @@ def _training(work: Path, rows: int) -> dict:
 def _latency_comparison(snapshot: Path, exports: dict, repeats: int, calls: int) -> dict:
     import pyarrow.parquet as pq
 
-    from components.evaluate.adapters import load_predictor
     from components.evaluate.latency import batch_of, measure_latency
+    from components.export import load_predictor
 
     test = pq.read_table(snapshot / "test")
     batches = {size: batch_of(test, size) for size in LATENCY_BATCHES}

@@ -25,8 +25,8 @@ LATENCY_BATCHES = (1, 256)
 
 
 def train_tensorflow(spec_path: Path, snapshot_dir: Path) -> dict:
-    from components.common.spec import load_spec
-    from components.tf_trainer.bare import train_bare
+    from benchmarks.bare_keras import train_bare
+    from components.spec import load_spec
 
     with tempfile.TemporaryDirectory() as out:
         report = train_bare(snapshot_dir, load_spec(spec_path).spec, out)
@@ -36,8 +36,8 @@ def train_tensorflow(spec_path: Path, snapshot_dir: Path) -> dict:
 def serve(framework: str, model_dir: Path, snapshot_dir: Path, calls: int) -> dict:
     import pyarrow.parquet as pq
 
-    from components.evaluate.adapters import load_predictor
     from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
+    from components.export import load_predictor
 
     rss_before_load = peak_rss_mb()
     predictor = load_predictor(model_dir, framework)

@@ -25,8 +25,8 @@ from benchmarks import DATA_DIR
 from benchmarks.display import median_range, progress, target, verdict
 from benchmarks.stats import interleave, ratios, summary
 from benchmarks.synthetic import bad_row_count, make_dataset, without_id_check
-from components.common.spec import load_spec
 from components.ingest.run import run_ingest
+from components.spec import load_spec
 
 NAME = "ingest"
 DEFAULT_ROWS = (100_000, 1_000_000)

@@ -1,9 +1,10 @@
 """Both pipelines end to end: where the time goes, what orchestration adds, trainer efficiency.
 
 Per case (penguins, then the synthetic table at each --rows size) four variants run in this
-process: the bare TensorFlow fit (`train_bare`), the TFX pipeline (`tfx_runner.run_local`, cache
-off, fresh output directory), the bare PyTorch loop (`benchmarks.bare_torch`, the spec's process
-count) and the KFP pipeline (`torch_runner.run_local`). Every pipeline run ingests from scratch.
+process: the bare TensorFlow fit (`train_bare`), the TFX pipeline (`pipelines.tfx.local_runner`,
+cache off, fresh output directory), the bare PyTorch loop (`benchmarks.bare_torch`, the spec's
+process count) and the KFP pipeline (`pipelines.torch.local_runner`). Every pipeline run ingests
+from scratch.
 
 - stages: each stage's own seconds as it measures them (`stages`): tandem's steps' `step_s`
   from MLflow; TFX's nodes' executor time (for tandem's Trainer / SharedEvaluator, their
@@ -36,7 +37,7 @@ from benchmarks.launch import run_module
 from benchmarks.quiet import quiet
 from benchmarks.stages import mlflow_steps, step_seconds, tfx_node_times
 from benchmarks.stats import interleave, maybe_ratios, ratios, summary
-from components.common.spec import LoadedSpec
+from components.spec import LoadedSpec
 
 NAME = "pipelines"
 DEFAULT_ROWS = (1_000_000,)
@@ -47,12 +48,12 @@ EFFICIENCY_TARGET = 0.9
 BIG_EPOCHS = 2
 FRAMEWORKS = ("tensorflow", "pytorch")
 # tandem's own TFX nodes and the MLflow step each one logs.
-TFX_NODE_STEPS = {"Trainer": "train", "SharedEvaluator": "evaluate"}
+TFX_NODE_STEPS = {"Trainer": "train", "SharedEvaluator": "evaluate", "ModelRegistrar": "register"}
 TORCH_STEPS = ("ingest", "train", "evaluate", "register", "push")
 
 
 def _tf_bare(loaded: LoadedSpec, snapshot: Path, work: Path) -> float:
-    from components.tf_trainer.bare import train_bare
+    from benchmarks.bare_keras import train_bare
 
     with tempfile.TemporaryDirectory(dir=work) as out, quiet():
         return train_bare(snapshot, loaded.spec, out)["samples_per_s"]
@@ -68,21 +69,14 @@ def _torch_bare(loaded: LoadedSpec, snapshot: Path, work: Path) -> float:
 
 
 def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
-    from pipelines.tfx_runner import run_local
+    from pipelines.tfx.local_runner import run_local
 
     with tempfile.TemporaryDirectory(dir=work) as out, quiet(), tfx_node_times() as nodes:
         started = time.perf_counter()
         result = run_local(loaded, Path(out), enable_cache=False)
         wall = time.perf_counter() - started
         steps = mlflow_steps(Path(out), result.mlflow_run_id)
-    ingest_s = step_seconds(steps, "ingest")
-    stages = [
-        {
-            "stage": "ingest",
-            "own_s": ingest_s if ingest_s is not None else result.ingest.timings["total_s"],
-            "source": "step_s" if ingest_s is not None else "ingest timings total_s",
-        }
-    ]
+    stages = [{"stage": "ingest", "own_s": step_seconds(steps, "ingest"), "source": "step_s"}]
     for node, times in nodes.items():
         logged = step_seconds(steps, TFX_NODE_STEPS[node]) if node in TFX_NODE_STEPS else None
         stages.append(
@@ -98,7 +92,7 @@ def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
 
 
 def _torch_pipeline(loaded: LoadedSpec, work: Path) -> dict:
-    from pipelines.torch_runner import run_local
+    from pipelines.torch.local_runner import run_local
 
     with tempfile.TemporaryDirectory(dir=work) as out, quiet():
         started = time.perf_counter()
@@ -277,7 +271,7 @@ def run(
         )
     return {
         "bare_references": {
-            "tensorflow": "components.tf_trainer.bare.train_bare: the same Keras fit on the "
+            "tensorflow": "benchmarks.bare_keras.train_bare: the same Keras fit on the "
             "snapshot read into memory, no TFX",
             "pytorch": "benchmarks.bare_torch: a plain torch loop (no Lightning/TorchX/KFP), "
             "same network, data, sampler, global batch, optimizer and process count",

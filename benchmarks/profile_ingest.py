@@ -18,8 +18,8 @@ from pathlib import Path
 
 from benchmarks import DATA_DIR
 from benchmarks.synthetic import make_dataset
-from components.common.spec import load_spec
 from components.ingest.run import run_ingest
+from components.spec import load_spec
 
 
 def profile(rows: int, top: int, sort: str) -> Path:

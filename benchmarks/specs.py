@@ -13,7 +13,7 @@ from pathlib import Path
 
 from benchmarks import DATA_DIR
 from benchmarks.synthetic import make_dataset
-from components.common.spec import (
+from components.spec import (
     EvaluationSpec,
     LoadedSpec,
     TrainingSpec,

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from components.common.spec import DatasetSpec, Feature, Spec, load_spec, spec_to_yaml
+from components.spec import DatasetSpec, Feature, Spec, load_spec, spec_to_yaml
 
 # Bump when the generated data changes, so old files under benchmarks/data are not reused.
 GENERATOR_VERSION = 1

@@ -30,8 +30,8 @@ from benchmarks.quiet import quiet
 from benchmarks.stages import tfx_node_times
 from benchmarks.stats import interleave, ratios, summary
 from benchmarks.synthetic import make_dataset
-from components.common.spec import LoadedSpec, load_spec
 from components.ingest.run import DEFAULT_BEAM_ARGS
+from components.spec import LoadedSpec, load_spec
 
 NAME = "tfx-ingest"
 DEFAULT_ROWS = (100_000, 1_000_000)

@@ -37,6 +37,7 @@ WORKDIR /tmp/tandem/src
 COPY pyproject.toml README.md ./
 COPY components components
 COPY pipelines pipelines
+COPY tandem tandem
 RUN python -m pip install --no-deps --no-build-isolation ".[tfx]" \
     && python -m pip check \
     && rm -rf /tmp/tandem

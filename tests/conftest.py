@@ -1,4 +1,5 @@
-"""Fixtures shared across the suite: spec files on disk and a guard against network use."""
+"""Fixtures shared across the suite: spec files on disk, one real penguins snapshot, and a guard
+against network use."""
 
 from __future__ import annotations
 
@@ -9,10 +10,13 @@ import socket
 from collections.abc import Callable
 from pathlib import Path
 
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from components.common.spec import default_spec_path
+from components.ingest.run import IngestResult, run_ingest
+from components.spec import default_spec_path, load_spec
 
 PENGUINS_CSV = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
 
@@ -38,6 +42,38 @@ def _isolated_mlflow():
     yield
     for name in MLFLOW_ENVIRONMENT:
         os.environ.pop(name, None)
+
+
+@pytest.fixture(scope="session")
+def penguins_snapshot(tmp_path_factory) -> IngestResult:
+    """The bundled penguins spec ingested once per session (untracked)."""
+    output = tmp_path_factory.mktemp("penguins-snapshot")
+    return run_ingest(load_spec(default_spec_path()), output, track=False)
+
+
+@pytest.fixture(scope="session")
+def test_split(penguins_snapshot) -> pa.Table:
+    return pq.read_table(penguins_snapshot.snapshot_dir / "test")
+
+
+@pytest.fixture(scope="session")
+def manifest(penguins_snapshot) -> dict:
+    return penguins_snapshot.manifest
+
+
+@pytest.fixture(scope="session")
+def tiny_models(penguins_snapshot, tmp_path_factory) -> dict[str, Path]:
+    """Exported models on the penguins snapshot: a trained Keras and torch model, and an
+    untrained torch model (a worse challenger)."""
+    from tests.components.evaluate.tiny_models import train_tiny_keras, train_tiny_torch
+
+    snapshot, manifest = penguins_snapshot.snapshot_dir, penguins_snapshot.manifest
+    root = tmp_path_factory.mktemp("tiny-models")
+    return {
+        "tensorflow": train_tiny_keras(snapshot, manifest, root / "tf", steps=60),
+        "pytorch": train_tiny_torch(snapshot, manifest, root / "torch", steps=60),
+        "untrained": train_tiny_torch(snapshot, manifest, root / "untrained", steps=0, seed=5),
+    }
 
 
 @pytest.fixture

@@ -8,12 +8,10 @@ import platform
 from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 
+from components.common.frameworks import by_name
+
 TAG_PREFIX = "tandem.env."
 COMMON_PACKAGES = ("mlflow", "numpy", "pyarrow")
-FRAMEWORK_PACKAGES = {
-    "tensorflow": ("tensorflow", "keras", "tfx", "tensorflow-transform", "apache-beam"),
-    "pytorch": ("torch", "lightning", "torchx-nightly", "kfp"),
-}
 HARDWARE_KEYS = ("cpu_model", "cpus", "memory_gib", "accelerators")
 
 
@@ -52,7 +50,7 @@ def environment_tags(framework: str, accelerators: str) -> dict[str, str]:
         "glibc": os.confstr("CS_GNU_LIBC_VERSION") or "unknown",
         **{
             name: _package_version(name)
-            for name in (*FRAMEWORK_PACKAGES[framework], *COMMON_PACKAGES)
+            for name in (*by_name(framework).run_packages, *COMMON_PACKAGES)
         },
         "cpu_model": _cpu_model(),
         "cpus": str(len(os.sched_getaffinity(0))),

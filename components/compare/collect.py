@@ -11,9 +11,10 @@ from __future__ import annotations
 from collections import defaultdict
 
 from components.common.errors import TandemError
+from components.common.frameworks import NAMES
 from components.common.tracking import TAG_FRAMEWORK, TAG_RUN_GROUP, TAG_SEED, TAG_STEP
 from components.compare.catalogue import CURVES
-from components.compare.model import FRAMEWORKS, PipelineRun, StepRun
+from components.compare.model import PipelineRun, StepRun
 
 PARENT_RUN_TAG = "mlflow.parentRunId"
 PAGE_SIZE = 1000
@@ -75,7 +76,7 @@ def _choose(parents: list, run_group: str | None) -> tuple[list, str | None]:
             )
         return chosen, run_group
     chosen, groups = [], []
-    for framework in FRAMEWORKS:
+    for framework in NAMES:
         runs, group = _newest_group([p for p in parents if p.data.tags[TAG_FRAMEWORK] == framework])
         chosen += runs
         groups += [group] if group and group not in groups else []
@@ -103,7 +104,7 @@ def collect_runs(
         run
         for run in runs
         if PARENT_RUN_TAG not in run.data.tags
-        and run.data.tags.get(TAG_FRAMEWORK) in FRAMEWORKS
+        and run.data.tags.get(TAG_FRAMEWORK) in NAMES
         and run.info.status == "FINISHED"
         and {"train", "evaluate"} <= steps[run.info.run_id].keys()
     ]
@@ -130,7 +131,7 @@ def collect_runs(
 def require_both_frameworks(runs: list[PipelineRun], experiment: str) -> None:
     """A comparison needs finished runs of both frameworks: name the missing one and the fix."""
     present = {run.framework for run in runs}
-    missing = [framework for framework in FRAMEWORKS if framework not in present]
+    missing = [framework for framework in NAMES if framework not in present]
     if not missing:
         return
     have = ", ".join(

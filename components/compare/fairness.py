@@ -10,10 +10,11 @@ from collections.abc import Callable
 
 import numpy as np
 
+from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW, by_name
 from components.common.input_probe import PROBE_TOLERANCE
-from components.common.run_environment import FRAMEWORK_PACKAGES, HARDWARE_KEYS, TAG_PREFIX
+from components.common.run_environment import HARDWARE_KEYS, TAG_PREFIX
 from components.common.tracking import TAG_FINGERPRINT
-from components.compare.model import FRAMEWORKS, AuditItem, PipelineRun
+from components.compare.model import AuditItem, PipelineRun
 
 PARAMETER_COUNT_TOLERANCE = 0.05
 SHARED_SETTINGS = (
@@ -31,7 +32,7 @@ ProbeLoader = Callable[[str], dict | None]
 def _by_framework(runs: list[PipelineRun], value: Callable[[PipelineRun], str]) -> dict[str, str]:
     """Each framework's distinct values, comma-joined in run order."""
     shown: dict[str, str] = {}
-    for framework in FRAMEWORKS:
+    for framework in NAMES:
         values = [value(run) for run in runs if run.framework == framework]
         shown[framework] = ", ".join(dict.fromkeys(values)) or "no runs"
     return shown
@@ -91,7 +92,7 @@ def same_normalisation(runs: list[PipelineRun], load_probe: ProbeLoader) -> Audi
             _by_framework(runs, lambda r: "probe logged" if probes[r.run_id] else "no probe"),
         )
     reference = probes[runs[0].run_id]
-    worst: dict[str, float] = dict.fromkeys(FRAMEWORKS, 0.0)
+    worst: dict[str, float] = dict.fromkeys(NAMES, 0.0)
     mismatched_rows = False
     for run in runs:
         probe = probes[run.run_id]
@@ -161,9 +162,9 @@ def same_training_settings(runs: list[PipelineRun]) -> AuditItem:
 def same_seeds(runs: list[PipelineRun]) -> AuditItem:
     seeds = {
         framework: sorted(run.seed for run in runs if run.framework == framework)
-        for framework in FRAMEWORKS
+        for framework in NAMES
     }
-    passed = seeds["tensorflow"] == seeds["pytorch"] and bool(seeds["tensorflow"])
+    passed = seeds[TENSORFLOW.name] == seeds[PYTORCH.name] and bool(seeds[TENSORFLOW.name])
     return AuditItem(
         "Same seed set",
         passed,
@@ -191,7 +192,7 @@ def same_hardware(runs: list[PipelineRun]) -> AuditItem:
 
 def library_versions(runs: list[PipelineRun]) -> AuditItem:
     def versions(run: PipelineRun) -> str:
-        names = ("python", *FRAMEWORK_PACKAGES[run.framework])
+        names = ("python", *by_name(run.framework).run_packages)
         return ", ".join(f"{name} {run.train.tags.get(TAG_PREFIX + name, '?')}" for name in names)
 
     unrecorded = [run for run in runs if TAG_PREFIX + "python" not in run.train.tags]

@@ -15,8 +15,9 @@ from pathlib import Path
 
 import jinja2
 
+from components.common.frameworks import NAMES
 from components.common.tracking import TAG_FINGERPRINT, TAG_GIT_REVISION
-from components.compare.model import FRAMEWORKS, Comparison, PipelineRun
+from components.compare.model import Comparison, PipelineRun
 from components.compare.plots import FRAMEWORK_COLOURS, FRAMEWORK_LABELS
 
 SIGNIFICANT_DIGITS = 4
@@ -78,12 +79,12 @@ def render_html(comparison: Comparison, plots: Mapping[str, Path]) -> str:
     template = _environment().get_template("report.html.j2")
     return template.render(
         comparison=comparison,
-        frameworks=FRAMEWORKS,
+        frameworks=NAMES,
         labels=FRAMEWORK_LABELS,
         colours=FRAMEWORK_COLOURS,
         failed=[item for item in comparison.audit if not item.passed],
         sections=sections,
-        runs=[_run_row(run) for framework in FRAMEWORKS for run in comparison.runs_of(framework)],
+        runs=[_run_row(run) for framework in NAMES for run in comparison.runs_of(framework)],
         missing=MISSING,
     )
 

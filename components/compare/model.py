@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-FRAMEWORKS = ("tensorflow", "pytorch")
+from components.common.frameworks import PYTORCH, TENSORFLOW
 
 
 @dataclass(frozen=True)
@@ -74,7 +74,7 @@ class MetricComparison:
         if not self.significant or self.higher_is_better is None or self.difference == 0:
             return None
         pytorch_higher = self.difference > 0
-        return "pytorch" if pytorch_higher == self.higher_is_better else "tensorflow"
+        return PYTORCH.name if pytorch_higher == self.higher_is_better else TENSORFLOW.name
 
 
 @dataclass(frozen=True)

@@ -18,13 +18,13 @@ from matplotlib.figure import Figure
 from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
+from components.common.frameworks import FRAMEWORKS, NAMES
 from components.compare.catalogue import SLICE_METRIC, SLICE_PREFIX
-from components.compare.model import FRAMEWORKS, Comparison, MetricComparison, Summary
+from components.compare.model import Comparison, MetricComparison, Summary
 
 DPI = 110
-# Okabe-Ito palette: distinguishable with the common colour-vision deficiencies.
-FRAMEWORK_COLOURS = {"tensorflow": "#E69F00", "pytorch": "#0072B2"}
-FRAMEWORK_LABELS = {"tensorflow": "TensorFlow", "pytorch": "PyTorch"}
+FRAMEWORK_COLOURS = {framework.name: framework.colour for framework in FRAMEWORKS}
+FRAMEWORK_LABELS = {framework.name: framework.label for framework in FRAMEWORKS}
 CURVE_STYLES = {"train": "-", "val": "--"}
 
 QUALITY_KEYS = ("accuracy", "macro_f1", "log_loss", "ece")
@@ -98,7 +98,7 @@ def _curves(comparison: Comparison, quantity: str, title: str) -> Figure | None:
     axes.set_title(f"{title} (one line per seed)")
     axes.grid(alpha=0.3)
     phases = [Line2D([], [], color="black", ls=s, label=p) for p, s in CURVE_STYLES.items()]
-    _framework_legend(axes, [f for f in FRAMEWORKS if f in drawn], phases)
+    _framework_legend(axes, [f for f in NAMES if f in drawn], phases)
     return figure
 
 
@@ -130,7 +130,7 @@ def _draw_comparisons(
     width = 0.38
     drawn = set()
     for x, comparison in enumerate(comparisons):
-        for offset, framework in zip((-width / 2, width / 2), FRAMEWORKS, strict=True):
+        for offset, framework in zip((-width / 2, width / 2), NAMES, strict=True):
             summary = getattr(comparison, framework)
             if _finite(summary):
                 _bar(axes, x + offset, width, framework, summary)
@@ -166,7 +166,7 @@ def _metric_panels(
         if comparison.unit == "bytes":
             axes.yaxis.set_major_formatter(EngFormatter(unit="B"))
     figure.suptitle(f"{title} — mean and 95% CI over seeds")
-    _framework_legend(panels[0], [f for f in FRAMEWORKS if f in drawn])
+    _framework_legend(panels[0], [f for f in NAMES if f in drawn])
     return figure
 
 
@@ -181,7 +181,7 @@ def _draw_group(
     drawn = _draw_comparisons(axes, comparisons, [names[c.metric] for c in comparisons])
     axes.set_ylabel(comparisons[0].unit)
     axes.set_title(title)
-    _framework_legend(axes, [f for f in FRAMEWORKS if f in drawn])
+    _framework_legend(axes, [f for f in NAMES if f in drawn])
 
 
 def _memory(metrics: dict[str, MetricComparison]) -> Figure | None:
@@ -234,5 +234,5 @@ def _slices(slices: Sequence[MetricComparison]) -> Figure | None:
     drawn = _draw_comparisons(axes, comparisons, labels)
     axes.set_ylabel(SLICE_METRIC)
     axes.set_title(f"{SLICE_METRIC.capitalize()} per slice — mean and 95% CI over seeds")
-    _framework_legend(axes, [f for f in FRAMEWORKS if f in drawn])
+    _framework_legend(axes, [f for f in NAMES if f in drawn])
     return figure

@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
+from components.common.frameworks import PYTORCH, TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT
 from components.common.tracking import TAG_RUN_GROUP, TAG_STEP
 from components.compare.catalogue import METRICS, SLICE_METRIC, SLICE_PREFIX
@@ -39,8 +40,8 @@ def _values(runs: list[PipelineRun], framework: str, step: str, name: str) -> li
 
 
 def _side_by_side(runs, metric, label, unit, higher_is_better, step, name):
-    tensorflow = _values(runs, "tensorflow", step, name)
-    pytorch = _values(runs, "pytorch", step, name)
+    tensorflow = _values(runs, TENSORFLOW.name, step, name)
+    pytorch = _values(runs, PYTORCH.name, step, name)
     if not tensorflow or not pytorch:
         return None
     return compare_metric(metric, label, unit, higher_is_better, tensorflow, pytorch)

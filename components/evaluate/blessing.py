@@ -9,13 +9,14 @@ direction: "min" (higher is better, the limit is a minimum) or "max" (lower is b
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Literal
 
 from components.common.errors import TandemError
-from components.common.spec import GATED_METRICS, EvaluationSpec
+from components.spec import GATED_METRICS, EvaluationSpec
 
+BLESSING_FILE = "blessing.json"
 # Metrics are ratios such as 40/44 and limits are sums such as 0.95 - 0.02: without a little slack
 # a value exactly on its limit could fail by float rounding.
 _SLACK = 1e-12
@@ -41,6 +42,9 @@ class Blessing:
     blessed: bool
     checks: list[Check]
     champion_version: str | None
+    # The model's value of every gated metric: the register step tags its version with them,
+    # and the next challenger is judged against those tags.
+    metrics: dict[str, float] = field(default_factory=dict)
 
     @property
     def failed(self) -> list[Check]:
@@ -51,6 +55,7 @@ class Blessing:
             "blessed": self.blessed,
             "champion_version": self.champion_version,
             "checks": [asdict(check) for check in self.checks],
+            "metrics": self.metrics,
         }
 
 
@@ -93,7 +98,8 @@ def judge(
             checks.append(
                 _check(metric, "no_regression", _value(metrics, metric, "the model"), limit)
             )
-    return Blessing(all(c.passed for c in checks), checks, champion_version)
+    gated = {metric: float(metrics[metric]) for metric in GATED_METRICS if metric in metrics}
+    return Blessing(all(c.passed for c in checks), checks, champion_version, gated)
 
 
 def write_blessing(blessing: Blessing, path: str | Path) -> Path:
@@ -101,3 +107,8 @@ def write_blessing(blessing: Blessing, path: str | Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(blessing.to_dict(), indent=2) + "\n", encoding="utf-8")
     return path
+
+
+def read_blessing(evaluation_dir: str | Path) -> dict:
+    """The blessing.json an evaluation wrote into its directory (`Blessing.to_dict`)."""
+    return json.loads((Path(evaluation_dir) / BLESSING_FILE).read_text(encoding="utf-8"))

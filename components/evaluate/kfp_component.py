@@ -19,15 +19,14 @@ def evaluate_exported_model(
     snapshot: Input[Dataset],
     metrics: Output[Metrics],
     evaluation: Output[Artifact],
-) -> NamedTuple("EvaluationOutputs", [("blessed", bool), ("model_version", str)]):
-    """Judge `model` on the snapshot's test split, log the evaluation to MLflow (nested under
-    MLFLOW_RUN_ID) and register the model: challenger, and champion when blessed.
-    """
+) -> NamedTuple("EvaluationOutputs", [("blessed", bool)]):
+    """Judge `model` on the snapshot's test split and log the evaluation to MLflow (nested under
+    MLFLOW_RUN_ID); `evaluation` receives blessing.json, predictions and plots."""
     from collections import namedtuple
     from pathlib import Path
 
-    from components.common.spec import GATED_METRICS, parse_spec
     from components.evaluate.run import evaluate_model
+    from components.spec import GATED_METRICS, parse_spec
 
     loaded = parse_spec(spec_yaml, Path("spec.yaml").resolve())
     result = evaluate_model(
@@ -40,11 +39,9 @@ def evaluate_exported_model(
     )
     for name in GATED_METRICS:
         metrics.log_metric(name, result.metrics[name])
-    evaluation.metadata.update(
-        {"blessed": result.blessing.blessed, "model_version": result.model_version or ""}
-    )
-    outputs = namedtuple("EvaluationOutputs", ["blessed", "model_version"])
-    return outputs(result.blessing.blessed, result.model_version or "")
+    evaluation.metadata["blessed"] = result.blessing.blessed
+    outputs = namedtuple("EvaluationOutputs", ["blessed"])
+    return outputs(result.blessing.blessed)
 
 
 def evaluate_component(image: str) -> PythonComponent:

@@ -18,16 +18,13 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from components.common.errors import TandemError
+from components.export import probability_column
 
 PREDICTIONS_FILE = "predictions.parquet"
 ID = "id"
 LABEL = "label"
 SUM_TOLERANCE = 1e-4
 _EXAMPLES = 3
-
-
-def probability_column(class_name: str) -> str:
-    return f"prob_{class_name}"
 
 
 def predictions_schema(classes: Sequence[str]) -> pa.Schema:

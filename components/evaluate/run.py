@@ -1,6 +1,7 @@
 """The shared evaluation step, the same for both frameworks once the adapter has predicted:
 predictions → contract check → metrics (overall and per slice) → serving figures → blessing
-→ MLflow run, and registration as challenger (champion when blessed).
+against thresholds and the registry's champion → MLflow run. Registering the model is the next
+step's job (`components.register`): the pipelines run it after the judge.
 """
 
 from __future__ import annotations
@@ -13,10 +14,11 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from components.common.features import label_indices
+from components.common.frameworks import by_name
+from components.common.model_registry import Champion, current_champion
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
-from components.common.spec import GATED_METRICS, Spec
-from components.evaluate.blessing import Blessing, judge, write_blessing
+from components.evaluate.blessing import BLESSING_FILE, Blessing, judge, write_blessing
 from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
 from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
 from components.evaluate.plots import plot_calibration, plot_confusion_matrix
@@ -28,9 +30,10 @@ from components.evaluate.predictions import (
     validate_predictions,
     write_predictions,
 )
+from components.export import load_predictor
 from components.ingest.snapshot import require_manifest
+from components.spec import Spec
 
-BLESSING_FILE = "blessing.json"
 CONFUSION_PLOT = "confusion_matrix.png"
 CALIBRATION_PLOT = "calibration.png"
 LATENCY_BATCHES = (1, 256)
@@ -42,7 +45,6 @@ class EvaluationResult:
     work_dir: Path
     metrics: dict[str, float]
     blessing: Blessing
-    model_version: str | None = None
     mlflow_run_id: str | None = None
 
 
@@ -73,13 +75,11 @@ def evaluate_model(
     runs_dir: Path,
     track: bool = True,
 ) -> EvaluationResult:
-    """Judge an exported model on the snapshot's test split; log and register it when tracking.
+    """Judge an exported model on the snapshot's test split; log the evaluation when tracking.
 
     work_dir receives predictions.parquet, blessing.json and the plots; runs_dir is tandem's
     output directory (its embedded MLflow store is used when MLFLOW_TRACKING_URI is not set).
     """
-    from components.evaluate.adapters import load_predictor
-
     started = time.perf_counter()
     report_step("evaluate")
     reset_peak_rss()
@@ -130,22 +130,20 @@ def evaluate_model(
     return result
 
 
-def _champion(spec_name: str, framework: str, runs_dir: Path):
+def _champion(spec_name: str, framework: str, runs_dir: Path) -> Champion | None:
     from mlflow.tracking import MlflowClient
 
     from components.common.tracking import tracking_uri
-    from components.register.registry import current_champion, registered_model_name
 
     client = MlflowClient(tracking_uri(runs_dir), registry_uri=tracking_uri(runs_dir))
-    return current_champion(client, registered_model_name(spec_name, framework))
+    return current_champion(client, by_name(framework).registered_model_name(spec_name))
 
 
 def _track(result, predictor, manifest, test, spec, runs_dir, matrix, started: float) -> None:
-    """Log and register; the run's step_s covers the whole evaluate step, registration too."""
+    """Log the evaluation; the run's step_s covers the whole evaluate step."""
     import mlflow
 
     from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
-    from components.register.registry import log_and_register
 
     tags = {
         TAG_FRAMEWORK: predictor.framework,
@@ -163,16 +161,6 @@ def _track(result, predictor, manifest, test, spec, runs_dir, matrix, started: f
         )
         for name in (PREDICTIONS_FILE, BLESSING_FILE, CONFUSION_PLOT, CALIBRATION_PLOT):
             mlflow.log_artifact(str(result.work_dir / name))
-        gated = {k: result.metrics[k] for k in GATED_METRICS}
-        result.model_version = log_and_register(
-            predictor.model_dir,
-            predictor.framework,
-            manifest,
-            test,
-            spec.name,
-            gated,
-            result.blessing.blessed,
-        )
         mlflow.log_metrics(
             {"test_examples": float(test.num_rows), STEP_SECONDS: time.perf_counter() - started}
         )

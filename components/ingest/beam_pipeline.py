@@ -26,7 +26,6 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindows
 
-from components.common.spec import DatasetSpec
 from components.ingest import arrow_coder, duplicates
 from components.ingest.sources import SourceFile, read_batches
 from components.ingest.split import SPLITS, split_of_rows
@@ -45,6 +44,7 @@ from components.ingest.validate import (
     SYNTHETIC_ID,
     validate_batch,
 )
+from components.spec import DatasetSpec
 
 QUARANTINE = "quarantine"
 SUMMARY_FILE = "_summary.json"

@@ -16,8 +16,8 @@ def ingest_snapshot(spec_yaml: str, spec_dir: str, output_dir: str, snapshot: Ou
     import shutil
     from pathlib import Path
 
-    from components.common.spec import parse_spec
     from components.ingest.run import run_ingest
+    from components.spec import parse_spec
 
     loaded = parse_spec(spec_yaml, Path(spec_dir or ".").resolve() / "spec.yaml")
     result = run_ingest(loaded, Path(output_dir))

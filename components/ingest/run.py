@@ -19,7 +19,6 @@ import pyarrow.parquet as pq
 
 from components.common.errors import TandemError
 from components.common.progress import report_step
-from components.common.spec import LoadedSpec
 from components.ingest.beam_pipeline import (
     OUTPUT_DIRS,
     QUARANTINE,
@@ -36,12 +35,14 @@ from components.ingest.snapshot import (
     fingerprint,
     point_current,
     publish,
+    require_manifest,
     snapshot_dir,
     staging_dir,
 )
 from components.ingest.sources import SourceFile, check_columns, inspect_source
 from components.ingest.split import SPLITS
 from components.ingest.statistics import finalize_statistics
+from components.spec import LoadedSpec
 
 # Beam's DirectRunner first tries the Prism runner, which downloads a binary; the FnApiRunner is
 # the same local engine without that step. in_memory was the fastest mode at penguins size.
@@ -210,6 +211,20 @@ def _manifest(
         },
         "beam_options": flags,
     }
+
+
+def ingest_or_reuse(
+    loaded: LoadedSpec,
+    output_dir: Path,
+    existing: Path | None,
+    beam_args: Sequence[str] = (),
+    report: Callable[[str], None] = lambda message: None,
+) -> IngestResult:
+    """The published snapshot at `existing` when one is given, else a run of `run_ingest`."""
+    if existing is None:
+        return run_ingest(loaded, output_dir, beam_args, report)
+    existing = Path(existing).resolve()
+    return IngestResult(existing, require_manifest(existing), cache_hit=True)
 
 
 def run_ingest(

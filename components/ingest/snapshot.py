@@ -16,7 +16,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from components.common.errors import TandemError
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 
 FORMAT_VERSION = 1
 MANIFEST = "manifest.json"
@@ -55,7 +55,7 @@ def snapshot_dir(output_dir: Path, spec_name: str, snapshot_fingerprint: str) ->
 
 def current_snapshot_name(spec_name: str) -> str:
     """`<spec>-current`, under snapshots/: the snapshot the latest ingest of the spec made or
-    reused. A cluster's TFX pipeline reads its data there (`tfx_runner.compile_kubeflow_v2`):
+    reused. A cluster's TFX pipeline reads its data there (`pipelines.tfx.kubeflow_v2_runner`):
     its DAG has no ingest step of its own."""
     return f"{spec_name}-current"
 

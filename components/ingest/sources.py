@@ -17,7 +17,7 @@ import pyarrow.csv as pacsv
 import pyarrow.parquet as pq
 
 from components.common.errors import TandemError
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 
 _HEADER_SAMPLE_BYTES = 1 << 16
 

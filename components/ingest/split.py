@@ -12,7 +12,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 
 SPLITS = ("train", "eval", "test")
 _BUCKETS = 1 << 32

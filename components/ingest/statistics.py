@@ -14,7 +14,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 
 Partial = dict[str, dict[str, Any]]
 

@@ -13,7 +13,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"

@@ -17,14 +17,14 @@ class TandemModel(mlflow.pyfunc.PythonModel):
     """Configured by the logged model's `model_config`: `framework` and `classes`."""
 
     def load_context(self, context) -> None:
-        from components.evaluate.adapters import load_predictor
+        from components.export import load_predictor
 
         self.classes = list(context.model_config["classes"])
         model_dir = Path(context.artifacts[MODEL_DIR_ARTIFACT])
         self._predictor = load_predictor(model_dir, context.model_config["framework"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from components.evaluate.predictions import probability_column
+        from components.export import probability_column
 
         table = pa.Table.from_pandas(model_input, preserve_index=False)
         probabilities = self._predictor.predict(table)

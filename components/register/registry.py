@@ -1,4 +1,4 @@
-"""Registry conventions: one registered model per spec and framework (`<spec>-<framework>`).
+"""Log a judged model to MLflow and register it, following `components.common.model_registry`.
 
 Every evaluated model is logged (pyfunc, with signature and input example) and registered; the new
 version takes the alias `challenger`, and `champion` only when it is blessed, so a model that was
@@ -9,49 +9,19 @@ the next challenger is judged against them.
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from pathlib import Path
 
 import pandas as pd
 import pyarrow as pa
 
-CHAMPION = "champion"
-CHALLENGER = "challenger"
-METRIC_TAG = "tandem.metric."
-BLESSED_TAG = "tandem.blessed"
-
-
-def registered_model_name(spec_name: str, framework: str) -> str:
-    return f"{spec_name}-{framework}"
-
-
-@dataclass(frozen=True)
-class Champion:
-    version: str
-    metrics: dict[str, float]
-
-
-def current_champion(client, name: str) -> Champion | None:
-    """The version holding the `champion` alias and its recorded metrics, or None."""
-    from mlflow.exceptions import MlflowException
-
-    try:
-        version = client.get_model_version_by_alias(name, CHAMPION)
-    except MlflowException:
-        return None
-    metrics = {
-        key.removeprefix(METRIC_TAG): float(value)
-        for key, value in version.tags.items()
-        if key.startswith(METRIC_TAG)
-    }
-    return Champion(version=str(version.version), metrics=metrics)
+from components.common.frameworks import by_name
+from components.common.model_registry import BLESSED_TAG, CHALLENGER, CHAMPION, METRIC_TAG
+from components.export import probability_column
 
 
 def _signature(manifest: dict):
     from mlflow.models import ModelSignature
     from mlflow.types import ColSpec, Schema
-
-    from components.evaluate.predictions import probability_column
 
     inputs = [
         ColSpec("double" if feature["type"] == "numeric" else "string", feature["name"])
@@ -71,8 +41,7 @@ def _requirements(framework: str) -> list[str]:
     """Pinned, without local version suffixes (`+cpu`) that a serving image cannot resolve."""
     from importlib.metadata import version
 
-    frameworks = {"tensorflow": ["tensorflow"], "pytorch": ["torch"]}[framework]
-    names = ["mlflow", "pandas", "pyarrow", "numpy", *frameworks]
+    names = ["mlflow", "pandas", "pyarrow", "numpy", *by_name(framework).serving_packages]
     return [f"{name}=={version(name).split('+')[0]}" for name in names]
 
 
@@ -93,7 +62,7 @@ def log_and_register(
     from components.register import model_code
     from components.register.pyfunc_model import MODEL_DIR_ARTIFACT
 
-    name = registered_model_name(spec_name, framework)
+    name = by_name(framework).registered_model_name(spec_name)
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=model_code.__file__,

@@ -5,6 +5,6 @@ TFX references two entry points by dotted path (the code ships in the image, no 
               custom_config=components.tf_trainer.config.transform_config(spec))
     Trainer(run_fn="components.tf_trainer.trainer.run_fn",
             custom_config=components.tf_trainer.config.trainer_config(spec, runs_dir=...))
-`components.tf_trainer.bare.train_bare` trains the same model on the same snapshot without TFX,
+`benchmarks.bare_keras.train_bare` trains the same model on the same snapshot without TFX,
 for the benchmark. Only `config` imports no TensorFlow.
 """

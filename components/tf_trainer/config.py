@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.common.spec import DatasetSpec, Spec
+from components.spec import DatasetSpec, Spec
 
 DATASET_KEY = "dataset"
 SPEC_KEY = "spec"

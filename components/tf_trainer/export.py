@@ -1,6 +1,6 @@
 """Export the trained model with its tf.Transform graph as the evaluator's SavedModel.
 
-Two signatures (see components.evaluate.adapters for the contract):
+Two signatures (see components.export for the contract):
   serving_default     one tensor per spec feature, named by `signature_input_name` (numeric
                       float32 [None], NaN = missing;
                       categorical string [None], "" = missing) → {"probabilities": [None, n]};
@@ -21,8 +21,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.common.errors import TandemError
-from components.common.spec import DatasetSpec
-from components.evaluate.adapters import OUTPUT, SIGNATURE, load_predictor, signature_input_name
+from components.common.frameworks import TENSORFLOW
+from components.export import OUTPUT, SIGNATURE, load_predictor, signature_input_name
+from components.spec import DatasetSpec
 from components.tf_trainer.config import INPUTS
 
 TF_EXAMPLE_SIGNATURE = "serving_tf_example"
@@ -125,7 +126,7 @@ def check_export(model_dir: str | Path, dataset: DatasetSpec) -> None:
     schema = pa.schema(
         [(f.name, pa.float64() if f.type == "numeric" else pa.string()) for f in dataset.features]
     )
-    probabilities = load_predictor(Path(model_dir), "tensorflow").predict(
+    probabilities = load_predictor(Path(model_dir), TENSORFLOW.name).predict(
         pa.Table.from_pylist(rows, schema=schema)
     )
     expected = (len(rows), len(dataset.classes))

@@ -11,7 +11,7 @@ import itertools
 
 import keras
 
-from components.common.spec import TrainingSpec
+from components.spec import TrainingSpec
 from components.tf_trainer.config import INPUTS
 
 COMPILE_MODES = ("eager", "graph", "xla")

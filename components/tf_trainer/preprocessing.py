@@ -18,7 +18,7 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.common.spec import DatasetSpec
+from components.spec import DatasetSpec
 from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config
 
 

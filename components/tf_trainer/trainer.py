@@ -22,13 +22,14 @@ import tensorflow_transform as tft
 from tfx_bsl.public import tfxio
 
 from components.common import tracking
+from components.common.frameworks import TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
 from components.common.progress import report_step
 from components.common.resources import reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
-from components.common.spec import Spec
 from components.common.tracking import STEP_SECONDS, TAG_FRAMEWORK, step_run
 from components.ingest.snapshot import require_manifest
+from components.spec import Spec
 from components.tf_trainer import config as cfg
 from components.tf_trainer.config import LABEL
 from components.tf_trainer.export import check_export, export_serving_model
@@ -45,7 +46,7 @@ from components.tf_trainer.training import (
     set_seed,
 )
 
-FRAMEWORK = "tensorflow"
+FRAMEWORK = TENSORFLOW.name
 STEP = "train"
 READ_BATCH_ROWS = 4096
 SHUFFLE_BUFFER_ROWS = 1_000_000
@@ -109,11 +110,13 @@ def train_and_export(
     custom_config: dict[str, Any],
     serving_model_dir: str | Path,
     model_run_dir: str | None = None,
+    started: float | None = None,
 ) -> FitResult:
     """run_fn without FnArgs: fit on ready datasets, log, export to serving_model_dir.
 
-    Only the chief logs (MLflow, TensorBoard) and writes the export."""
-    started = time.perf_counter()
+    Only the chief logs (MLflow, TensorBoard) and writes the export. started: the step's
+    `time.perf_counter()` at its start (default: now), from which `step_s` counts."""
+    started = time.perf_counter() if started is None else started
     reset_peak_rss()
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
@@ -185,6 +188,7 @@ def _log_input_probe(tf_transform_output: tft.TFTransformOutput, snapshot_dir: P
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point; fn_args.custom_config = config.trainer_config(spec, ...)."""
+    started = time.perf_counter()
     custom_config = fn_args.custom_config or {}
     spec = cfg.spec_from_config(custom_config)
     seed = cfg.seed_from_config(custom_config, spec)
@@ -220,4 +224,5 @@ def run_fn(fn_args) -> None:
             custom_config,
             fn_args.serving_model_dir,
             fn_args.model_run_dir,
+            started,
         )

@@ -21,7 +21,7 @@ import tensorflow as tf
 
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
-from components.common.spec import TrainingSpec
+from components.spec import TrainingSpec
 from components.tf_trainer.model import build_model, compile_model, parameter_count
 
 

@@ -1,4 +1,4 @@
-"""Write a trained classifier in the exported-model contract (components.evaluate.adapters)."""
+"""Write a trained classifier in the exported-model contract (components.export)."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from components.evaluate.adapters import (
+from components.export import (
     ENCODING_FILE,
     PT2_FILE,
     TORCHSCRIPT_FILE,

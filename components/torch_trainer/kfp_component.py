@@ -35,6 +35,7 @@ def train_model(
     """
     from pathlib import Path
 
+    from components.common.frameworks import PYTORCH
     from components.torch_trainer.step import train_in_step
 
     model_dir = Path(model.path)
@@ -59,7 +60,7 @@ def train_model(
         )
     model.metadata.update(
         {
-            "framework": "pytorch",
+            "framework": PYTORCH.name,
             "scheduler": result.scheduler,
             "attempts": result.attempts,
             "launch_wall_s": round(result.wall_s, 3),

@@ -19,12 +19,13 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from components.common.spec import LoadedSpec
+from components.common.frameworks import PYTORCH
 from components.common.tracking import PARENT_RUN_ENV, TRACKING_URI_ENV
+from components.spec import LoadedSpec
 
 TRAIN_MODULE = "components.torch_trainer.train"
 APP_NAME = "tandem-torch-train"
-DEFAULT_IMAGE = "tandem-torch:latest"
+DEFAULT_IMAGE = PYTORCH.image("latest")
 
 
 def trainer_args(

@@ -11,7 +11,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from components.common.spec import TrainingSpec
+from components.spec import TrainingSpec
 
 METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 

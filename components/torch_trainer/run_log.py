@@ -15,6 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from components.common.frameworks import PYTORCH
 from components.common.tracking import TAG_FRAMEWORK, check_reachable, step_run, tracking_uri
 
 RUN_ID_FILE = "mlflow_run_id"
@@ -88,7 +89,7 @@ def train_run(
             "train",
             spec_name,
             runs_dir,
-            {TAG_FRAMEWORK: "pytorch", **(tags or {})},
+            {TAG_FRAMEWORK: PYTORCH.name, **(tags or {})},
             system_metrics=True,
         ) as run:
             (state_dir / RUN_ID_FILE).write_text(run.info.run_id)

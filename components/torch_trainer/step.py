@@ -75,7 +75,7 @@ def train_in_step(
     work_dir keeps the spec file the replicas read, the checkpoints (so a relaunch resumes) and
     TorchX's replica logs.
     """
-    from components.common.spec import parse_spec
+    from components.spec import parse_spec
     from components.torch_trainer.launch import launch_local, trainer_app, trainer_args
 
     work_dir.mkdir(parents=True, exist_ok=True)

@@ -17,21 +17,23 @@ import sys
 import time
 import warnings
 from contextlib import nullcontext
+from dataclasses import dataclass
 from pathlib import Path
 
 from components.common.errors import TandemError
 from components.common.features import encode
+from components.common.frameworks import PYTORCH
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
 from components.common.progress import report_epoch, report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
-from components.common.spec import LoadedSpec, load_spec
 from components.common.tracking import STEP_SECONDS, training_params
 from components.ingest.snapshot import require_manifest
+from components.spec import LoadedSpec, load_spec
 from components.torch_trainer.batching import per_process_batch
 
 LAST_CHECKPOINT = "last.ckpt"
-TENSORBOARD_DIR = "pytorch"
+TENSORBOARD_DIR = PYTORCH.name
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -133,6 +135,97 @@ def _trainer(topology, max_epochs: int, callbacks: list, logger, checkpoint_dir:
     )
 
 
+@dataclass
+class _Fitted:
+    """What one attempt's fit leaves for the summary and the final logging."""
+
+    model: object
+    data: object
+    trainer: object
+    throughput: object
+    record: object
+    resume_from: Path | None
+    fit_s: float
+
+
+def _callbacks(run, training, checkpoint_dir: Path, throughput, record) -> list:
+    from components.torch_trainer.callbacks import EpochMetrics, FailOnce
+
+    callbacks = [
+        EpochMetrics(
+            _epoch_sink(run, training.epochs) if run else None,
+            run.logged_epochs if run else None,
+        ),
+        throughput,
+        record,
+        _checkpointing(checkpoint_dir),
+    ]
+    failure = FailOnce.from_env(checkpoint_dir)
+    if failure is not None:
+        callbacks.append(failure)
+    return callbacks
+
+
+def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, topology) -> _Fitted:
+    """Build the data module, model and Lightning Trainer, and fit (resuming from last.ckpt when
+    the checkpoint directory has one)."""
+    import lightning as L
+    from lightning.pytorch.utilities import rank_zero_info
+
+    from components.torch_trainer.callbacks import ResumeRecord, Throughput
+    from components.torch_trainer.data import SnapshotDataModule
+    from components.torch_trainer.model import Classifier
+
+    training = loaded.spec.training
+    last = checkpoint_dir / LAST_CHECKPOINT
+    resume_from = last if last.is_file() else None
+    L.seed_everything(seed, workers=True, verbose=False)
+    data = SnapshotDataModule(snapshot_dir, manifest, training.batch_size, seed)
+    model = Classifier.from_spec(training, data.n_inputs, data.n_classes)
+    if run is not None and not run.resumed:
+        run.log_params(_run_params(training, topology, seed, model.parameter_count()))
+        run.set_tags(environment_tags(PYTORCH.name, _accelerators()))
+    throughput, record = Throughput(topology.world_size), ResumeRecord()
+    callbacks = _callbacks(run, training, checkpoint_dir, throughput, record)
+    logger = _logger(log_root, run.run_id if run else f"seed-{seed}")
+    trainer = _trainer(topology, training.epochs, callbacks, logger, checkpoint_dir)
+    if resume_from is not None:
+        rank_zero_info(f"resuming from {resume_from}")
+    else:
+        rank_zero_info(f"no {LAST_CHECKPOINT} in {checkpoint_dir}: training from scratch")
+    fit_started = time.perf_counter()
+    trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+    fit_s = time.perf_counter() - fit_started
+    if resume_from is not None:
+        rank_zero_info(f"resumed at epoch {record.start_epoch}")
+    return _Fitted(model, data, trainer, throughput, record, resume_from, fit_s)
+
+
+def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir, started):
+    """Rank 0: the attempt's final metrics, the export, the input probe, and step_s — from the
+    start of `train` to the export written, as the TensorFlow trainer measures its step."""
+    from components.torch_trainer.export import export_model
+    from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH
+
+    if fitted.resume_from is not None:
+        run.set_tag(TAG_RESUMED_FROM_EPOCH, str(fitted.record.start_epoch))
+    samples_per_s = fitted.throughput.samples_per_s()
+    if samples_per_s is not None:  # trained this attempt: its final metrics, once
+        run.log_metrics(
+            {
+                "samples_per_s": samples_per_s,
+                "first_step_s": fitted.throughput.first_step_s,
+                "fit_s": fitted.fit_s,
+                "train_examples": float(len(fitted.data.train_set)),
+                "peak_rss_mb": peak_rss_mb(),
+            }
+        )
+    export_model(fitted.model.inference_module(), fitted.data.n_inputs, manifest, model_dir)
+    _log_input_probe(run, snapshot_dir, manifest)
+    run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
+    return {"mlflow_run_id": run.run_id, "samples_per_s": samples_per_s}
+
+
 def train(
     loaded: LoadedSpec,
     snapshot_dir: Path,
@@ -144,102 +237,40 @@ def train(
 ) -> dict:
     """Train (or resume) and export; returns this process's summary (also written as
     `<checkpoint-dir>/rank-<rank>.json`)."""
-    import lightning as L
-    from lightning.pytorch.utilities import rank_zero_info
-
-    from components.torch_trainer.callbacks import (
-        EpochMetrics,
-        FailOnce,
-        ResumeRecord,
-        Throughput,
-        state_sha256,
-    )
-    from components.torch_trainer.data import SnapshotDataModule
-    from components.torch_trainer.export import export_model
-    from components.torch_trainer.model import Classifier
-    from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH, train_run
+    from components.torch_trainer.callbacks import state_sha256
+    from components.torch_trainer.run_log import train_run
     from components.torch_trainer.topology import topology_from_env
 
     started = time.perf_counter()
     reset_peak_rss()
     _quiet_expected_warnings()
-    spec = loaded.spec
-    training = spec.training
     topology = topology_from_env()
     if topology.is_global_zero:
         report_step("train")
-    per_process_batch(training.batch_size, topology.world_size)  # fail before anything starts
+    per_process_batch(loaded.spec.training.batch_size, topology.world_size)  # fail early
     manifest = require_manifest(snapshot_dir)
     checkpoint_dir.mkdir(parents=True, exist_ok=True)
-    last = checkpoint_dir / LAST_CHECKPOINT
-    resume_from = last if last.is_file() else None
-
-    L.seed_everything(seed, workers=True, verbose=False)
-    data = SnapshotDataModule(snapshot_dir, manifest, training.batch_size, seed)
-    model = Classifier.from_spec(training, data.n_inputs, data.n_classes)
-
     tracking = (
-        train_run(spec.name, runs_dir, checkpoint_dir) if topology.is_global_zero else nullcontext()
+        train_run(loaded.spec.name, runs_dir, checkpoint_dir)
+        if topology.is_global_zero
+        else nullcontext()
     )
     with tracking as run:
-        if run is not None and not run.resumed:
-            run.log_params(_run_params(training, topology, seed, model.parameter_count()))
-            run.set_tags(environment_tags("pytorch", _accelerators()))
-        throughput = Throughput(topology.world_size)
-        record = ResumeRecord()
-        callbacks = [
-            EpochMetrics(
-                _epoch_sink(run, training.epochs) if run else None,
-                run.logged_epochs if run else None,
-            ),
-            throughput,
-            record,
-            _checkpointing(checkpoint_dir),
-        ]
-        failure = FailOnce.from_env(checkpoint_dir)
-        if failure is not None:
-            callbacks.append(failure)
-        logger = _logger(log_root, run.run_id if run else f"seed-{seed}")
-        trainer = _trainer(topology, training.epochs, callbacks, logger, checkpoint_dir)
-        if resume_from is not None:
-            rank_zero_info(f"resuming from {resume_from}")
-        else:
-            rank_zero_info(f"no {LAST_CHECKPOINT} in {checkpoint_dir}: training from scratch")
-        started = time.perf_counter()
-        trainer.fit(model, datamodule=data, ckpt_path=resume_from)
-        fit_s = time.perf_counter() - started
-
+        fitted = _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, topology)
         summary = {
             "rank": topology.global_rank,
             "world_size": topology.world_size,
-            "resumed_from": str(resume_from) if resume_from else None,
-            "start_epoch": record.start_epoch,
-            "start_state_sha256": record.start_state,
-            "final_state_sha256": state_sha256(model.state_dict()),
-            "epochs": trainer.current_epoch,
-            "parameter_count": model.parameter_count(),
+            "resumed_from": str(fitted.resume_from) if fitted.resume_from else None,
+            "start_epoch": fitted.record.start_epoch,
+            "start_state_sha256": fitted.record.start_state,
+            "final_state_sha256": state_sha256(fitted.model.state_dict()),
+            "epochs": fitted.trainer.current_epoch,
+            "parameter_count": fitted.model.parameter_count(),
         }
-        if resume_from is not None:
-            rank_zero_info(f"resumed at epoch {record.start_epoch}")
         if run is not None:
-            if resume_from is not None:
-                run.set_tag(TAG_RESUMED_FROM_EPOCH, str(record.start_epoch))
-            samples_per_s = throughput.samples_per_s()
-            if samples_per_s is not None:  # trained this attempt: its final metrics, once
-                run.log_metrics(
-                    {
-                        "samples_per_s": samples_per_s,
-                        "first_step_s": throughput.first_step_s,
-                        "fit_s": fit_s,
-                        "train_examples": float(len(data.train_set)),
-                        "peak_rss_mb": peak_rss_mb(),
-                    }
-                )
-            export_model(model.inference_module(), data.n_inputs, manifest, model_dir)
-            _log_input_probe(run, snapshot_dir, manifest)
-            run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
-            summary["mlflow_run_id"] = run.run_id
-            summary["samples_per_s"] = samples_per_s
+            summary.update(
+                _finish_on_rank_zero(run, fitted, snapshot_dir, manifest, model_dir, started)
+            )
     (checkpoint_dir / f"rank-{topology.global_rank}.json").write_text(json.dumps(summary, indent=2))
     return summary
 

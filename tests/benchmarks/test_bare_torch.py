@@ -2,27 +2,17 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
-import pytest
-
 from benchmarks.stages import mlflow_steps, step_seconds
-from components.common.spec import default_spec_path, load_spec
-
-
-@pytest.fixture(scope="module")
-def penguins_snapshot(tmp_path_factory) -> Path:
-    from components.ingest.run import run_ingest
-
-    out = tmp_path_factory.mktemp("ingest")
-    return run_ingest(load_spec(default_spec_path()), out, track=False).snapshot_dir
+from components.spec import default_spec_path
 
 
 def test_bare_loop_trains_and_exports_the_contract(penguins_snapshot, tmp_path):
     from benchmarks.bare_torch import train
-    from components.evaluate.adapters import load_predictor
+    from components.export import load_predictor
 
-    result = train(default_spec_path(), penguins_snapshot, epochs=1, export_dir=tmp_path)
+    result = train(
+        default_spec_path(), penguins_snapshot.snapshot_dir, epochs=1, export_dir=tmp_path
+    )
     assert result["world_size"] == 1
     assert result["per_process_batch"] == result["global_batch"] == 16
     assert result["samples_per_s"] > 0

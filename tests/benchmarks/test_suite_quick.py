@@ -25,7 +25,7 @@ def test_tfx_node_times_sees_every_node_and_restores_the_launcher(tmp_path):
 
     from benchmarks.synthetic import make_dataset
     from benchmarks.tfx_ingest_bench import _tfx_pair
-    from components.common.spec import load_spec
+    from components.spec import load_spec
 
     original = Launcher.launch
     result = _tfx_pair(load_spec(make_dataset(500, tmp_path)), tmp_path)

@@ -2,8 +2,7 @@
 
 Each check is a function returning the problems it finds; every test runs it on the real
 Dockerfiles (expecting none) and on a broken variant (expecting the problem), so no check can
-pass vacuously. Regenerate the lock subsets the images install after `make lock`:
-    .venv/bin/python -m tests.images.test_dockerfiles
+pass vacuously. `make lock` regenerates the lock subsets the images install.
 """
 
 from __future__ import annotations
@@ -15,19 +14,21 @@ import pytest
 from packaging.utils import canonicalize_name
 
 from components.common.tracking import GIT_REVISION_ENV
-from tests.images.dockerfile import (
+from tandem.deploy.image_requirements import (
     IMAGES,
     ROOT,
     SUBSETS,
+    lock_pins,
+    subset_path,
+    subset_text,
+)
+from tests.images.dockerfile import (
     arg_defaults,
     copied_sources,
     env_pairs,
     expand,
     instructions,
-    lock_pins,
     pip_installs,
-    subset_path,
-    subset_text,
 )
 
 DOCKERFILES = {image: IMAGES / f"{image}.Dockerfile" for image in SUBSETS}
@@ -182,8 +183,7 @@ def test_a_subset_pin_that_drifts_from_the_lock_is_caught(tmp_path: Path) -> Non
 @pytest.mark.parametrize("image", sorted(SUBSETS))
 def test_the_lock_subsets_are_the_closure_of_the_extra(image: str) -> None:
     assert subset_path(image).read_text() == subset_text(image), (
-        f"{subset_path(image).name} is stale; regenerate it with "
-        "`.venv/bin/python -m tests.images.test_dockerfiles` and review the diff"
+        f"{subset_path(image).name} is stale; regenerate it with `make lock` and review the diff"
     )
 
 
@@ -203,16 +203,3 @@ def test_the_default_torch_variant_is_the_locked_wheel() -> None:
 def test_both_images_share_one_base() -> None:
     bases = {arg_defaults(instructions(_text(image)))["BASE_IMAGE"] for image in DOCKERFILES}
     assert len(bases) == 1
-
-
-def regenerate_subsets() -> list[Path]:
-    written = []
-    for image in SUBSETS:
-        subset_path(image).write_text(subset_text(image))
-        written.append(subset_path(image))
-    return written
-
-
-if __name__ == "__main__":
-    for path in regenerate_subsets():
-        print(f"wrote {path}")

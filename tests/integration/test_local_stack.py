@@ -1,4 +1,4 @@
-"""pipelines.local_stack and local_postgres without starting servers (the real stack:
+"""tandem.stack.local_stack and local_postgres without starting servers (the real stack:
 test_postgres_mlflow.py)."""
 
 from pathlib import Path
@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 from components.common.errors import TandemError
-from pipelines import local_postgres, local_stack
+from tandem.stack import local_postgres, local_stack
 
 
 def test_missing_postgres_binaries_name_the_fix(tmp_path: Path, monkeypatch) -> None:

@@ -1,5 +1,5 @@
 """The local stack for real: PostgreSQL + `mlflow server` (proxied artifacts, --allowed-hosts),
-started through pipelines.local_stack, with the PyTorch pipeline run against it over HTTP.
+started through tandem.stack.local_stack, with the PyTorch pipeline run against it over HTTP.
 
 Needs Debian's PostgreSQL server (`make setup` installs it); without it the tests fail, naming the
 fix. The autouse fixture in tests/conftest.py clears MLFLOW_* around every test, so the pipeline
@@ -18,7 +18,7 @@ from urllib.request import Request, urlopen
 import pytest
 
 from components.common.errors import TandemError
-from pipelines import local_postgres, local_stack
+from tandem.stack import local_postgres, local_stack
 from tests.pipelines.test_torch_pipeline import EPOCHS, tiny_spec
 
 pytestmark = pytest.mark.e2e
@@ -72,7 +72,7 @@ def stack():
 
 @pytest.fixture(scope="module")
 def pipeline(stack, tmp_path_factory):
-    from pipelines.torch_runner import run_local
+    from pipelines.torch.local_runner import run_local
 
     output = tmp_path_factory.mktemp("torch-on-postgres")
     with pytest.MonkeyPatch.context() as patch:

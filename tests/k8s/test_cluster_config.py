@@ -8,7 +8,7 @@ import re
 import pytest
 
 from components.common.errors import TandemError
-from pipelines.cluster_config import DEFAULT, load_cluster_config
+from tandem.deploy.cluster_config import DEFAULT, load_cluster_config
 
 
 def test_the_defaults_are_the_cpu_overlay(build_variant):

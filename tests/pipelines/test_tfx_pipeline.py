@@ -1,8 +1,8 @@
 """The TFX pipeline: real tiny runs with LocalDagRunner on the penguins snapshot, and its
 Kubeflow Pipelines v2 IR against a golden file.
 
-Regenerate the golden file after an intended change to the pipeline (review the diff):
-    .venv/bin/python -m tests.pipelines.test_tfx_pipeline
+Regenerate the golden file after an intended change to the pipeline with `make golden` (review
+the diff).
 """
 
 from __future__ import annotations
@@ -19,8 +19,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from components.common.errors import TandemError
-from components.common.spec import LoadedSpec, default_spec_path, load_spec
 from components.ingest.run import run_ingest
+from components.spec import LoadedSpec, default_spec_path, load_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "tfx_pipeline_penguins.json"
 GOLDEN_IMAGE = "registry.example/tandem-tensorflow:golden"
@@ -35,6 +35,7 @@ NODES = [
     "Transform",
     "Trainer",
     "SharedEvaluator",
+    "ModelRegistrar",
     "Pusher",
 ]
 
@@ -42,7 +43,7 @@ NODES = [
 def test_the_runner_module_imports_no_tensorflow() -> None:
     """The CLI imports the runner at start-up; TFX and TensorFlow load only when a run starts."""
     code = (
-        "import sys, pipelines.tfx_runner; "
+        "import sys, pipelines.tfx.local_runner; "
         "sys.exit(sorted({'tfx', 'tensorflow'} & set(sys.modules)) != [])"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -66,7 +67,7 @@ def tiny_spec(epochs: int, thresholds: dict[str, float]) -> LoadedSpec:
 @pytest.fixture(scope="module")
 def two_runs(tmp_path_factory):
     """The same pipeline run twice in one output dir: the second run should be all cache hits."""
-    from pipelines.tfx_runner import run_local
+    from pipelines.tfx.local_runner import run_local
 
     output = tmp_path_factory.mktemp("tfx-e2e")
     loaded = tiny_spec(epochs=2, thresholds={"accuracy": 0.5})
@@ -80,17 +81,21 @@ def two_runs(tmp_path_factory):
 
 @pytest.mark.e2e
 def test_every_component_completes_and_the_blessed_model_is_pushed(two_runs) -> None:
-    _, first, _ = two_runs
+    from components.common.frameworks import TENSORFLOW
+    from pipelines.tfx.local_runner import METADATA_FILE, SERVING_DIR
+
+    output, first, _ = two_runs
 
     assert first.node_states == dict.fromkeys(NODES, "COMPLETE")
     assert first.blessed
     assert first.blessing["blessed"] is True
+    assert first.model_version == "1"
     pushed = first.pushed_model_dir
     assert pushed is not None
-    assert pushed.parent == first.paths.serving
+    assert pushed.parent == TENSORFLOW.local_root(output, "penguins") / SERVING_DIR
     assert pushed.name.isdigit()  # a versioned directory
     assert (pushed / "saved_model.pb").exists()
-    assert first.paths.metadata.exists()
+    assert (TENSORFLOW.local_root(output, "penguins") / METADATA_FILE).exists()
 
 
 @pytest.mark.e2e
@@ -100,7 +105,7 @@ def test_tensorboard_logs_share_the_log_root_with_pytorch(two_runs) -> None:
 
 
 @pytest.mark.e2e
-def test_mlflow_parent_run_nests_ingest_train_and_evaluate(two_runs) -> None:
+def test_mlflow_parent_run_nests_ingest_train_evaluate_and_register(two_runs) -> None:
     from mlflow.tracking import MlflowClient
 
     from components.common.tracking import (
@@ -121,7 +126,12 @@ def test_mlflow_parent_run_nests_ingest_train_and_evaluate(two_runs) -> None:
     children = client.search_runs(
         [experiment.experiment_id], f"tags.mlflow.parentRunId = '{first.mlflow_run_id}'"
     )
-    assert sorted(run.data.tags[TAG_STEP] for run in children) == ["evaluate", "ingest", "train"]
+    steps = {run.data.tags[TAG_STEP]: run for run in children}
+    assert sorted(steps) == ["evaluate", "ingest", "register", "train"]
+    version = client.get_model_version("penguins-tensorflow", first.model_version)
+    assert version.run_id == steps["register"].info.run_id
+    champion = client.get_model_version_by_alias("penguins-tensorflow", "champion")
+    assert str(champion.version) == first.model_version
 
 
 @pytest.mark.e2e
@@ -131,6 +141,7 @@ def test_second_identical_run_hits_the_cache(two_runs) -> None:
     assert second.node_states == dict.fromkeys(NODES, "CACHED")
     assert sorted(second.cached_nodes) == sorted(NODES)
     assert second.pushed_model_dir == first.pushed_model_dir
+    assert second.model_version == first.model_version
     assert second.mlflow_run_id != first.mlflow_run_id
 
 
@@ -154,9 +165,10 @@ def _drift(snapshot: Path, destination: Path) -> Path:
 def test_anomalies_stop_the_run_with_a_readable_list(tmp_path) -> None:
     from mlflow.tracking import MlflowClient
 
+    from components.common.frameworks import TENSORFLOW
     from components.common.tracking import TAG_FRAMEWORK, tracking_uri
-    from components.tfx_components.run_record import latest_run
-    from pipelines.tfx_runner import local_paths, pipeline_name, run_local
+    from pipelines.tfx.local_runner import METADATA_FILE, run_local
+    from pipelines.tfx.run_record import latest_run
 
     loaded = tiny_spec(epochs=2, thresholds={"accuracy": 0.5})
     snapshot = run_ingest(loaded, tmp_path / "ingest", track=False).snapshot_dir
@@ -174,7 +186,8 @@ def test_anomalies_stop_the_run_with_a_readable_list(tmp_path) -> None:
     states = {
         node: record.state
         for node, record in latest_run(
-            local_paths(tmp_path, "penguins").metadata, pipeline_name("penguins")
+            TENSORFLOW.local_root(tmp_path, "penguins") / METADATA_FILE,
+            TENSORFLOW.pipeline_name("penguins"),
         ).items()
     }
     assert states["ExampleValidator"] == "COMPLETE"
@@ -190,7 +203,8 @@ def test_anomalies_stop_the_run_with_a_readable_list(tmp_path) -> None:
 
 @pytest.mark.e2e
 def test_a_model_that_is_not_blessed_is_not_pushed(tmp_path) -> None:
-    from pipelines.tfx_runner import run_local
+    from components.common.frameworks import TENSORFLOW
+    from pipelines.tfx.local_runner import SERVING_DIR, run_local
 
     result = run_local(
         tiny_spec(epochs=1, thresholds={"accuracy": 0.999, "log_loss": 1e-6}), tmp_path
@@ -200,14 +214,14 @@ def test_a_model_that_is_not_blessed_is_not_pushed(tmp_path) -> None:
     assert not result.blessed
     assert result.blessing["blessed"] is False
     assert result.pushed_model_dir is None
-    serving = result.paths.serving
+    serving = TENSORFLOW.local_root(tmp_path, "penguins") / SERVING_DIR
     assert not serving.exists() or not any(serving.iterdir())
 
 
 def compile_golden_ir(output_file: Path) -> dict:
     """Compile the penguins pipeline to KFP v2 IR; return it normalised for comparison: no SDK
     versions or labels, the image as a placeholder (roots and locations are fixed strings)."""
-    from pipelines.tfx_runner import compile_kubeflow_v2
+    from pipelines.tfx.kubeflow_v2_runner import compile_kubeflow_v2
 
     compile_kubeflow_v2(load_spec(default_spec_path()), output_file, GOLDEN_IMAGE, GOLDEN_ROOT)
     return normalise(json.loads(output_file.read_text()))
@@ -235,8 +249,7 @@ def test_kubeflow_v2_ir_matches_the_golden_file(tmp_path, no_network) -> None:
 
     assert no_network == []
     assert job == json.loads(GOLDEN.read_text()), (
-        "the compiled IR changed; if intended, run "
-        "`.venv/bin/python -m tests.pipelines.test_tfx_pipeline` and review the diff"
+        "the compiled IR changed; if intended, run `make golden` and review the diff"
     )
 
 
@@ -251,7 +264,12 @@ def test_kubeflow_v2_ir_names_every_component_in_order(tmp_path) -> None:
         "FileBasedExampleGen",
         "SchemaGen",
     ]
-    assert set(tasks["Pusher"]["dependentTasks"]) == {"SharedEvaluator", "Trainer"}
+    assert set(tasks["ModelRegistrar"]["dependentTasks"]) == {"SharedEvaluator", "Trainer"}
+    assert set(tasks["Pusher"]["dependentTasks"]) == {
+        "ModelRegistrar",
+        "SharedEvaluator",
+        "Trainer",
+    }
     executors = spec["deploymentSpec"]["executors"]
     assert {e["container"]["image"] for e in executors.values()} == {IMAGE_PLACEHOLDER}
     classes = {
@@ -259,7 +277,7 @@ def test_kubeflow_v2_ir_names_every_component_in_order(tmp_path) -> None:
         for name, e in executors.items()
     }
     assert classes["FileBasedExampleGen_executor"].endswith("parquet_executor.Executor")
-    assert classes["SharedEvaluator_executor"].startswith("components.tfx_components.evaluate")
+    assert classes["SharedEvaluator_executor"].startswith("components.evaluate.tfx_component")
     parameters = tasks["Trainer"]["inputs"]["parameters"]
     assert (
         parameters["run_fn"]["runtimeValue"]["constantValue"]["stringValue"]

@@ -1,8 +1,8 @@
 """The PyTorch pipeline: real tiny runs with kfp.local on penguins (2-rank DDP via TorchX), the
 push step, and the compiled KFP v2 YAML against a golden file.
 
-Regenerate the golden file after an intended change to the pipeline (review the diff):
-    .venv/bin/python -m tests.pipelines.test_torch_pipeline
+Regenerate the golden file after an intended change to the pipeline with `make golden` (review
+the diff).
 """
 
 import json
@@ -14,8 +14,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.common.spec import LoadedSpec, Workers, default_spec_path, load_spec
 from components.register.push import push_to_serving
+from components.spec import LoadedSpec, Workers, default_spec_path, load_spec
 
 GOLDEN = Path(__file__).parent / "golden" / "torch_pipeline.yaml"
 GOLDEN_IMAGE = "registry.example/tandem-pytorch:golden"
@@ -29,6 +29,7 @@ COMPONENTS = {
     "comp-ingest-snapshot",
     "comp-train-model",
     "comp-evaluate-exported-model",
+    "comp-register-judged-model",
     "comp-push-model",
 }
 
@@ -54,7 +55,7 @@ def tiny_spec(
 def test_modules_import_without_torch() -> None:
     """The CLI imports the runner at start-up; torch, lightning and TorchX load inside steps."""
     code = (
-        "import sys, pipelines.torch_runner, pipelines.torch_pipeline; "
+        "import sys, pipelines.torch.local_runner, pipelines.torch.pipeline; "
         "sys.exit(sorted({'torch', 'lightning', 'torchx', 'mlflow'} & set(sys.modules)) != [])"
     )
     assert subprocess.run([sys.executable, "-c", code], check=False).returncode == 0
@@ -81,7 +82,7 @@ def test_push_copies_into_a_versioned_directory_once(tmp_path: Path) -> None:
 @pytest.mark.slow
 def test_a_failing_launch_is_relaunched_and_reported(tmp_path: Path) -> None:
     """The trainer refuses a directory without a snapshot: every attempt fails fast."""
-    from components.common.spec import spec_to_yaml
+    from components.spec import spec_to_yaml
     from components.torch_trainer.step import train_in_step
 
     result = train_in_step(
@@ -127,12 +128,12 @@ def test_local_conditions_run_the_branch_only_when_it_holds(tmp_path: Path) -> N
     """kfp.local 2.16.1 alone never runs the branch; when it learns to, drop the workaround."""
     from kfp import local
 
-    from pipelines.torch_runner import _local_conditions
+    from pipelines.torch.kfp_local_fixes import local_conditions
 
     local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
     gated = _gated_pipeline()
     gated(value=True, path=str(tmp_path / "unpatched"))
-    with _local_conditions():
+    with local_conditions():
         gated(value=True, path=str(tmp_path / "true"))
         gated(value=False, path=str(tmp_path / "false"))
     assert not (tmp_path / "unpatched").exists()
@@ -143,7 +144,7 @@ def test_local_conditions_run_the_branch_only_when_it_holds(tmp_path: Path) -> N
 def test_local_conditions_refuse_other_forms() -> None:
     from kfp.local.io import IOStore
 
-    from pipelines.torch_runner import evaluate_condition
+    from pipelines.torch.kfp_local_fixes import evaluate_condition
 
     with pytest.raises(NotImplementedError):
         evaluate_condition("inputs.parameter_values['pipelinechannel--t-n'] > 1", IOStore())
@@ -157,9 +158,10 @@ def compile_normalised(loaded: LoadedSpec, output_file: Path, image: str = GOLDE
     the spec directory (an absolute path) and the KFP SDK version."""
     from kfp import __version__ as kfp_version
 
-    from pipelines.torch_runner import compile_pipeline
+    from pipelines.torch.compiler import compile_pipeline
+    from tandem.deploy.cluster_config import DEFAULT
 
-    text = compile_pipeline(loaded, output_file, image).read_text()
+    text = compile_pipeline(loaded, output_file, image, DEFAULT.runs_mount_path).read_text()
     return (
         text.replace(image, IMAGE_PLACEHOLDER)
         .replace(str(loaded.path.parent), SPEC_DIR_PLACEHOLDER)
@@ -177,19 +179,25 @@ def regenerate_golden() -> Path:
 def test_compiled_yaml_matches_the_golden_file(tmp_path: Path) -> None:
     compiled = compile_normalised(load_spec(default_spec_path()), tmp_path / "p.yaml")
     assert yaml.safe_load(compiled) == yaml.safe_load(GOLDEN.read_text()), (
-        "the compiled pipeline changed; if intended, regenerate the golden file "
-        "(python -m tests.pipelines.test_torch_pipeline) and review the diff"
+        "the compiled pipeline changed; if intended, run `make golden` and review the diff"
     )
     assert compiled == GOLDEN.read_text()  # comments (the parameter header) too
 
 
-def test_compiled_pipeline_wires_four_steps_and_gates_push_on_blessing(tmp_path: Path) -> None:
+def test_compiled_pipeline_wires_five_steps_and_gates_push_on_blessing(tmp_path: Path) -> None:
     ir = yaml.safe_load(compile_normalised(load_spec(default_spec_path()), tmp_path / "p.yaml"))
     assert {name for name in ir["components"] if not name.startswith("comp-condition-")} == (
         COMPONENTS
     )
     tasks = ir["root"]["dag"]["tasks"]
-    assert {"ingest-snapshot", "train-model", "evaluate-exported-model"} <= set(tasks)
+    assert {
+        "ingest-snapshot",
+        "train-model",
+        "evaluate-exported-model",
+        "register-judged-model",
+    } <= set(tasks)
+    register = tasks["register-judged-model"]["inputs"]["artifacts"]["evaluation"]
+    assert register["taskOutputArtifact"]["producerTask"] == "evaluate-exported-model"
     assert "push-model" not in tasks  # it lives inside the condition
     (condition,) = [task for name, task in tasks.items() if name.startswith("condition-")]
     assert condition["taskInfo"]["name"] == "blessed"
@@ -232,7 +240,7 @@ def test_gpu_spec_requests_gpus_on_the_train_executor(tmp_path: Path) -> None:
 def _run_isolated(tmp_path_factory, name: str, thresholds: dict[str, float]):
     """run_local with this process's temp location and TMPDIR at an empty directory, which
     is returned with the result, so a test can see what the run left behind."""
-    from pipelines.torch_runner import run_local
+    from pipelines.torch.local_runner import run_local
 
     output = tmp_path_factory.mktemp(name)
     temp = tmp_path_factory.mktemp(f"{name}-tmp")
@@ -298,12 +306,13 @@ def test_local_run_nests_step_runs_and_registers_the_champion(blessed_run) -> No
         filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'",
     )
     steps = {run.data.tags["tandem.step"]: run for run in children}
-    assert {"ingest", "train", "evaluate"} <= set(steps)
+    assert {"ingest", "train", "evaluate", "register"} <= set(steps)
     train = steps["train"]
     assert train.data.params["world_size"] == "2"
     assert len(client.get_metric_history(train.info.run_id, "val_loss")) == EPOCHS
     champion = client.get_model_version_by_alias("penguins-pytorch", "champion")
     assert str(champion.version) == result.model_version
+    assert champion.run_id == steps["register"].info.run_id
 
 
 @pytest.mark.e2e

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components.common.spec import default_spec_path, load_spec
+from components.spec import default_spec_path, load_spec
 
 
 def test_a_run_takes_the_seed_asked_for_else_the_specs_first():

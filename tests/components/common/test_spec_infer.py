@@ -14,9 +14,9 @@ import pytest
 from sklearn.datasets import load_wine
 
 from components.common.errors import TandemError
-from components.common.spec import DEFAULT_MISSING_VALUES, load_spec, spec_to_yaml
-from components.common.spec_infer import infer_spec
 from components.ingest.validate import validate_batch
+from components.spec import DEFAULT_MISSING_VALUES, load_spec, spec_to_yaml
+from components.spec.infer import infer_spec
 
 PENGUINS = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
 

@@ -12,9 +12,9 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
+from components.common.frameworks import NAMES
 from components.compare.catalogue import METRICS, SLICE_PREFIX
 from components.compare.model import (
-    FRAMEWORKS,
     AuditItem,
     Comparison,
     MetricComparison,
@@ -92,7 +92,7 @@ TRAIN = {
 def make_comparison(
     failed_audit: bool = False,
     seeds: Iterable[int] | Mapping[str, Iterable[int]] = (0, 1, 2),
-    frameworks: Iterable[str] = FRAMEWORKS,
+    frameworks: Iterable[str] = NAMES,
 ) -> Comparison:
     """Three seeds per framework by default, 20-epoch curves and two slice features.
 
@@ -130,7 +130,7 @@ def make_comparison(
 
 def make_run(framework: str, seed: int, parameter_count: int | None = None) -> PipelineRun:
     """One framework's pipeline run for one seed: train and evaluate step runs with metrics."""
-    rng = np.random.default_rng([FRAMEWORKS.index(framework), seed])
+    rng = np.random.default_rng([NAMES.index(framework), seed])
     parameter_count = parameter_count or PARAMETER_COUNT[framework]
     tags = {
         "tandem.framework": framework,
@@ -180,7 +180,7 @@ def compare(
     """The real Welch comparison of one metric (a catalogue key or a slice metric name) over the
     runs; with one side empty, that side's Summary is NaN and there is no test."""
     runs = tuple(runs)
-    tensorflow, pytorch = (_values(runs, framework, key) for framework in FRAMEWORKS)
+    tensorflow, pytorch = (_values(runs, framework, key) for framework in NAMES)
     if tensorflow and pytorch:
         return compare_metric(key, label, unit, higher_is_better, tensorflow, pytorch)
     return MetricComparison(
@@ -261,13 +261,13 @@ def _slice_comparisons(runs: tuple[PipelineRun, ...]) -> tuple[MetricComparison,
 def _audit(runs: tuple[PipelineRun, ...], counts: dict[str, int]) -> tuple[AuditItem, ...]:
     tensorflow, pytorch = counts["tensorflow"], counts["pytorch"]
     within = abs(pytorch - tensorflow) / max(tensorflow, pytorch) <= 0.05
-    seeds = {f: sorted(r.seed for r in runs if r.framework == f) for f in FRAMEWORKS}
+    seeds = {f: sorted(r.seed for r in runs if r.framework == f) for f in NAMES}
     return (
         AuditItem(
             name="Same dataset snapshot",
             passed=True,
             detail="every run trained and evaluated on one dataset fingerprint",
-            values=dict.fromkeys(FRAMEWORKS, FINGERPRINT[:12]),
+            values=dict.fromkeys(NAMES, FINGERPRINT[:12]),
         ),
         AuditItem(
             name="Same architecture (parameter counts within 5%)",
@@ -285,7 +285,7 @@ def _audit(runs: tuple[PipelineRun, ...], counts: dict[str, int]) -> tuple[Audit
             name="Same hyperparameters",
             passed=True,
             detail="optimizer, learning rate, batch size and epochs agree",
-            values=dict.fromkeys(FRAMEWORKS, "adam, 0.01, 32, 20"),
+            values=dict.fromkeys(NAMES, "adam, 0.01, 32, 20"),
         ),
     )
 

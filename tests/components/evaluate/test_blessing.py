@@ -7,8 +7,8 @@ import json
 import pytest
 
 from components.common.errors import TandemError
-from components.common.spec import EvaluationSpec
 from components.evaluate.blessing import Blessing, Check, judge, write_blessing
+from components.spec import EvaluationSpec
 
 EVALUATION = EvaluationSpec(thresholds={"accuracy": 0.9, "macro_f1": 0.85})
 CHAMPION = {"accuracy": 0.95, "macro_f1": 0.93, "log_loss": 0.2, "ece": 0.05}

@@ -3,8 +3,8 @@
 import yaml
 from kfp import compiler, dsl, local
 
-from components.common.spec import default_spec_path
 from components.evaluate.kfp_component import evaluate_component
+from components.spec import default_spec_path
 from tests.components.evaluate.tiny_models import train_tiny_torch
 
 

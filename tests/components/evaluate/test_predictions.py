@@ -10,12 +10,12 @@ from components.common.errors import TandemError
 from components.evaluate.predictions import (
     PREDICTIONS_FILE,
     build_predictions,
-    probability_column,
     probability_matrix,
     read_predictions,
     validate_predictions,
     write_predictions,
 )
+from components.export import probability_column
 
 SOURCE = "runs/torch/predictions.parquet"
 

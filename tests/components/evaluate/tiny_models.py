@@ -1,4 +1,4 @@
-"""Tiny real models in the exported-model contract (components.evaluate.adapters), for tests.
+"""Tiny real models in the exported-model contract (components.export), for tests.
 
 A few optimizer steps on a snapshot's train split, then the same export recipe the trainers use.
 Each function imports its framework when called.
@@ -12,7 +12,7 @@ import numpy as np
 import pyarrow.parquet as pq
 
 from components.common.features import encode, label_indices
-from components.evaluate.adapters import (
+from components.export import (
     OUTPUT,
     SIGNATURE,
     serving_inputs,

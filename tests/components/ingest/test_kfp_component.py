@@ -9,8 +9,8 @@ import pytest
 import yaml
 from kfp import compiler, local
 
-from components.common.spec import default_spec_path
 from components.ingest.kfp_component import ingest_component
+from components.spec import default_spec_path
 
 pytestmark = pytest.mark.e2e
 

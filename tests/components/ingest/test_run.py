@@ -14,7 +14,6 @@ import pyarrow.parquet as pq
 import pytest
 
 from components.common.errors import TandemError
-from components.common.spec import default_spec_path, load_spec
 from components.ingest import run as ingest_run
 from components.ingest.run import DEFAULT_BEAM_ARGS, run_ingest
 from components.ingest.snapshot import (
@@ -24,6 +23,7 @@ from components.ingest.snapshot import (
     point_current,
 )
 from components.ingest.validate import REASON, SOURCE_ROW
+from components.spec import default_spec_path, load_spec
 from tests.conftest import PENGUINS_CSV
 
 pytestmark = pytest.mark.e2e

@@ -5,8 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from components.common.spec import DatasetSpec
 from components.ingest.split import split_of_rows
+from components.spec import DatasetSpec
 
 
 def _dataset(**changes) -> DatasetSpec:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pyarrow as pa
 
-from components.common.spec import DatasetSpec
 from components.ingest.statistics import finalize_statistics, merge_statistics, partial_statistics
 from components.ingest.summary import empty_summary, merge_summaries, summary_part
+from components.spec import DatasetSpec
 
 DATASET = DatasetSpec(
     source="unused.csv",

@@ -6,8 +6,8 @@ import numpy as np
 import pyarrow as pa
 import pytest
 
-from components.common.spec import DatasetSpec
 from components.ingest.validate import REASON, SOURCE_FILE, SOURCE_ROW, SYNTHETIC_ID, validate_batch
+from components.spec import DatasetSpec
 
 
 @pytest.fixture

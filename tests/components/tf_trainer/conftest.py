@@ -13,8 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
-from components.common.spec import Spec, default_spec_path, load_spec
-from components.ingest.run import IngestResult, run_ingest
+from components.spec import Spec, default_spec_path, load_spec
 from tests.components.tf_trainer.transform_helpers import analyze_and_transform, raw_feature_spec
 
 # The PyTorch image has no TensorFlow: there these tests are not collected at all.
@@ -35,19 +34,13 @@ def penguins_spec() -> Spec:
 
 
 @pytest.fixture(scope="session")
-def snapshot(tmp_path_factory) -> IngestResult:
-    output = tmp_path_factory.mktemp("tf-trainer-snapshot")
-    return run_ingest(load_spec(default_spec_path()), output, track=False)
-
-
-@pytest.fixture(scope="session")
-def transform_run(snapshot, penguins_spec, tmp_path_factory) -> TransformRun:
+def transform_run(penguins_snapshot, penguins_spec, tmp_path_factory) -> TransformRun:
     from components.tf_trainer.config import transform_config
     from components.tf_trainer.preprocessing import preprocessing_fn
 
     config = transform_config(penguins_spec)
     out_dir = tmp_path_factory.mktemp("tf-transform")
-    splits = {s: pq.read_table(snapshot.snapshot_dir / s) for s in ("train", "eval")}
+    splits = {s: pq.read_table(penguins_snapshot.snapshot_dir / s) for s in ("train", "eval")}
     analyze_and_transform(
         lambda inputs: preprocessing_fn(inputs, config),
         raw_feature_spec(penguins_spec, [1]),  # dense [batch, 1]: what SchemaGen infers in TFX
@@ -62,9 +55,11 @@ def transform_run(snapshot, penguins_spec, tmp_path_factory) -> TransformRun:
 
 
 @pytest.fixture(scope="session")
-def encoded_train(snapshot, penguins_spec):
+def encoded_train(penguins_snapshot, penguins_spec):
     """The train split as the bare path batches it (encode + label index), shuffled with seed 0."""
-    from components.tf_trainer.bare import split_dataset
+    from benchmarks.bare_keras import split_dataset
 
     batch_size = penguins_spec.training.batch_size
-    return split_dataset(snapshot.snapshot_dir, "train", snapshot.manifest, batch_size, seed=0)
+    return split_dataset(
+        penguins_snapshot.snapshot_dir, "train", penguins_snapshot.manifest, batch_size, seed=0
+    )

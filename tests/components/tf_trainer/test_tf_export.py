@@ -1,4 +1,4 @@
-"""The exported SavedModel meets the evaluator's contract (components.evaluate.adapters)."""
+"""The exported SavedModel meets the evaluator's contract (components.export)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.common.errors import TandemError
-from components.evaluate.adapters import OUTPUT, load_predictor
+from components.export import OUTPUT, load_predictor
 from components.tf_trainer.export import TF_EXAMPLE_SIGNATURE, check_export, export_serving_model
 from components.tf_trainer.training import fit_model
 
@@ -40,17 +40,21 @@ def serialized_examples(table: pa.Table, spec) -> list[bytes]:
     return examples
 
 
-def test_export_satisfies_the_evaluator_contract(exported, snapshot):
-    test = pq.read_table(snapshot.snapshot_dir / "test")
+def test_export_satisfies_the_evaluator_contract(exported, penguins_snapshot):
+    test = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     probabilities = load_predictor(exported, "tensorflow").predict(test)
     assert probabilities.shape == (44, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
-    labels = [snapshot.manifest["classes"].index(s) for s in test.column("species").to_pylist()]
+    labels = [
+        penguins_snapshot.manifest["classes"].index(s) for s in test.column("species").to_pylist()
+    ]
     assert (probabilities.argmax(axis=1) == np.array(labels)).mean() > 0.6
 
 
-def test_tf_example_signature_agrees_with_serving_default(exported, snapshot, penguins_spec):
-    test = pq.read_table(snapshot.snapshot_dir / "test")
+def test_tf_example_signature_agrees_with_serving_default(
+    exported, penguins_snapshot, penguins_spec
+):
+    test = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     predictor = load_predictor(exported, "tensorflow")
     serving = tf.saved_model.load(str(exported)).signatures[TF_EXAMPLE_SIGNATURE]
     examples = tf.constant(serialized_examples(test, penguins_spec))
@@ -58,9 +62,9 @@ def test_tf_example_signature_agrees_with_serving_default(exported, snapshot, pe
     np.testing.assert_allclose(from_examples, predictor.predict(test), atol=1e-6)
 
 
-def test_missing_values_are_served(exported, snapshot):
+def test_missing_values_are_served(exported, penguins_snapshot):
     """A null number (NaN to the signature) and a null category ("") still give probabilities."""
-    rows = pq.read_table(snapshot.snapshot_dir / "test").slice(0, 2).to_pylist()
+    rows = pq.read_table(penguins_snapshot.snapshot_dir / "test").slice(0, 2).to_pylist()
     rows[0]["body_mass_g"] = None
     rows[1]["island"] = None
     probabilities = load_predictor(exported, "tensorflow").predict(pa.Table.from_pylist(rows))

@@ -26,7 +26,9 @@ def raw_tensors(table, feature_spec: dict) -> dict[str, tf.Tensor]:
     return tensors
 
 
-def test_analyzers_match_the_manifest_statistics(snapshot, penguins_spec, tmp_path, no_network):
+def test_analyzers_match_the_manifest_statistics(
+    penguins_snapshot, penguins_spec, tmp_path, no_network
+):
     """The z-score analyzers (mean, population variance over train) are the manifest's; the
     pinned local Beam runner reaches for no network."""
     dataset = penguins_spec.dataset
@@ -42,13 +44,13 @@ def test_analyzers_match_the_manifest_statistics(snapshot, penguins_spec, tmp_pa
             outputs[f"{name}_low"] = tf.cast(columns[name] - tf.cast(high, tf.float64), tf.float32)
         return outputs
 
-    train = pq.read_table(snapshot.snapshot_dir / "train")
+    train = pq.read_table(penguins_snapshot.snapshot_dir / "train")
     feature_spec = raw_feature_spec(penguins_spec, [])
     analyze_and_transform(numeric_columns, feature_spec, {"train": train}, tmp_path)
     output = tft.TFTransformOutput(str(tmp_path / "transform"))
     scaled = output.transform_raw_features(raw_tensors(train, feature_spec))
 
-    statistics = snapshot.manifest["statistics"]["numeric"]
+    statistics = penguins_snapshot.manifest["statistics"]["numeric"]
     for name in numeric:
         # z = (x - mean) / std exactly (float64), so a line fit recovers the analyzers' values.
         x = train.column(name).to_numpy().astype(np.float32).astype(np.float64)
@@ -60,17 +62,19 @@ def test_analyzers_match_the_manifest_statistics(snapshot, penguins_spec, tmp_pa
     assert no_network == []
 
 
-def test_transform_graph_encodes_like_the_pytorch_side(snapshot, penguins_spec, transform_run):
-    train = pq.read_table(snapshot.snapshot_dir / "train")
+def test_transform_graph_encodes_like_the_pytorch_side(
+    penguins_snapshot, penguins_spec, transform_run
+):
+    train = pq.read_table(penguins_snapshot.snapshot_dir / "train")
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
     transformed = output.transform_raw_features(
         raw_tensors(train, raw_feature_spec(penguins_spec, [1]))
     )
     np.testing.assert_allclose(
-        transformed[INPUTS].numpy(), encode(train, snapshot.manifest), rtol=0, atol=1e-5
+        transformed[INPUTS].numpy(), encode(train, penguins_snapshot.manifest), rtol=0, atol=1e-5
     )
     np.testing.assert_array_equal(
-        transformed[LABEL].numpy(), label_indices(train, snapshot.manifest)
+        transformed[LABEL].numpy(), label_indices(train, penguins_snapshot.manifest)
     )
     assert output.transformed_feature_spec() == {
         INPUTS: tf.io.FixedLenFeature([9], tf.float32),
@@ -78,7 +82,7 @@ def test_transform_graph_encodes_like_the_pytorch_side(snapshot, penguins_spec, 
     }
 
 
-def test_beam_transformed_examples_equal_encode(snapshot, transform_run):
+def test_beam_transformed_examples_equal_encode(penguins_snapshot, transform_run):
     """The materialised train split (what TFX's Trainer reads) holds encode's rows."""
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
     records = tfxio.TFExampleRecord(
@@ -88,7 +92,9 @@ def test_beam_transformed_examples_equal_encode(snapshot, transform_run):
         records.TensorFlowDataset(tfxio.TensorFlowDatasetOptions(batch_size=1000, num_epochs=1))
     )
     stored = np.concatenate([batch[INPUTS].numpy() for batch in batches])
-    expected = encode(pq.read_table(snapshot.snapshot_dir / "train"), snapshot.manifest)
+    expected = encode(
+        pq.read_table(penguins_snapshot.snapshot_dir / "train"), penguins_snapshot.manifest
+    )
 
     def by_rows(matrix):  # Beam does not keep row order: compare the sorted multisets of rows
         return matrix[np.lexsort(matrix.T[::-1])]
@@ -96,11 +102,11 @@ def test_beam_transformed_examples_equal_encode(snapshot, transform_run):
     np.testing.assert_allclose(by_rows(stored), by_rows(expected), rtol=0, atol=1e-5)
 
 
-def test_missing_and_unseen_values(snapshot, transform_run):
+def test_missing_and_unseen_values(penguins_snapshot, transform_run):
     """NaN → z-score 0 (the mean); "" or an unseen category → zeros; unknown label → -1."""
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
     row = {"island": b"Atlantis", "sex": b"", "species": b"Dodo"}
-    row |= {name: float("nan") for name in snapshot.manifest["statistics"]["numeric"]}
+    row |= {name: float("nan") for name in penguins_snapshot.manifest["statistics"]["numeric"]}
     tensors = {
         name: tf.constant([[value]], tf.string if isinstance(value, bytes) else tf.float32)
         for name, value in row.items()

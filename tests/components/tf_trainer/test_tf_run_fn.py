@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import numpy as np
@@ -16,9 +17,10 @@ from tfx_bsl.public import tfxio
 from components.common.features import encode
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, experiment_name, tracking_uri
-from components.evaluate.adapters import load_predictor
+from components.export import load_predictor
 from components.tf_trainer.config import trainer_config
 from components.tf_trainer.trainer import run_fn
+from tests.step_clock import assert_step_covers_call_to_export
 
 
 def tf_dataset_factory(file_pattern, options, schema):
@@ -27,7 +29,7 @@ def tf_dataset_factory(file_pattern, options, schema):
 
 
 @pytest.mark.e2e
-def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, tmp_path):
+def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transform_run, tmp_path):
     spec = penguins_spec.model_copy(
         update={"training": penguins_spec.training.model_copy(update={"epochs": 3})}
     )
@@ -44,12 +46,13 @@ def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, 
             runs_dir=str(runs_dir),
             tensorboard_root=str(board_root),
             run_name="r1",
-            snapshot_dir=str(snapshot.snapshot_dir),
+            snapshot_dir=str(penguins_snapshot.snapshot_dir),
         ),
     )
+    called_at = time.time()
     run_fn(fn_args)
 
-    test = pq.read_table(snapshot.snapshot_dir / "test")
+    test = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     probabilities = load_predictor(tmp_path / "serving", "tensorflow").predict(test)
     assert probabilities.shape == (44, 3)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
@@ -65,6 +68,7 @@ def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, 
     assert run.data.metrics["samples_per_s"] > 0
     assert run.data.metrics["peak_rss_mb"] > 0
     assert run.data.metrics["step_s"] > run.data.metrics["fit_s"]
+    assert_step_covers_call_to_export(run, called_at, tmp_path / "serving")
     assert run.data.tags["tandem.env.tensorflow"] == tf.__version__
     assert run.data.tags["tandem.env.accelerators"] == "none"
     for key in ("train_loss", "train_accuracy", "val_loss", "val_accuracy"):
@@ -74,9 +78,9 @@ def test_run_fn_trains_logs_and_exports(snapshot, penguins_spec, transform_run, 
     probe = json.loads(
         (Path(client.download_artifacts(run.info.run_id, PROBE_ARTIFACT))).read_text()
     )
-    rows = probe_rows(snapshot.snapshot_dir, snapshot.manifest)
+    rows = probe_rows(penguins_snapshot.snapshot_dir, penguins_snapshot.manifest)
     assert probe["ids"] == rows.column("tandem_row_id").to_pylist()
-    np.testing.assert_allclose(probe["inputs"], encode(rows, snapshot.manifest), atol=1e-5)
+    np.testing.assert_allclose(probe["inputs"], encode(rows, penguins_snapshot.manifest), atol=1e-5)
 
     for log_dir in (tmp_path / "model_run", board_root / "tensorflow" / "r1"):
         assert scalar_steps(log_dir / "train", "epoch_loss") == [0, 1, 2]

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pyarrow as pa
 
-from components.common.spec import Spec
+from components.spec import Spec
 
 
 def raw_feature_spec(spec: Spec, shape: list[int]) -> dict:

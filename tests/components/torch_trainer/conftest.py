@@ -7,16 +7,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from components.common.spec import default_spec_path, load_spec
-from components.ingest.run import IngestResult, run_ingest
+from components.spec import default_spec_path
 
 EPOCHS = 3
-
-
-@pytest.fixture(scope="session")
-def torch_snapshot(tmp_path_factory) -> IngestResult:
-    output = tmp_path_factory.mktemp("torch-snapshot")
-    return run_ingest(load_spec(default_spec_path()), output, track=False)
 
 
 @pytest.fixture(scope="session")

@@ -25,8 +25,8 @@ def epoch_rows(loader, epoch: int) -> list[tuple]:
     return [tuple(row.tolist()) for x, _ in loader for row in x]
 
 
-def test_splits_are_encoded_with_the_manifest(torch_snapshot):
-    data = data_module(torch_snapshot)
+def test_splits_are_encoded_with_the_manifest(penguins_snapshot):
+    data = data_module(penguins_snapshot)
     x, y = data.train_set.tensors
     assert x.dtype == torch.float32 and x.shape == (247, data.n_inputs)
     assert y.dtype == torch.int64 and set(y.tolist()) == {0, 1, 2}
@@ -35,8 +35,8 @@ def test_splits_are_encoded_with_the_manifest(torch_snapshot):
     assert len(data.eval_set) == 42
 
 
-def test_two_processes_split_the_global_batch_and_the_rows(torch_snapshot):
-    ranks = [data_module(torch_snapshot, world=2, rank=r) for r in (0, 1)]
+def test_two_processes_split_the_global_batch_and_the_rows(penguins_snapshot):
+    ranks = [data_module(penguins_snapshot, world=2, rank=r) for r in (0, 1)]
     loaders = [data.train_dataloader() for data in ranks]
     assert [loader.batch_size for loader in loaders] == [8, 8]
     rows = [epoch_rows(loader, epoch=0) for loader in loaders]
@@ -44,13 +44,13 @@ def test_two_processes_split_the_global_batch_and_the_rows(torch_snapshot):
     assert set(rows[0]) | set(rows[1]) == everything
 
 
-def test_shuffle_order_depends_on_seed_and_epoch_only(torch_snapshot):
-    first = data_module(torch_snapshot).train_dataloader()
-    again = data_module(torch_snapshot).train_dataloader()
+def test_shuffle_order_depends_on_seed_and_epoch_only(penguins_snapshot):
+    first = data_module(penguins_snapshot).train_dataloader()
+    again = data_module(penguins_snapshot).train_dataloader()
     assert epoch_rows(first, 1) == epoch_rows(again, 1)  # a resumed epoch 1 sees this order
     assert epoch_rows(first, 0) != epoch_rows(first, 1)
 
 
-def test_a_batch_that_does_not_divide_over_processes_is_an_error(torch_snapshot):
+def test_a_batch_that_does_not_divide_over_processes_is_an_error(penguins_snapshot):
     with pytest.raises(TandemError, match="does not divide into 3 processes"):
-        data_module(torch_snapshot, batch_size=16, world=3).train_dataloader()
+        data_module(penguins_snapshot, batch_size=16, world=3).train_dataloader()

@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from mlflow.tracking import MlflowClient
 
-from components.common.spec import LoadedSpec, Workers, load_spec
 from components.common.tracking import tracking_uri
-from components.evaluate.adapters import load_predictor
+from components.export import load_predictor
+from components.spec import LoadedSpec, Workers, load_spec
 from components.torch_trainer.launch import (
     TRAIN_MODULE,
     kubernetes_resource,
@@ -102,15 +102,15 @@ def the_only_run(runs_dir: Path):
 
 
 @pytest.fixture(scope="module")
-def ddp_run(tiny_spec, torch_snapshot, tmp_path_factory) -> tuple[Path, object]:
+def ddp_run(tiny_spec, penguins_snapshot, tmp_path_factory) -> tuple[Path, object]:
     out = tmp_path_factory.mktemp("torchx-ddp")
     loaded = load_spec(tiny_spec)  # workers: 1 node x 2 processes, CPU
-    app = trainer_app(loaded, args_for(out, loaded, torch_snapshot.snapshot_dir))
+    app = trainer_app(loaded, args_for(out, loaded, penguins_snapshot.snapshot_dir))
     return out, launch_local(app, log_dir=out / "torchx", wait_interval=0.5)
 
 
 @pytest.mark.e2e
-def test_two_process_ddp_trains_identical_replicas_and_logs_once(ddp_run, torch_snapshot):
+def test_two_process_ddp_trains_identical_replicas_and_logs_once(ddp_run, penguins_snapshot):
     out, result = ddp_run
     assert result.succeeded and result.attempts == 1
     rank0, rank1 = summaries(out / "checkpoints")
@@ -128,12 +128,12 @@ def test_two_process_ddp_trains_identical_replicas_and_logs_once(ddp_run, torch_
 
 @pytest.mark.e2e
 def test_a_rank_failure_is_retried_and_resumes_from_the_last_checkpoint(
-    ddp_run, tiny_spec, torch_snapshot, tmp_path
+    ddp_run, tiny_spec, penguins_snapshot, tmp_path
 ):
     loaded = load_spec(tiny_spec)
     app = trainer_app(
         loaded,
-        args_for(tmp_path, loaded, torch_snapshot.snapshot_dir),
+        args_for(tmp_path, loaded, penguins_snapshot.snapshot_dir),
         max_retries=1,
         env={"TANDEM_FAIL_ONCE": "rank=1,epoch=2"},
     )
@@ -157,9 +157,9 @@ def test_a_rank_failure_is_retried_and_resumes_from_the_last_checkpoint(
 
 
 @pytest.mark.slow
-def test_launch_gives_up_after_its_retries(tiny_spec, torch_snapshot, tmp_path):
+def test_launch_gives_up_after_its_retries(tiny_spec, penguins_snapshot, tmp_path):
     loaded = with_workers(load_spec(tiny_spec), nnodes=1, nproc_per_node=1)
-    args = args_for(tmp_path, loaded, torch_snapshot.snapshot_dir)
+    args = args_for(tmp_path, loaded, penguins_snapshot.snapshot_dir)
     app = trainer_app(loaded, [*args[:1], str(tmp_path / "missing.yaml"), *args[2:]])
     result = launch_local(app, log_dir=tmp_path / "torchx", max_retries=1, wait_interval=0.2)
     assert result.state == "FAILED"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import torch
 
 from components.common.features import input_names
-from components.common.spec import default_spec_path, load_spec
+from components.spec import default_spec_path, load_spec
 from components.torch_trainer.model import Classifier
 
 
@@ -14,8 +14,8 @@ def penguins_classifier(manifest: dict, **changes) -> Classifier:
     return Classifier.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
 
 
-def test_penguins_parameter_count_matches_the_keras_count(torch_snapshot):
-    manifest = torch_snapshot.manifest
+def test_penguins_parameter_count_matches_the_keras_count(penguins_snapshot):
+    manifest = penguins_snapshot.manifest
     assert len(input_names(manifest)) == 9
     model = penguins_classifier(manifest)
     # (9*16 + 16) + (16*8 + 8) + (8*3 + 3): weights and biases per layer, as Keras counts them.
@@ -23,23 +23,23 @@ def test_penguins_parameter_count_matches_the_keras_count(torch_snapshot):
     assert model(torch.zeros(5, 9)).shape == (5, 3)
 
 
-def test_optimizer_settings_come_from_the_spec(torch_snapshot):
-    adam = penguins_classifier(torch_snapshot.manifest).configure_optimizers()
+def test_optimizer_settings_come_from_the_spec(penguins_snapshot):
+    adam = penguins_classifier(penguins_snapshot.manifest).configure_optimizers()
     assert isinstance(adam, torch.optim.Adam)
     assert adam.defaults["eps"] == 1e-7  # Keras' default, not torch's 1e-8
     assert adam.defaults["lr"] == 0.01
-    sgd = penguins_classifier(torch_snapshot.manifest, optimizer="sgd").configure_optimizers()
+    sgd = penguins_classifier(penguins_snapshot.manifest, optimizer="sgd").configure_optimizers()
     assert isinstance(sgd, torch.optim.SGD)
 
 
-def test_compile_mode_keeps_the_eager_state_dict_keys(torch_snapshot):
-    eager = penguins_classifier(torch_snapshot.manifest)
+def test_compile_mode_keeps_the_eager_state_dict_keys(penguins_snapshot):
+    eager = penguins_classifier(penguins_snapshot.manifest)
     compiled = Classifier(**{**eager.hparams, "compile_mode": "compile"})
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
-def test_inference_module_outputs_probabilities_with_the_trained_weights(torch_snapshot):
-    model = penguins_classifier(torch_snapshot.manifest)
+def test_inference_module_outputs_probabilities_with_the_trained_weights(penguins_snapshot):
+    model = penguins_classifier(penguins_snapshot.manifest)
     x = torch.randn(4, 9)
     probabilities = model.inference_module()(x)
     torch.testing.assert_close(probabilities, torch.softmax(model(x), dim=1))

@@ -6,6 +6,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -19,11 +20,12 @@ from mlflow.tracking import MlflowClient
 from components.common.features import encode, input_names
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, tracking_uri
-from components.evaluate.adapters import load_predictor
+from components.export import load_predictor
 from components.torch_trainer.callbacks import state_sha256
 from components.torch_trainer.run_log import RUN_ID_FILE
 from components.torch_trainer.train import LAST_CHECKPOINT, main
 from tests.components.torch_trainer.conftest import EPOCHS
+from tests.step_clock import assert_step_covers_call_to_export
 
 EPOCH_METRICS = ("train_loss", "train_accuracy", "val_loss", "val_accuracy")
 
@@ -58,14 +60,21 @@ def epoch_steps(runs_dir: Path, run_id: str, key: str) -> list[int]:
 
 
 @pytest.fixture(scope="module")
-def trained(tiny_spec, torch_snapshot, tmp_path_factory) -> Path:
+def trained_at(tiny_spec, penguins_snapshot, tmp_path_factory) -> tuple[Path, float]:
+    """The output directory of one training run, and the wall time it was called at."""
     out = tmp_path_factory.mktemp("torch-train")
-    assert main(train_argv(tiny_spec, torch_snapshot, out)) == 0
-    return out
+    called_at = time.time()
+    assert main(train_argv(tiny_spec, penguins_snapshot, out)) == 0
+    return out, called_at
 
 
-def test_export_is_accepted_by_the_evaluator(trained, torch_snapshot):
-    test_rows = pq.read_table(torch_snapshot.snapshot_dir / "test")
+@pytest.fixture(scope="module")
+def trained(trained_at) -> Path:
+    return trained_at[0]
+
+
+def test_export_is_accepted_by_the_evaluator(trained, penguins_snapshot):
+    test_rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     predictor = load_predictor(trained / "model", "pytorch")
     assert predictor.format == "pt2"
     probabilities = predictor.predict(test_rows)
@@ -76,14 +85,20 @@ def test_export_is_accepted_by_the_evaluator(trained, torch_snapshot):
     assert torchscript(torch.zeros(2, 9)).shape == (2, 3)
 
 
-def test_the_input_probe_is_the_encoded_test_rows(trained, torch_snapshot):
+def test_the_input_probe_is_the_encoded_test_rows(trained, penguins_snapshot):
     client, run = the_only_run(trained / "runs")
     probe = json.loads(Path(client.download_artifacts(run.info.run_id, PROBE_ARTIFACT)).read_text())
-    manifest = torch_snapshot.manifest
-    rows = probe_rows(torch_snapshot.snapshot_dir, manifest)
+    manifest = penguins_snapshot.manifest
+    rows = probe_rows(penguins_snapshot.snapshot_dir, manifest)
     assert len(probe["ids"]) == rows.num_rows > 0
     assert probe["names"] == input_names(manifest)
     np.testing.assert_allclose(probe["inputs"], encode(rows, manifest), atol=0)
+
+
+def test_step_s_covers_the_whole_step_as_in_the_tensorflow_trainer(trained_at):
+    out, called_at = trained_at
+    _, run = the_only_run(out / "runs")
+    assert_step_covers_call_to_export(run, called_at, out / "model")
 
 
 def test_one_mlflow_run_with_each_epoch_once(trained):
@@ -106,8 +121,8 @@ def test_one_mlflow_run_with_each_epoch_once(trained):
 
 
 @pytest.mark.slow
-def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, torch_snapshot, tmp_path):
-    argv = train_argv(tiny_spec, torch_snapshot, tmp_path)
+def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, penguins_snapshot, tmp_path):
+    argv = train_argv(tiny_spec, penguins_snapshot, tmp_path)
     crash = subprocess.run(
         [sys.executable, "-m", "components.torch_trainer.train", *argv],
         env={**os.environ, "TANDEM_FAIL_ONCE": "rank=0,epoch=2"},
@@ -140,7 +155,9 @@ def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, torch_sna
 
 
 @pytest.mark.slow
-def test_compile_mode_trains_a_compiled_network_and_exports_it(tiny_spec, torch_snapshot, tmp_path):
+def test_compile_mode_trains_a_compiled_network_and_exports_it(
+    tiny_spec, penguins_snapshot, tmp_path
+):
     from torch._dynamo.utils import counters
 
     document = yaml.safe_load(tiny_spec.read_text())
@@ -149,7 +166,7 @@ def test_compile_mode_trains_a_compiled_network_and_exports_it(tiny_spec, torch_
     spec = tmp_path / "compile.yaml"
     spec.write_text(yaml.safe_dump(document))
     graphs_before = counters["stats"]["unique_graphs"]
-    assert main(train_argv(spec, torch_snapshot, tmp_path)) == 0
+    assert main(train_argv(spec, penguins_snapshot, tmp_path)) == 0
     assert counters["stats"]["unique_graphs"] > graphs_before  # Dynamo captured the network
     _, run = the_only_run(tmp_path / "runs")
     assert run.data.params["compile"] == "compile"

@@ -1,0 +1,82 @@
+"""A SavedModel's `serving_default` signature as a Predictor (imports TensorFlow)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import tensorflow as tf
+
+from components.common.errors import TandemError
+from components.common.frameworks import TENSORFLOW
+from components.export import OUTPUT, SIGNATURE, signature_input_name
+
+
+class TensorFlowPredictor:
+    framework = TENSORFLOW.name
+    format = "saved_model"
+
+    def __init__(self, model_dir: Path):
+        self.model_dir = Path(model_dir)
+        if not tf.saved_model.contains_saved_model(str(self.model_dir)):
+            raise TandemError(f"{self.model_dir}: no SavedModel here (saved_model.pb is missing)")
+        try:
+            self._loaded = tf.saved_model.load(str(self.model_dir))
+        except Exception as exc:  # a corrupt or incompatible SavedModel
+            raise TandemError(f"{self.model_dir}: the SavedModel does not load: {exc}") from exc
+        signatures = self._loaded.signatures
+        if SIGNATURE not in signatures:
+            raise TandemError(
+                f"{self.model_dir}: the SavedModel has no '{SIGNATURE}' signature "
+                f"(it has: {sorted(signatures) or 'none'})"
+            )
+        self._signature = signatures[SIGNATURE]
+        outputs = self._signature.structured_outputs
+        if not isinstance(outputs, dict) or OUTPUT not in outputs:
+            found = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
+            raise TandemError(
+                f"{self.model_dir}: signature '{SIGNATURE}' has no output '{OUTPUT}' "
+                f"(it has: {found})"
+            )
+        _, inputs = self._signature.structured_input_signature
+        self.inputs: dict[str, tf.DType] = {}
+        for name, spec in inputs.items():
+            if spec.dtype not in (tf.float32, tf.string) or spec.shape.rank != 1:
+                raise TandemError(
+                    f"{self.model_dir}: signature '{SIGNATURE}' input '{name}' is "
+                    f"{spec.dtype.name} {spec.shape}; the contract is float32 or string, "
+                    "shape [None]"
+                )
+            self.inputs[name] = spec.dtype
+
+    def tensors(self, table: pa.Table) -> dict[str, tf.Tensor]:
+        """The signature's inputs for snapshot rows: NaN for a missing number, "" for a category.
+        Columns are found by their signature input names (see `signature_input_name`)."""
+        columns = {signature_input_name(name): name for name in table.column_names}
+        missing = [name for name in self.inputs if name not in columns]
+        if missing:
+            raise TandemError(
+                f"{self.model_dir}: the rows lack column(s) {missing} that signature "
+                f"'{SIGNATURE}' takes"
+            )
+        tensors = {}
+        for name, dtype in self.inputs.items():
+            column = table.column(columns[name])
+            if dtype == tf.float32:
+                values = pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy()
+                tensors[name] = tf.constant(values.astype(np.float32))
+            else:
+                values = pc.fill_null(column.cast(pa.string()), "").to_pylist()
+                tensors[name] = tf.constant(values, dtype=tf.string, shape=[len(values)])
+        return tensors
+
+    def predict(self, table: pa.Table) -> np.ndarray:
+        probabilities = self._signature(**self.tensors(table))[OUTPUT].numpy()
+        if probabilities.ndim != 2 or probabilities.shape[0] != table.num_rows:
+            raise TandemError(
+                f"{self.model_dir}: '{OUTPUT}' has shape {probabilities.shape} for "
+                f"{table.num_rows} rows; the contract is [rows, n_classes]"
+            )
+        return probabilities.astype(np.float64)

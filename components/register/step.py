@@ -1,0 +1,61 @@
+"""The register step, run by both pipelines right after the judge: log the judged model to MLflow
+and register it as challenger, and as champion when the judge blessed it.
+
+It reads the judge's verdict (blessing.json in the evaluation directory) rather than judging
+again, so a model is registered exactly as it was evaluated.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pyarrow.parquet as pq
+
+from components.common.progress import report_step
+from components.evaluate.blessing import read_blessing
+from components.ingest.snapshot import require_manifest
+from components.spec import Spec
+
+REGISTER_STEP = "register"
+EXAMPLE_ROWS = 5
+
+
+def register_model(
+    model_dir: Path,
+    framework: str,
+    snapshot_dir: Path,
+    spec: Spec,
+    evaluation_dir: Path,
+    runs_dir: Path,
+) -> str:
+    """Log and register the model in a step run nested under MLFLOW_RUN_ID (runs_dir: tandem's
+    output directory, whose embedded store is used when MLFLOW_TRACKING_URI is unset); returns
+    the registry version."""
+    import mlflow
+
+    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
+    from components.register.registry import log_and_register
+
+    started = time.perf_counter()
+    report_step(REGISTER_STEP)
+    manifest = require_manifest(Path(snapshot_dir))
+    blessing = read_blessing(evaluation_dir)
+    example = pq.read_table(Path(snapshot_dir) / "test").slice(0, EXAMPLE_ROWS)
+    tags = {
+        TAG_FRAMEWORK: framework,
+        TAG_FINGERPRINT: manifest["fingerprint"],
+        "tandem.blessed": str(blessing["blessed"]).lower(),
+    }
+    with step_run(REGISTER_STEP, spec.name, runs_dir, tags):
+        version = log_and_register(
+            Path(model_dir),
+            framework,
+            manifest,
+            example,
+            spec.name,
+            blessing["metrics"],
+            blessing["blessed"],
+        )
+        mlflow.log_metric(STEP_SECONDS, time.perf_counter() - started)
+    return version

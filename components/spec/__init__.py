@@ -1,0 +1,316 @@
+"""The benchmark spec: one validated YAML file drives ingest and both frameworks.
+
+A spec names the dataset (where it is, its label, id, features and their types, how to split it)
+and the training settings both frameworks read (model shape, optimizer, batch size, epochs, seeds,
+workers, compile mode). Every loading error names the file and the field.
+"""
+
+from __future__ import annotations
+
+import glob
+import importlib.resources
+import re
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from components.common.errors import TandemError
+
+PACKAGE_SCHEME = "package://"
+DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Feature(_Strict):
+    name: str = Field(min_length=1)
+    type: Literal["numeric", "categorical"]
+    required: bool = Field(True, description="Rows missing a required value are quarantined.")
+    values: list[str] | None = Field(
+        None, description="Allowed categories (categorical only); anything else is quarantined."
+    )
+    slice: bool = Field(False, description="Report evaluation metrics per value of this feature.")
+
+    @model_validator(mode="after")
+    def _values_match_type(self) -> Feature:
+        if self.type == "categorical" and not self.values:
+            raise ValueError(f"categorical feature '{self.name}' needs a non-empty 'values' list")
+        if self.type == "numeric" and (self.values is not None or self.slice):
+            raise ValueError(f"numeric feature '{self.name}' takes neither 'values' nor 'slice'")
+        if self.values is not None and len(set(self.values)) != len(self.values):
+            raise ValueError(f"feature '{self.name}' lists a category twice")
+        return self
+
+
+class SplitRatios(_Strict):
+    train: float = Field(0.7, gt=0, lt=1)
+    eval: float = Field(0.15, gt=0, lt=1)
+    test: float = Field(0.15, gt=0, lt=1)
+
+    @model_validator(mode="after")
+    def _sum_to_one(self) -> SplitRatios:
+        total = self.train + self.eval + self.test
+        if abs(total - 1.0) > 1e-9:
+            raise ValueError(f"train + eval + test must be 1 (they add up to {total:g})")
+        return self
+
+    def as_dict(self) -> dict[str, float]:
+        return {"train": self.train, "eval": self.eval, "test": self.test}
+
+
+class DatasetSpec(_Strict):
+    source: str = Field(
+        description="CSV/Parquet path or glob (relative to the spec file), or package://pkg/path"
+    )
+    format: Literal["csv", "parquet"] | None = Field(
+        None, description="Default: from the file suffix."
+    )
+    label: str = Field(min_length=1)
+    classes: list[str] = Field(min_length=2)
+    id: str | None = Field(
+        None, description="Unique row key; without it rows are keyed by their content."
+    )
+    features: list[Feature] = Field(min_length=1)
+    ignore_columns: list[str] = Field(
+        default_factory=list, description="Columns in the data that are neither features nor keys."
+    )
+    missing_values: list[str] = Field(
+        default_factory=lambda: list(DEFAULT_MISSING_VALUES),
+        description="Cell values read as missing, in CSV and in Parquet text columns alike.",
+    )
+    split: SplitRatios = Field(default_factory=SplitRatios)
+    seed: int = Field(42, description="Salt of the split hash: a new seed draws a new split.")
+
+    @model_validator(mode="after")
+    def _columns_consistent(self) -> DatasetSpec:
+        names = [f.name for f in self.features]
+        duplicated = sorted({n for n in names if names.count(n) > 1})
+        if duplicated:
+            raise ValueError(f"features listed twice: {', '.join(duplicated)}")
+        if self.label in names:
+            raise ValueError(f"the label '{self.label}' must not also be a feature")
+        if self.id is not None and self.id in [*names, self.label]:
+            raise ValueError(f"the id column '{self.id}' must not be the label or a feature")
+        clash = sorted(set(self.ignore_columns) & {*names, self.label, self.id})
+        if clash:
+            raise ValueError(f"ignore_columns also names a used column: {', '.join(clash)}")
+        if len(set(self.classes)) != len(self.classes):
+            raise ValueError("classes lists a class twice")
+        tokens = set(self.missing_values)
+        for owner, values in [("classes", self.classes)] + [
+            (f"feature '{f.name}' values", f.values or []) for f in self.features
+        ]:
+            unreadable = sorted(tokens.intersection(values))
+            if unreadable:
+                raise ValueError(
+                    f"{owner} include {unreadable}, which missing_values reads as missing"
+                )
+        return self
+
+    @property
+    def numeric_features(self) -> list[Feature]:
+        return [f for f in self.features if f.type == "numeric"]
+
+    @property
+    def categorical_features(self) -> list[Feature]:
+        return [f for f in self.features if f.type == "categorical"]
+
+    @property
+    def key_columns(self) -> list[str]:
+        """Columns a snapshot row carries besides the features: id (if any) and label."""
+        return [c for c in (self.id, self.label) if c is not None]
+
+
+class Workers(_Strict):
+    nnodes: int = Field(1, ge=1)
+    nproc_per_node: int = Field(2, ge=1)
+    gpus_per_node: int = Field(0, ge=0, description="0 trains on CPU (gloo); >0 requests GPUs.")
+
+
+class CompileModes(_Strict):
+    tensorflow: Literal["eager", "graph", "xla"] = Field(
+        "graph", description="eager: run_eagerly; graph: tf.function; xla: jit_compile=True"
+    )
+    pytorch: Literal["eager", "compile"] = Field("eager", description="compile: torch.compile")
+
+
+class TrainingSpec(_Strict):
+    hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
+    optimizer: Literal["adam", "sgd"] = "adam"
+    learning_rate: float = Field(1e-3, gt=0)
+    adam_epsilon: float = Field(1e-7, gt=0, description="Set for both: Keras and torch differ.")
+    batch_size: int = Field(32, ge=1)
+    epochs: int = Field(20, ge=1)
+    seeds: list[int] = Field(default_factory=lambda: [0, 1, 2], min_length=1)
+    workers: Workers = Field(default_factory=Workers)
+    compile: CompileModes = Field(default_factory=CompileModes)
+
+    @model_validator(mode="after")
+    def _positive_sizes(self) -> TrainingSpec:
+        if any(size < 1 for size in self.hidden_sizes):
+            raise ValueError("hidden_sizes must all be >= 1")
+        return self
+
+    def seed_or_default(self, seed: int | None) -> int:
+        """`seed`, or the spec's first seed when none is given (one run's default)."""
+        return self.seeds[0] if seed is None else int(seed)
+
+
+class IngestSpec(_Strict):
+    beam_args: list[str] = Field(
+        default_factory=list,
+        description="Beam options, e.g. --runner=FlinkRunner; the CLI's --beam-arg adds more.",
+    )
+    batch_rows: int = Field(65_536, ge=1, description="Rows per Arrow record batch.")
+    threads: int = Field(2, ge=1, description="Batches a Beam worker validates and writes at once.")
+
+
+GATED_METRICS = {"accuracy": "min", "macro_f1": "min", "log_loss": "max", "ece": "max"}
+
+
+class EvaluationSpec(_Strict):
+    thresholds: dict[str, float] = Field(
+        default_factory=lambda: {"accuracy": 0.8},
+        description="Absolute gates: accuracy/macro_f1 are minimums, log_loss/ece maximums.",
+    )
+    regression_tolerance: float = Field(
+        0.02, ge=0, description="How far a challenger may trail the champion on a gated metric."
+    )
+    latency_calls: int = Field(200, ge=10, description="Timed predict calls per batch size.")
+
+    @model_validator(mode="after")
+    def _known_metrics(self) -> EvaluationSpec:
+        unknown = sorted(set(self.thresholds) - set(GATED_METRICS))
+        if unknown:
+            known = ", ".join(GATED_METRICS)
+            raise ValueError(f"thresholds for unknown metrics {unknown}; known: {known}")
+        return self
+
+
+class Spec(_Strict):
+    name: str = Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=60)
+    dataset: DatasetSpec
+    training: TrainingSpec = Field(default_factory=TrainingSpec)
+    ingest: IngestSpec = Field(default_factory=IngestSpec)
+    evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+
+class LoadedSpec(BaseModel):
+    """A validated spec plus the file it came from (relative sources resolve against it)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    spec: Spec
+    path: Path
+
+    def source_files(self) -> list[Path]:
+        """The data files the spec points at, sorted; a TandemError if there are none."""
+        source = self.spec.dataset.source
+        if source.startswith(PACKAGE_SCHEME):
+            files = [_package_file(source, self.path)]
+        else:
+            pattern = Path(source).expanduser()
+            if not pattern.is_absolute():
+                pattern = self.path.parent / pattern
+            if glob.has_magic(str(pattern)):
+                files = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
+                if not files:
+                    raise TandemError(
+                        f"{self.path}: dataset.source: no file matches '{source}' ({pattern})"
+                    )
+            else:
+                files = [pattern]
+        for file in files:
+            if not file.is_file():
+                raise TandemError(
+                    f"{self.path}: dataset.source: data file not found: {file} "
+                    "(paths are relative to the spec file)"
+                )
+        return files
+
+    def data_format(self, file: Path) -> Literal["csv", "parquet"]:
+        if self.spec.dataset.format is not None:
+            return self.spec.dataset.format
+        suffix = file.suffix.lower()
+        if suffix in {".csv", ".txt"} or file.name.lower().endswith(".csv.gz"):
+            return "csv"
+        if suffix in {".parquet", ".pq"}:
+            return "parquet"
+        raise TandemError(
+            f"{self.path}: dataset.format: cannot tell the format of {file.name} from its suffix; "
+            "set format: csv or format: parquet"
+        )
+
+
+def _package_file(source: str, spec_path: Path) -> Path:
+    package, _, relative = source.removeprefix(PACKAGE_SCHEME).partition("/")
+    try:
+        root = importlib.resources.files(package)
+    except ModuleNotFoundError:
+        raise TandemError(
+            f"{spec_path}: dataset.source: package '{package}' is not installed ({source})"
+        ) from None
+    return Path(str(root.joinpath(relative)))
+
+
+def _field_path(location: tuple) -> str:
+    parts: list[str] = []
+    for item in location:
+        if isinstance(item, int):
+            parts[-1:] = [f"{parts[-1]}[{item}]" if parts else f"[{item}]"]
+        else:
+            parts.append(str(item))
+    return ".".join(parts) or "(top level)"
+
+
+def validation_message(path: Path, error: ValidationError) -> str:
+    """One line per invalid field: `<file>: <field.path>: <problem>`."""
+    lines = []
+    for issue in error.errors():
+        message = re.sub(r"^(Value error|Assertion failed), ", "", issue["msg"])
+        lines.append(f"{path}: {_field_path(issue['loc'])}: {message}")
+    return "\n".join(lines)
+
+
+def load_spec(path: str | Path) -> LoadedSpec:
+    """Read and validate a spec file; a TandemError names the file and each bad field."""
+    path = Path(path).expanduser().resolve()
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise TandemError(f"{path}: spec file not found") from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise TandemError(f"{path}: cannot read the spec file: {exc}") from None
+    return parse_spec(text, path)
+
+
+def parse_spec(text: str, path: Path) -> LoadedSpec:
+    """Validate spec YAML text; `path` names it in errors and anchors relative sources."""
+    try:
+        document = yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" (line {mark.line + 1}, column {mark.column + 1})" if mark else ""
+        problem = getattr(exc, "problem", None) or exc
+        raise TandemError(f"{path}: not valid YAML{where}: {problem}") from None
+    if not isinstance(document, dict):
+        raise TandemError(f"{path}: a spec is a YAML mapping with 'name' and 'dataset' keys")
+    try:
+        spec = Spec.model_validate(document)
+    except ValidationError as exc:
+        raise TandemError(validation_message(path, exc)) from None
+    return LoadedSpec(spec=spec, path=path)
+
+
+def default_spec_path() -> Path:
+    """The bundled penguins spec that `make run` uses."""
+    return Path(str(importlib.resources.files("components.spec").joinpath("bundled/penguins.yaml")))
+
+
+def spec_to_yaml(spec: Spec) -> str:
+    document = spec.model_dump(mode="json", exclude_none=True)
+    return yaml.safe_dump(document, sort_keys=False, allow_unicode=True)

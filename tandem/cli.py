@@ -1,0 +1,324 @@
+"""The `tandem` command line: one command per job, each a thin wrapper over a plain function."""
+
+from __future__ import annotations
+
+import contextlib
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from components.common.errors import TandemError
+from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
+from components.common.tracking import experiment_name
+from components.spec import default_spec_path, load_spec, spec_to_yaml
+from tandem.cli_common import (
+    Framework,
+    OutputDirOption,
+    SpecOption,
+    console,
+    print_section,
+)
+from tandem.deploy import commands as deploy_commands
+from tandem.run_plan import RunProgress, default_report_path, run_group_id, seed_values
+from tandem.stack import commands as stack_commands
+
+app = typer.Typer(
+    help=(
+        "tandem runs a TFX (TensorFlow) pipeline and a KFP v2 + TorchX + Lightning (PyTorch) "
+        "pipeline on one data snapshot, judges both with one evaluator and tracks both in MLflow."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+BeamArgOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--beam-arg",
+        help="A Beam pipeline option for ingest, repeatable, e.g. --beam-arg=--runner=FlinkRunner.",
+        show_default=False,
+    ),
+]
+
+
+@app.command("init-spec")
+def init_spec(
+    data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file.")],
+    label: Annotated[str, typer.Option("--label", help="The column to predict.")],
+    id_column: Annotated[
+        str | None, typer.Option("--id", help="A unique row id column, if the table has one.")
+    ] = None,
+    name: Annotated[
+        str | None, typer.Option("--name", help="Spec name (default: from the file name).")
+    ] = None,
+) -> None:
+    """Infer a dataset spec from a table and print it as YAML (redirect it to spec.yaml)."""
+    from components.spec.infer import infer_spec
+
+    spec = infer_spec(data, label=label, id_column=id_column, name=name)
+    sys.stdout.write(spec_to_yaml(spec))
+
+
+def _snapshot_rows(snapshot_dir: Path, manifest: dict) -> list[tuple[str, str]]:
+    counts = manifest["counts"]
+    return [
+        ("snapshot", str(snapshot_dir)),
+        ("fingerprint", manifest["fingerprint"][:12]),
+        ("rows read", str(counts["read"])),
+        ("accepted", str(counts["accepted"])),
+        ("quarantined", str(counts["quarantined"])),
+        *((f"  {reason}", str(n)) for reason, n in counts["quarantined_by_reason"].items()),
+        ("splits", ", ".join(f"{name} {n}" for name, n in counts["splits"].items())),
+    ]
+
+
+def _print_ingest(result, output_dir: Path) -> None:
+    from components.common.tracking import tracking_uri
+
+    print_section(
+        "ingest",
+        [
+            *_snapshot_rows(result.snapshot_dir, result.manifest),
+            ("cache", "hit (reused the published snapshot)" if result.cache_hit else "miss"),
+            ("MLflow", f"{tracking_uri(output_dir)} run {result.mlflow_run_id}"),
+        ],
+    )
+
+
+def _run_tensorflow(loaded, output_dir: Path, options: RunOptions, seed: int, report):
+    from pipelines.tfx.local_runner import run_local
+
+    return run_local(
+        loaded,
+        output_dir,
+        snapshot_dir=options.snapshot_dir,
+        beam_args=options.beam_args,
+        enable_cache=options.cache,
+        report=report,
+        seed=seed,
+        tags=options.tags,
+    )
+
+
+def _run_pytorch(loaded, output_dir: Path, options: RunOptions, seed: int, report):
+    """kfp.local has no step cache, and its ingest step takes Beam options from the spec only
+    (it finds the snapshot ingested before and reuses it). kfp.local logs every step to stdout:
+    they go to stderr, stdout keeps the summary."""
+    from pipelines.torch.local_runner import run_local
+
+    with contextlib.redirect_stdout(sys.stderr):
+        return run_local(loaded, output_dir, report=report, seed=seed, tags=options.tags)
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    snapshot_dir: Path | None
+    beam_args: list[str]
+    cache: bool
+    tags: dict[str, str]
+
+
+PIPELINES = {TENSORFLOW.name: _run_tensorflow, PYTORCH.name: _run_pytorch}
+
+
+@app.command()
+def ingest(
+    spec: SpecOption = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    beam_arg: BeamArgOption = None,
+) -> None:
+    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
+    from components.ingest.run import run_ingest
+
+    loaded = load_spec(spec or default_spec_path())
+    with console.status("ingest: starting", spinner="dots") as status:
+        result = run_ingest(
+            loaded,
+            output_dir,
+            beam_arg or [],
+            report=lambda message: status.update(f"ingest: {message}"),
+        )
+    _print_ingest(result, output_dir)
+
+
+def _print_runs(results: list[tuple[str, int, object]]) -> None:
+    table = Table(title="pipeline runs", title_justify="left", title_style="bold")
+    for column in ("framework", "seed", "blessed", "accuracy", "version", "wall", "MLflow run"):
+        table.add_column(column, no_wrap=True)
+    for name, seed, result in results:
+        table.add_row(
+            name,
+            str(seed),
+            "yes" if result.blessed else "no",
+            _check_value(result.blessing, "accuracy"),
+            result.model_version or "-",
+            f"{result.pipeline_wall_s:.1f} s",
+            result.mlflow_run_id[:12],
+        )
+    Console(highlight=False, width=100).print(table)
+
+
+def _check_value(blessing: dict, metric: str) -> str:
+    for check in blessing["checks"]:
+        if check["metric"] == metric:
+            return f"{check['value']:.3f}"
+    return "-"
+
+
+@app.command()
+def run(
+    spec: SpecOption = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    beam_arg: BeamArgOption = None,
+    framework: Annotated[
+        list[Framework] | None,
+        typer.Option(help="Run only this framework's pipeline (repeatable; default: all)."),
+    ] = None,
+    seeds: Annotated[
+        int | None,
+        typer.Option(
+            "--seeds",
+            min=1,
+            help="Train and evaluate for this many seeds (default: the spec's seed list).",
+            show_default=False,
+        ),
+    ] = None,
+    cache: Annotated[
+        bool, typer.Option(help="Reuse cached pipeline steps whose inputs did not change.")
+    ] = True,
+    compare_runs: Annotated[
+        bool, typer.Option("--compare/--no-compare", help="Write the comparison report after.")
+    ] = True,
+) -> None:
+    """The main job on the spec (default: penguins): ingest once, then each framework's pipeline
+    on that snapshot for every seed, each under its own MLflow parent run, then the comparison
+    report (`tandem compare`) when both frameworks ran."""
+    from components.common.tracking import TAG_RUN_GROUP
+    from components.ingest.run import run_ingest
+
+    loaded = load_spec(spec or default_spec_path())
+    chosen = framework or list(Framework)
+    seed_list = seed_values(loaded.spec.training.seeds, seeds)
+    group = run_group_id()
+    plan = [(seed, name) for seed in seed_list for name in chosen]
+    results = []
+    with RunProgress(console, Path(output_dir), group, len(plan)) as progress:
+        ingested = run_ingest(
+            loaded, output_dir, beam_arg or [], report=lambda m: progress.stage("ingest", m)
+        )
+        options = RunOptions(ingested.snapshot_dir, beam_arg or [], cache, {TAG_RUN_GROUP: group})
+        for seed, name in plan:
+            progress.start_run(f"{name} seed {seed}")
+            result = PIPELINES[name](
+                loaded, output_dir, options, seed, lambda m, label=name: progress.stage(label, m)
+            )
+            results.append((name.value, seed, result))
+            progress.finish_run()
+    print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
+    _print_runs(results)
+    if compare_runs and set(chosen) == set(Framework):
+        _compare(output_dir, experiment_name(loaded.spec.name), None, group)
+
+
+def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None) -> None:
+    from components.common.tracking import tracking_uri
+    from components.compare.report import build_comparison, log_report, write_report
+
+    uri = tracking_uri(output_dir)
+    with console.status("compare: reading the runs from MLflow", spinner="dots") as status:
+        comparison = build_comparison(uri, experiment, group)
+        status.update("compare: writing the report")
+        files = write_report(comparison, output or default_report_path(output_dir, experiment))
+        run_id = log_report(comparison, files)
+    failed = [item.name for item in comparison.audit if not item.passed]
+    seeds = {fw: len(comparison.runs_of(fw)) for fw in NAMES}
+    print_section(
+        "comparison",
+        [
+            ("runs", ", ".join(f"{fw} {n} seeds" for fw, n in seeds.items())),
+            ("fairness audit", "passed" if not failed else "FAILED: " + "; ".join(failed)),
+            *(
+                (metric.label, _difference(metric))
+                for metric in comparison.metrics
+                if metric.metric in HEADLINE_METRICS
+            ),
+            ("MLflow", f"{uri} run {run_id}"),
+            ("report", str(files.html)),
+        ],
+    )
+
+
+HEADLINE_METRICS = ("accuracy", "log_loss", "train.samples_per_s", "latency.batch_1.p50_ms")
+
+
+def _difference(metric) -> str:
+    verdict = f"{metric.better} better" if metric.better else "no significant difference"
+    return f"tensorflow {metric.tensorflow.mean:.4g}, pytorch {metric.pytorch.mean:.4g} ({verdict})"
+
+
+@app.command()
+def compare(
+    spec: SpecOption = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    experiment: Annotated[
+        str | None,
+        typer.Option(help="MLflow experiment (default: the spec's, tandem-<spec name>)."),
+    ] = None,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            help="The HTML report (default: <output-dir>/reports/<experiment>.html); plots go "
+            "to <name>-plots/ beside it.",
+            show_default=False,
+        ),
+    ] = None,
+    run_group: Annotated[
+        str | None,
+        typer.Option(help="Compare this `tandem run`'s runs (default: each framework's newest)."),
+    ] = None,
+) -> None:
+    """Compare the frameworks' runs, read from MLflow: an HTML report (means and 95% CIs over
+    seeds, Welch's t-test, plots, fairness audit), also logged to MLflow as a `compare` run."""
+    if experiment is None:
+        experiment = experiment_name(load_spec(spec or default_spec_path()).spec.name)
+    _compare(output_dir, experiment, output, run_group)
+
+
+@app.command()
+def tensorboard(
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 6006,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "localhost",
+) -> None:
+    """Serve TensorBoard on the shared log root: both frameworks' runs side by side
+    (<output-dir>/logs/tensorflow/<run>, <output-dir>/logs/pytorch/<run>)."""
+    from components.common.tracking import LOG_ROOT_DIR
+
+    log_root = Path(output_dir).resolve() / LOG_ROOT_DIR
+    if not log_root.is_dir():
+        raise TandemError(f"{log_root}: no TensorBoard logs yet; run `tandem run` first")
+    console.print(f"TensorBoard on http://{host}:{port}/ for {log_root} (Ctrl-C stops it)")
+    command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_root)]
+    sys.exit(subprocess.call([*command, "--port", str(port), "--host", host]))
+
+
+app.command("compile")(deploy_commands.compile_command)
+app.command()(deploy_commands.submit)
+app.command()(deploy_commands.schedule)
+app.command()(stack_commands.up)
+app.command()(stack_commands.down)
+
+
+def main() -> None:
+    """Entry point: a TandemError becomes one red line on stderr and exit code 2."""
+    try:
+        app()
+    except TandemError as exc:
+        console.print(f"[bold red]error:[/] {exc}", highlight=False, soft_wrap=True)
+        sys.exit(2)

@@ -1,0 +1,37 @@
+"""What the `tandem` commands share: the console, common options, the framework choice and
+the key/value section printer."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from components.common.frameworks import NAMES
+
+console = Console(stderr=True)
+
+SpecOption = Annotated[
+    Path | None,
+    typer.Option(
+        "--spec", help="Spec YAML (default: the bundled penguins spec).", show_default=False
+    ),
+]
+OutputDirOption = Annotated[
+    Path, typer.Option("--output-dir", help="Where snapshots and the embedded MLflow store go.")
+]
+
+
+def print_section(title: str, rows: list[tuple[str, str]]) -> None:
+    out = Console(soft_wrap=True, highlight=False)
+    out.print(f"[bold]{title}[/]")
+    width = max(len(key) for key, _ in rows)
+    for key, value in rows:
+        out.print(f"  [cyan]{key.ljust(width)}[/]  {value}")
+
+
+# The --framework choice: Typer lists an Enum's values.
+Framework = StrEnum("Framework", {name: name for name in NAMES})

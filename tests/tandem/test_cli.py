@@ -1,0 +1,295 @@
+"""The `tandem` command line: bad input gives one clear line and exit 2; good input works."""
+
+from __future__ import annotations
+
+import json
+import re
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from collections import defaultdict
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.csv as pacsv
+import pytest
+import yaml
+from matplotlib.image import imread
+from mlflow.tracking import MlflowClient
+from sklearn.datasets import load_wine
+
+from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, tracking_uri
+from components.ingest.snapshot import SNAPSHOTS_DIR
+from tandem import cli
+from tests.browser import render
+from tests.components.compare.fixtures import HEADINGS
+from tests.conftest import PENGUINS_CSV
+
+TANDEM = Path(sys.executable).parent / "tandem"
+
+
+def _tandem(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
+    monkeypatch.setattr(sys, "argv", ["tandem", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    captured = capsys.readouterr()
+    return exit_info.value.code, captured.out, captured.err
+
+
+def _penguins_with(tmp_path: Path, transform) -> Path:
+    lines = PENGUINS_CSV.read_text().splitlines()
+    path = tmp_path / "data.csv"
+    path.write_text(transform(lines))
+    return path
+
+
+BAD_DATA = {
+    "missing file": (lambda tmp: tmp / "nowhere.csv", {}, "data file not found"),
+    "empty file": (lambda tmp: _penguins_with(tmp, lambda lines: ""), {}, "the file is empty"),
+    "header only": (
+        lambda tmp: _penguins_with(tmp, lambda lines: lines[0] + "\n"),
+        {},
+        "has a header but no data rows",
+    ),
+    "label absent": (
+        lambda tmp: _penguins_with(tmp, lambda lines: "\n".join(lines)),
+        {"label": "kind"},
+        "the label column 'kind'",
+    ),
+    "unknown column": (
+        lambda tmp: _penguins_with(tmp, lambda lines: "\n".join(line + ",x" for line in lines)),
+        {},
+        "columns not declared in the spec: x",
+    ),
+    "missing feature column": (
+        lambda tmp: _penguins_with(
+            tmp,
+            lambda lines: "\n".join(
+                line.rsplit(",", 2)[0] + "," + line.rsplit(",", 1)[1] for line in lines
+            ),
+        ),
+        {},
+        "feature columns missing from the file: sex",
+    ),
+    "every row quarantined": (
+        lambda tmp: _penguins_with(tmp, lambda lines: "\n".join(lines)),
+        {"classes": ["Emperor", "King"]},
+        "all 344 rows were quarantined",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_DATA))
+def test_bad_data_is_one_clear_line_and_nothing_published(
+    case, tmp_path, write_spec, monkeypatch, capsys
+):
+    make_data, changes, message = BAD_DATA[case]
+    data = make_data(tmp_path)
+    spec = write_spec(source=str(data), **changes)
+    output = tmp_path / "out"
+    code, _, err = _tandem(
+        monkeypatch, capsys, "ingest", "--spec", str(spec), "--output-dir", str(output)
+    )
+    assert code == 2
+    assert err.startswith("error: ")
+    assert message in " ".join(err.split())
+    assert "Traceback" not in err
+    snapshots = output / SNAPSHOTS_DIR
+    assert not snapshots.exists() or not any(
+        p for p in snapshots.iterdir() if not p.name.startswith(".")
+    )
+    assert not snapshots.exists() or list(snapshots.iterdir()) == []
+
+
+BAD_SPECS = {
+    "not yaml": ("name: [penguins\n", "not valid YAML (line"),
+    "wrong type": (None, "dataset.features[1].type: Input should be 'numeric' or 'categorical'"),
+    "not a mapping": ("- just a list\n", "a spec is a YAML mapping"),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_SPECS))
+def test_unreadable_spec_names_file_and_field(
+    case, tmp_path, penguins_document, monkeypatch, capsys
+):
+    text, message = BAD_SPECS[case]
+    if text is None:
+        penguins_document["dataset"]["features"][1]["type"] = "float"
+        text = yaml.safe_dump(penguins_document)
+    spec = tmp_path / "broken.yaml"
+    spec.write_text(text)
+    code, _, err = _tandem(
+        monkeypatch, capsys, "ingest", "--spec", str(spec), "--output-dir", str(tmp_path)
+    )
+    assert code == 2
+    assert str(spec) in err
+    assert message in " ".join(err.split())
+
+
+def test_missing_spec_file(tmp_path, monkeypatch, capsys):
+    code, _, err = _tandem(monkeypatch, capsys, "run", "--spec", str(tmp_path / "nope.yaml"))
+    assert code == 2
+    assert "nope.yaml: spec file not found" in " ".join(err.split())
+
+
+@pytest.mark.e2e
+def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch, capsys):
+    """sklearn's wine table: 13 numeric features, one named "od280/od315_of_diluted_wines"."""
+    wine = pa.Table.from_pandas(load_wine(as_frame=True).frame, preserve_index=False)
+    pacsv.write_csv(wine, tmp_path / "wine.csv")
+    code, spec_yaml, _ = _tandem(
+        monkeypatch, capsys, "init-spec", "--data", str(tmp_path / "wine.csv"), "--label", "target"
+    )
+    assert code == 0
+    (tmp_path / "wine.yaml").write_text(spec_yaml)
+    completed = _tandem_process(
+        tmp_path, "run", "--spec", "wine.yaml", "--seeds", "2", "--output-dir", "out"
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    out = " ".join(completed.stdout.split())
+    assert "rows read 178" in out
+    assert "runs tensorflow 2 seeds, pytorch 2 seeds" in out
+    assert "fairness audit passed" in out
+    assert (tmp_path / "out" / SNAPSHOTS_DIR).is_dir()
+    assert (tmp_path / "out" / "reports" / "tandem-wine.html").is_file()
+
+
+def _tandem_process(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+    """The installed command in its own process, as `make run` calls it."""
+    return subprocess.run(
+        [str(TANDEM), *args],
+        capture_output=True,
+        text=True,
+        check=False,
+        cwd=cwd,
+        timeout=timeout,
+    )
+
+
+@pytest.fixture(scope="module")
+def make_run(tmp_path_factory) -> tuple[Path, str]:
+    """`make run`: the default penguins spec, every seed, both frameworks, then the report."""
+    cwd = tmp_path_factory.mktemp("make-run")
+    completed = _tandem_process(cwd, "run", "--output-dir", "tandem-runs")
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    return cwd / "tandem-runs", " ".join(completed.stdout.split())
+
+
+@pytest.mark.e2e
+def test_run_prints_snapshot_every_seed_and_the_report(make_run):
+    output_dir, out = make_run
+    assert f"snapshot {output_dir}/snapshots/penguins-" in out
+    assert "rows read 344" in out
+    assert "missing_value:sex 9" in out
+    for framework in ("tensorflow", "pytorch"):
+        for seed in (0, 1, 2):
+            assert re.search(rf"{framework} │ {seed} │ (yes|no) │ \d\.\d+ │ \d+ │", out)
+    assert "runs tensorflow 3 seeds, pytorch 3 seeds" in out
+    assert "fairness audit passed" in out
+    assert f"report {output_dir}/reports/tandem-penguins.html" in out
+
+
+@pytest.mark.e2e
+def test_report_numbers_are_the_mlflow_metrics_of_every_seed(make_run):
+    output_dir, _ = make_run
+    client = MlflowClient(tracking_uri(output_dir))
+    experiment = client.get_experiment_by_name("tandem-penguins")
+    runs = client.search_runs([experiment.experiment_id], max_results=1000)
+    evaluated = defaultdict(list)
+    for run in runs:
+        if run.data.tags.get(TAG_STEP) == "evaluate":
+            evaluated[run.data.tags[TAG_FRAMEWORK]].append(run.data.metrics["accuracy"])
+    html = (output_dir / "reports" / "tandem-penguins.html").read_text()
+    for framework, accuracies in evaluated.items():
+        assert len(accuracies) == 3
+        cell = re.search(
+            rf'data-metric="accuracy".*?data-field="{framework}_mean"[^>]*data-value="([^"]*)"',
+            html,
+            re.DOTALL,
+        )
+        assert float(cell.group(1)) == pytest.approx(sum(accuracies) / 3, rel=1e-12)
+    (compare_run,) = [run for run in runs if run.data.tags.get(TAG_STEP) == "compare"]
+    assert compare_run.data.tags["tandem.audit_passed"] == "true"
+    logged = {artifact.path for artifact in client.list_artifacts(compare_run.info.run_id)}
+    assert "tandem-penguins.html" in logged
+
+
+@pytest.mark.e2e
+def test_the_real_report_renders_in_chromium(make_run, tmp_path):
+    output_dir, _ = make_run
+    rendered = render(output_dir / "reports" / "tandem-penguins.html", tmp_path / "report.png")
+    for heading in HEADINGS:
+        assert f"<h2>{heading}</h2>" in rendered.dom
+    assert "Fairness audit failed" not in rendered.dom
+    image = imread(rendered.screenshot)[..., :3]
+    assert len(np.unique(image.reshape(-1, 3), axis=0)) > 500
+
+
+@pytest.mark.e2e
+def test_compare_rereads_mlflow_into_the_named_file(make_run, tmp_path):
+    output_dir, _ = make_run
+    target = tmp_path / "again.html"
+    completed = _tandem_process(
+        tmp_path, "compare", "--output-dir", str(output_dir), "--output", str(target)
+    )
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    assert target.is_file()
+    assert len(list((tmp_path / "again-plots").glob("*.png"))) >= 6
+
+
+@pytest.mark.e2e
+def test_tensorboard_serves_both_frameworks_runs(make_run):
+    output_dir, _ = make_run
+    with socket.socket() as probe:
+        probe.bind(("localhost", 0))
+        port = probe.getsockname()[1]
+    server = subprocess.Popen(
+        [str(TANDEM), "tensorboard", "--output-dir", str(output_dir), "--port", str(port)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        runs = _poll_json(f"http://localhost:{port}/data/runs", timeout_s=90)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+    frameworks = {run.split("/")[0] for run in runs}
+    assert {"tensorflow", "pytorch"} <= frameworks
+    assert sum(run.startswith("pytorch/") for run in runs) >= 3
+
+
+def _poll_json(url: str, timeout_s: float):
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(url, timeout=5) as response:
+                runs = json.loads(response.read())
+            if runs:
+                return runs
+        except OSError:
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"TensorBoard did not list runs at {url} in {timeout_s} s")
+        time.sleep(1)
+
+
+def test_tensorboard_without_logs_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    code, _, err = _tandem(monkeypatch, capsys, "tensorboard", "--output-dir", str(tmp_path))
+    assert code == 2
+    assert "no TensorBoard logs yet; run `tandem run` first" in " ".join(err.split())
+
+
+def test_compare_without_runs_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    code, _, err = _tandem(monkeypatch, capsys, "compare", "--output-dir", str(tmp_path))
+    assert code == 2
+    assert "has no experiment 'tandem-penguins'" in " ".join(err.split())
+
+
+def test_help_explains_every_command():
+    completed = subprocess.run([str(TANDEM), "--help"], capture_output=True, text=True, check=True)
+    for command in ("init-spec", "ingest", "run", "compare", "tensorboard"):
+        assert command in completed.stdout
+    assert "Infer a dataset spec" in completed.stdout
