@@ -1,11 +1,11 @@
 """The TensorFlow pipeline, as one TFX `create_pipeline` factory (TFX template style).
 
 FileBasedExampleGen reads the shared ingest's Parquet snapshot (the same files the PyTorch pipeline
-trains on) → StatisticsGen → SchemaGen (schema inferred from the train split) → ExampleValidator →
-ExampleValidationGate (stops the run on anomalies) → Transform → Trainer → SharedEvaluator (the
-framework-neutral judge, emitting a ModelBlessing) → ModelRegistrar (MLflow registry: challenger,
-champion when blessed) → Pusher (blessed models only, into a versioned directory under
-serving_dir).
+trains on; `components.ingest.tfx_example_gen` encodes them, a 0.0 staying 0.0) → StatisticsGen →
+SchemaGen (schema inferred from the train split) → ExampleValidator → ExampleValidationGate (stops
+the run on anomalies) → Transform → Trainer → SharedEvaluator (the framework-neutral judge,
+emitting a ModelBlessing) → ModelRegistrar (MLflow registry: challenger, champion when blessed) →
+Pusher (blessed models only, into a versioned directory under serving_dir).
 
 User code is referenced by dotted path, never `module_file`: a module file makes TFX build and
 pip-install a wheel at run time and copy it to the pipeline root at compile time. Every
@@ -150,7 +150,8 @@ def create_pipeline(
 
 
 def _parquet_executor():
-    from tfx.components.example_gen.custom_executors import parquet_executor
     from tfx.dsl.components.base import executor_spec
 
-    return executor_spec.BeamExecutorSpec(parquet_executor.Executor)
+    from components.ingest.tfx_example_gen import SnapshotExampleGenExecutor
+
+    return executor_spec.BeamExecutorSpec(SnapshotExampleGenExecutor)

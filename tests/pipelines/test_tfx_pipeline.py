@@ -13,6 +13,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -218,6 +219,57 @@ def test_a_model_that_is_not_blessed_is_not_pushed(tmp_path) -> None:
     assert not serving.exists() or not any(serving.iterdir())
 
 
+def _table_with_zeros(destination: Path) -> Path:
+    """Penguins with a column that is 0.0 in every row and one that is 0.0 in two rows of three."""
+    import pyarrow.csv as pacsv
+
+    from tests.conftest import PENGUINS_CSV
+
+    table = pacsv.read_csv(PENGUINS_CSV)
+    depth = table["bill_depth_mm"].to_pylist()
+    mostly_zero = [d if i % 3 == 0 else 0.0 for i, d in enumerate(depth)]
+    table = table.append_column("always_zero", pa.array([0.0] * table.num_rows))
+    table = table.append_column("mostly_zero", pa.array(mostly_zero, pa.float64()))
+    pacsv.write_csv(table, destination)
+    return destination
+
+
+@pytest.mark.e2e
+def test_zeros_reach_the_tensorflow_side_as_zeros(tmp_path, penguins_document, write_spec) -> None:
+    """A 0.0 is a value, not a missing one: a column of zeros passes the validation gate, and
+    tf.Transform encodes every test row as the PyTorch side's `features.encode` does."""
+    import tensorflow_transform as tft
+
+    from components.common.features import encode
+    from components.common.frameworks import TENSORFLOW
+    from components.tf_trainer.input_probe import transformed_inputs
+    from pipelines.tfx.local_runner import METADATA_FILE, run_local
+    from pipelines.tfx.run_record import latest_run
+
+    document = {**penguins_document, "name": "zeros"}
+    document["dataset"]["features"] += [
+        {"name": "always_zero", "type": "numeric"},
+        {"name": "mostly_zero", "type": "numeric"},
+    ]
+    document["training"]["epochs"] = 1
+    document["evaluation"]["thresholds"] = {"accuracy": 0.0}
+    spec_path = write_spec(document, source=str(_table_with_zeros(tmp_path / "zeros.csv")))
+
+    result = run_local(load_spec(spec_path), tmp_path / "runs")
+
+    assert result.node_states["ExampleValidationGate"] == "COMPLETE"
+    records = latest_run(
+        TENSORFLOW.local_root(tmp_path / "runs", "zeros") / METADATA_FILE,
+        TENSORFLOW.pipeline_name("zeros"),
+    )
+    transform_graph = records["Transform"].output("transform_graph").uri
+    test = pq.read_table(result.snapshot_dir / "test")
+    manifest = json.loads((result.snapshot_dir / "manifest.json").read_text())
+    assert manifest["statistics"]["numeric"]["always_zero"]["mean"] == 0.0
+    tensorflow_inputs = transformed_inputs(tft.TFTransformOutput(transform_graph), test)
+    np.testing.assert_allclose(tensorflow_inputs, encode(test, manifest), atol=1e-5)
+
+
 def compile_golden_ir(output_file: Path) -> dict:
     """Compile the penguins pipeline to KFP v2 IR; return it normalised for comparison: no SDK
     versions or labels, the image as a placeholder (roots and locations are fixed strings)."""
@@ -276,7 +328,9 @@ def test_kubeflow_v2_ir_names_every_component_in_order(tmp_path) -> None:
         name: e["container"]["args"][e["container"]["args"].index("--executor_class_path") + 1]
         for name, e in executors.items()
     }
-    assert classes["FileBasedExampleGen_executor"].endswith("parquet_executor.Executor")
+    assert classes["FileBasedExampleGen_executor"] == (
+        "components.ingest.tfx_example_gen.SnapshotExampleGenExecutor"
+    )
     assert classes["SharedEvaluator_executor"].startswith("components.evaluate.tfx_component")
     parameters = tasks["Trainer"]["inputs"]["parameters"]
     assert (
