@@ -37,18 +37,21 @@ class LocalRunResult:
 
 @dataclass
 class ParentRun:
-    """The open parent run; the runner fills in the wall time of the pipeline proper."""
+    """The open parent run; the runner times the pipeline in it (ingest to push)."""
 
     run_id: str
     pipeline_wall_s: float = 0.0
 
     @contextmanager
     def timed(self) -> Iterator[None]:
+        """Time the block; a block that completes logs its wall seconds to the parent run
+        (the report's pipeline cost: wall, the steps' own step_s, and what is left)."""
+        from components.common.tracking import PIPELINE_SECONDS, log_pipeline_metrics
+
         started = time.perf_counter()
-        try:
-            yield
-        finally:
-            self.pipeline_wall_s = time.perf_counter() - started
+        yield
+        self.pipeline_wall_s = time.perf_counter() - started
+        log_pipeline_metrics({PIPELINE_SECONDS: self.pipeline_wall_s})
 
 
 @contextmanager

@@ -32,6 +32,8 @@ TAG_SEED = "tandem.seed"
 TAG_RUN_GROUP = "tandem.run_group"
 # Every step run logs the wall seconds of its own work under this metric name.
 STEP_SECONDS = "step_s"
+# The parent run logs the wall seconds of the whole pipeline run (ingest to push).
+PIPELINE_SECONDS = "pipeline_wall_s"
 
 
 def training_params(training, seed: int) -> dict[str, object]:
@@ -230,6 +232,18 @@ def pipeline_run(
 def run_location(uri: str, run) -> str:
     """Where a person finds the run: experiment and run ids under the tracking URI."""
     return f"{uri} experiment {run.info.experiment_id} run {run.info.run_id}"
+
+
+def log_pipeline_metrics(metrics: dict[str, float]) -> None:
+    """Log metrics to the pipeline's parent run (the one MLFLOW_RUN_ID names)."""
+    from mlflow.tracking import MlflowClient
+
+    parent = os.environ.get(PARENT_RUN_ENV)
+    if not parent:
+        raise RuntimeError("log_pipeline_metrics is called inside pipeline_run")
+    client = MlflowClient(os.environ.get(TRACKING_URI_ENV))
+    for key, value in metrics.items():
+        client.log_metric(parent, key, value)
 
 
 def tag_pipeline_run(tags: dict[str, str]) -> None:

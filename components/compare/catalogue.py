@@ -8,12 +8,13 @@ from dataclasses import dataclass
 QUALITY = "quality"
 TRAINING = "training"
 SERVING = "serving"
+COST = "cost"
 
 
 @dataclass(frozen=True)
 class MetricDef:
     key: str
-    step: str  # the step run that logs it: "train" or "evaluate"
+    step: str  # the step run that logs it: "train" or "evaluate"; "pipeline": the whole run
     name: str  # the metric's name in that run
     label: str
     unit: str
@@ -63,6 +64,25 @@ METRICS: tuple[MetricDef, ...] = (
     ),
     MetricDef(
         "model_size_bytes", "evaluate", "model_size_bytes", "Model size", "bytes", False, SERVING
+    ),
+    MetricDef("pipeline.wall_s", "pipeline", "wall_s", "Pipeline wall per run", "s", False, COST),
+    MetricDef(
+        "pipeline.stages_s",
+        "pipeline",
+        "stages_s",
+        "Pipeline: sum of stages' step_s",
+        "s",
+        False,
+        COST,
+    ),
+    MetricDef(
+        "pipeline.overhead_s",
+        "pipeline",
+        "overhead_s",
+        "Pipeline: wall - stages (orchestration, untimed stages)",
+        "s",
+        False,
+        COST,
     ),
 )
 

@@ -1,9 +1,10 @@
 """Read the pipeline runs of one experiment back from MLflow: the report never reads local files.
 
-A pipeline run is a parent run tagged `tandem.framework` with nested step runs (`tandem.step`
-ingest / train / evaluate). `tandem run` tags every parent run of one invocation with the same
-`tandem.run_group`; the comparison takes a named group, or by default each framework's newest
-group (every finished run of a framework when none of its runs is grouped).
+A pipeline run is a parent run tagged `tandem.framework` (with `pipeline_wall_s`) and nested step
+runs (`tandem.step` ingest / train / evaluate / register, each with its `step_s`). `tandem run`
+tags every parent run of one invocation with the same `tandem.run_group`; the comparison takes a
+named group, or by default each framework's newest group (every finished run of a framework when
+none of its runs is grouped).
 """
 
 from __future__ import annotations
@@ -12,7 +13,14 @@ from collections import defaultdict
 
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES
-from components.common.tracking import TAG_FRAMEWORK, TAG_RUN_GROUP, TAG_SEED, TAG_STEP
+from components.common.tracking import (
+    PIPELINE_SECONDS,
+    STEP_SECONDS,
+    TAG_FRAMEWORK,
+    TAG_RUN_GROUP,
+    TAG_SEED,
+    TAG_STEP,
+)
 from components.compare.catalogue import CURVES
 from components.compare.model import PipelineRun, StepRun
 
@@ -45,6 +53,22 @@ def _step_run(client, run, with_history: bool) -> StepRun:
         metrics=dict(run.data.metrics),
         tags=dict(run.data.tags),
         history=history,
+    )
+
+
+def pipeline_cost(parent, children: dict) -> StepRun | None:
+    """What one pipeline run cost: its wall seconds, the sum of its steps' own `step_s`, and the
+    rest (orchestration: process start-ups, hand-offs, and for TFX its built-in components,
+    which log no step_s). None when the parent run logged no wall time."""
+    wall = parent.data.metrics.get(PIPELINE_SECONDS)
+    if wall is None:
+        return None
+    stages = sum(run.data.metrics.get(STEP_SECONDS, 0.0) for run in children.values())
+    return StepRun(
+        run_id=parent.info.run_id,
+        params={},
+        metrics={"wall_s": wall, "stages_s": stages, "overhead_s": wall - stages},
+        tags={},
     )
 
 
@@ -123,6 +147,7 @@ def collect_runs(
                 train=_step_run(client, children["train"], with_history=True),
                 evaluate=_step_run(client, children["evaluate"], with_history=False),
                 ingest=_step_run(client, ingest, with_history=False) if ingest else None,
+                pipeline=pipeline_cost(parent, children),
             )
         )
     return sorted(pipeline_runs, key=lambda r: (r.framework, r.seed)), group

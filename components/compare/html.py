@@ -30,6 +30,7 @@ SECTION_PLOTS = {
     "slices": ("slices",),
     "throughput": ("throughput", "memory"),
     "serving": ("latency", "model_size"),
+    "cost": ("cost",),
 }
 
 

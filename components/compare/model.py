@@ -36,6 +36,9 @@ class PipelineRun:
     train: StepRun
     evaluate: StepRun
     ingest: StepRun | None = None
+    # What the run cost (`collect.pipeline_cost`): wall_s, stages_s, overhead_s; None for a
+    # parent run that logged no pipeline wall time.
+    pipeline: StepRun | None = None
 
 
 @dataclass(frozen=True)

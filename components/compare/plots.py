@@ -34,13 +34,14 @@ LATENCY_KEYS = {
     batch: (f"latency.batch_{batch}.p50_ms", f"latency.batch_{batch}.p99_ms") for batch in (1, 256)
 }
 SIZE_KEYS = ("model_size_bytes",)
+COST_KEYS = ("pipeline.wall_s", "pipeline.stages_s", "pipeline.overhead_s")
 
 
 def write_plots(comparison: Comparison, directory: str | Path) -> dict[str, Path]:
     """Write every plot the data allows into `directory`; returns plot name → PNG path.
 
     Names: loss_curves, accuracy_curves, quality, slices, throughput, memory, latency,
-    model_size.
+    model_size, cost.
     """
     directory = Path(directory)
     metrics = {m.metric: m for m in comparison.metrics}
@@ -53,6 +54,7 @@ def write_plots(comparison: Comparison, directory: str | Path) -> dict[str, Path
         "memory": _memory(metrics),
         "latency": _latency(metrics),
         "model_size": _metric_panels(metrics, SIZE_KEYS, "Exported model size"),
+        "cost": _metric_panels(metrics, COST_KEYS, "Pipeline cost per run"),
     }
     return {
         name: _save(figure, directory / f"{name}.png")

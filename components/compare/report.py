@@ -32,10 +32,9 @@ class ReportFiles:
 def _values(runs: list[PipelineRun], framework: str, step: str, name: str) -> list[float]:
     values = []
     for run in runs:
-        if run.framework == framework:
-            metrics = getattr(run, step).metrics
-            if name in metrics:
-                values.append(metrics[name])
+        step_run = getattr(run, step) if run.framework == framework else None
+        if step_run is not None and name in step_run.metrics:
+            values.append(step_run.metrics[name])
     return values
 
 

@@ -59,7 +59,7 @@ def run_local(
     spec, output_dir = loaded.spec, Path(output_dir).resolve()
     root = TENSORFLOW.local_root(output_dir, spec.name)
     root.mkdir(parents=True, exist_ok=True)
-    with parent_run(loaded, TENSORFLOW, output_dir, seed, tags) as parent:
+    with parent_run(loaded, TENSORFLOW, output_dir, seed, tags) as parent, parent.timed():
         ingest = ingest_or_reuse(loaded, output_dir, snapshot_dir, beam_args, report)
         tag_fingerprint(ingest.manifest["fingerprint"])
         pipeline = create_pipeline(
@@ -77,8 +77,7 @@ def run_local(
             seed=seed,
         )
         report("running the TFX pipeline (LocalDagRunner)")
-        with parent.timed():
-            _run_dag(pipeline)
+        _run_dag(pipeline)
     done = outcome(
         root / METADATA_FILE,
         TENSORFLOW.pipeline_name(spec.name),

@@ -123,6 +123,7 @@ def test_mlflow_parent_run_nests_ingest_train_evaluate_and_register(two_runs) ->
     assert parent.info.status == "FINISHED"
     assert parent.data.tags[TAG_FRAMEWORK] == "tensorflow"
     assert parent.data.tags[TAG_FINGERPRINT] == first.fingerprint
+    assert parent.data.metrics["pipeline_wall_s"] == pytest.approx(first.pipeline_wall_s)
     experiment = client.get_experiment_by_name(experiment_name("penguins"))
     children = client.search_runs(
         [experiment.experiment_id], f"tags.mlflow.parentRunId = '{first.mlflow_run_id}'"

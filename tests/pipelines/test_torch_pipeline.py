@@ -301,6 +301,7 @@ def test_local_run_nests_step_runs_and_registers_the_champion(blessed_run) -> No
     assert parent.info.status == "FINISHED"
     assert parent.data.tags["tandem.framework"] == "pytorch"
     assert parent.data.tags["tandem.dataset_fingerprint"] == result.fingerprint
+    assert parent.data.metrics["pipeline_wall_s"] == pytest.approx(result.pipeline_wall_s)
     children = client.search_runs(
         [parent.info.experiment_id],
         filter_string=f"tags.mlflow.parentRunId = '{result.mlflow_run_id}'",

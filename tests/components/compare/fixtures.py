@@ -42,11 +42,16 @@ HEADINGS = (
     "Per slice",
     "Throughput and memory",
     "Serving latency and size",
+    "Pipeline cost",
     "Runs",
 )
 BANNER = "Fairness audit failed: 1 item(s)"
 
 # Per framework: (mean over seeds, spread between seeds) of every metric a run logs.
+PIPELINE = {
+    "tensorflow": {"wall_s": (21.9, 0.8), "stages_s": (20.7, 0.8)},
+    "pytorch": {"wall_s": (33.5, 1.2), "stages_s": (11.6, 0.5)},
+}
 EVALUATE = {
     "tensorflow": {
         "accuracy": (0.962, 0.008),
@@ -151,6 +156,8 @@ def make_run(framework: str, seed: int, parameter_count: int | None = None) -> P
         metrics={**_draw(EVALUATE[framework], rng), **_slice_metrics(rng, framework)},
         tags=tags,
     )
+    cost = _draw(PIPELINE[framework], rng)
+    cost["overhead_s"] = cost["wall_s"] - cost["stages_s"]
     return PipelineRun(
         framework=framework,
         seed=seed,
@@ -159,6 +166,7 @@ def make_run(framework: str, seed: int, parameter_count: int | None = None) -> P
         tags=tags,
         train=train,
         evaluate=evaluate,
+        pipeline=StepRun(_run_id(framework, seed, "pipeline"), {}, cost, tags),
     )
 
 
@@ -208,7 +216,7 @@ def _values(runs: tuple[PipelineRun, ...], framework: str, key: str) -> list[flo
 
 
 def _step(run: PipelineRun, step: str) -> StepRun:
-    return run.train if step == "train" else run.evaluate
+    return {"train": run.train, "pipeline": run.pipeline}.get(step, run.evaluate)
 
 
 def _draw(means: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:

@@ -90,6 +90,7 @@ def log_pipeline_run(
     group: str | None = None,
     probe: dict | None = None,
     params: dict[str, str] | None = None,
+    parent_metrics: dict[str, float] | None = None,
 ) -> str:
     """A parent run with nested train and evaluate runs, as a pipeline leaves them; `params`
     replace train params."""
@@ -117,6 +118,8 @@ def log_pipeline_run(
     )
     for key, value in evaluate_metrics.items():
         client.log_metric(evaluate.info.run_id, key, value)
+    for key, value in (parent_metrics or {}).items():
+        client.log_metric(parent.info.run_id, key, value)
     for run in (train, evaluate, parent):
         client.set_terminated(run.info.run_id)
     return parent.info.run_id

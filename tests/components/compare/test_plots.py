@@ -25,6 +25,7 @@ ALL_PLOTS = {
     "memory",
     "latency",
     "model_size",
+    "cost",
 }
 
 

@@ -146,3 +146,34 @@ def test_the_report_is_written_and_logged_as_a_compare_run(store, tmp_path):
     assert len(client.list_artifacts(run_id, "plots")) == len(files.plots)
     # The compare run is not a pipeline run: comparing again sees the same runs.
     assert len(build_comparison(uri, EXPERIMENT).runs) == 6
+
+
+def test_pipeline_cost_is_wall_less_the_steps_own_seconds(store) -> None:
+    """wall_s from the parent run, stages_s the sum of the steps' step_s, overhead_s the rest;
+    a parent run without a wall time adds no cost values."""
+    uri, client, experiment_id = store
+    walls = {"tensorflow": [20.0, 22.0, 21.0], "pytorch": [30.0, 34.0, 32.0]}
+    for framework, wall_list in walls.items():
+        for seed, wall in enumerate(wall_list):
+            log_pipeline_run(
+                client,
+                experiment_id,
+                framework,
+                seed,
+                evaluate_metrics={"accuracy": 0.9, "step_s": 1.5},
+                train_metrics={"samples_per_s": 1000.0, "step_s": 4.0 + seed},
+                curves={},
+                group="g",
+                parent_metrics={"pipeline_wall_s": wall},
+            )
+    log_pipeline_run(
+        client, experiment_id, "pytorch", 3, {"accuracy": 0.9}, {}, {}, group="g"
+    )  # logged no wall time
+
+    comparison = build_comparison(uri, EXPERIMENT, "g")
+
+    by_metric = {m.metric: m for m in comparison.metrics}
+    assert by_metric["pipeline.wall_s"].tensorflow.values == (20.0, 22.0, 21.0)
+    assert by_metric["pipeline.stages_s"].pytorch.values == (5.5, 6.5, 7.5)
+    assert by_metric["pipeline.overhead_s"].tensorflow.values == (14.5, 15.5, 13.5)
+    assert by_metric["pipeline.overhead_s"].pytorch.values == (24.5, 27.5, 24.5)
