@@ -1,1 +1,1 @@
-"""tandem's pipelines, their runners and the `tandem` command line."""
+"""Pipeline definitions and their thin runners, one folder per framework (tfx/, torch/)."""

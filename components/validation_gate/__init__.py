@@ -1,0 +1,1 @@
+"""The TFX pipeline's gate after ExampleValidator: anomalies stop the run."""

@@ -1,0 +1,1 @@
+"""The TensorFlow pipeline (TFX): definition, LocalDagRunner runner, Kubeflow V2 compiler."""

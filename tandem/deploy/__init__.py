@@ -1,0 +1,1 @@
+"""Taking both pipelines to Kubeflow Pipelines: compile, package, submit, schedule."""

@@ -1,0 +1,1 @@
+"""The local MLflow server on PostgreSQL (`make up` / `make down`)."""
