@@ -234,25 +234,25 @@ def run_location(uri: str, run) -> str:
     return f"{uri} experiment {run.info.experiment_id} run {run.info.run_id}"
 
 
-def log_pipeline_metrics(metrics: dict[str, float]) -> None:
-    """Log metrics to the pipeline's parent run (the one MLFLOW_RUN_ID names)."""
+def _parent_run_client(caller: str):
+    """An MLflow client on the pipeline's store and the parent run MLFLOW_RUN_ID names."""
     from mlflow.tracking import MlflowClient
 
     parent = os.environ.get(PARENT_RUN_ENV)
     if not parent:
-        raise RuntimeError("log_pipeline_metrics is called inside pipeline_run")
-    client = MlflowClient(os.environ.get(TRACKING_URI_ENV))
+        raise RuntimeError(f"{caller} is called inside pipeline_run")
+    return MlflowClient(os.environ.get(TRACKING_URI_ENV)), parent
+
+
+def log_pipeline_metrics(metrics: dict[str, float]) -> None:
+    """Log metrics to the pipeline's parent run (the one MLFLOW_RUN_ID names)."""
+    client, parent = _parent_run_client("log_pipeline_metrics")
     for key, value in metrics.items():
         client.log_metric(parent, key, value)
 
 
 def tag_pipeline_run(tags: dict[str, str]) -> None:
     """Add tags to the pipeline's parent run (the one MLFLOW_RUN_ID names)."""
-    from mlflow.tracking import MlflowClient
-
-    parent = os.environ.get(PARENT_RUN_ENV)
-    if not parent:
-        raise RuntimeError("tag_pipeline_run is called inside pipeline_run")
-    client = MlflowClient(os.environ.get(TRACKING_URI_ENV))
+    client, parent = _parent_run_client("tag_pipeline_run")
     for key, value in tags.items():
         client.set_tag(parent, key, value)
