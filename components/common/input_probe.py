@@ -1,9 +1,15 @@
 """The input probe: evidence, in MLflow, that both frameworks normalise features identically.
 
-Each trainer encodes the same few test-split rows with the preprocessing it really trains with
+Each trainer encodes the same test-split rows with the preprocessing it really trains with
 (tf.Transform's graph on the TensorFlow side, `features.encode` on the PyTorch side) and logs the
 matrix as the train run's `input_probe.json`. The comparison's fairness audit holds the two
 matrices equal within `PROBE_TOLERANCE`.
+
+The rows are chosen where encodings go wrong, not only where they usually go right: besides the
+first PROBE_ROWS rows, every numeric feature's minimum, maximum and first 0 (a 0.0 once reached
+TFX as a missing value, tensorflow/tfx#6407), and the first row of each category value (up to
+PROBE_ROWS values a feature). So the probe stays small at any split size, and a bug that only
+touches zeros or extremes still fails the audit.
 """
 
 from __future__ import annotations
@@ -24,11 +30,34 @@ PROBE_TOLERANCE = 1e-4
 
 
 def probe_rows(snapshot_dir: Path, manifest: dict) -> pa.Table:
-    """The first PROBE_ROWS test rows with every feature present (in the snapshot's order)."""
-    features = [*manifest["statistics"]["numeric"], *manifest["statistics"]["categorical"]]
+    """The probe's test rows, every feature present, in the snapshot's order (see the module)."""
+    numeric = list(manifest["statistics"]["numeric"])
+    categorical = list(manifest["statistics"]["categorical"])
     test = pq.read_table(Path(snapshot_dir) / "test")
-    present = [pc.is_valid(test.column(name)) for name in features]
-    return test.filter(functools.reduce(pc.and_, present)).slice(0, PROBE_ROWS)
+    present = [pc.is_valid(test.column(name)) for name in [*numeric, *categorical]]
+    complete = test.filter(functools.reduce(pc.and_, present)) if present else test
+    chosen = set(range(min(PROBE_ROWS, complete.num_rows)))
+    for name in numeric:
+        chosen |= _numeric_landmarks(complete.column(name))
+    for name in categorical:
+        chosen |= _first_of_each_value(complete.column(name))
+    return complete.take(pa.array(sorted(chosen), pa.int64()))
+
+
+def _numeric_landmarks(column: pa.ChunkedArray) -> set[int]:
+    """Rows of the column's minimum, maximum and first zero (those that exist)."""
+    if len(column) == 0:
+        return set()
+    extremes = pc.min_max(column)
+    values = [extremes["min"], extremes["max"], pa.scalar(0, column.type)]
+    return {row for row in (pc.index(column, value).as_py() for value in values) if row >= 0}
+
+
+def _first_of_each_value(column: pa.ChunkedArray) -> set[int]:
+    """The first row of each distinct value, for the PROBE_ROWS values that come first."""
+    rows = pa.table({"value": column, "row": pa.array(range(len(column)), pa.int64())})
+    firsts = rows.group_by("value", use_threads=False).aggregate([("row", "min")])
+    return set(sorted(firsts.column("row_min").to_pylist())[:PROBE_ROWS])
 
 
 def probe_document(rows: pa.Table, manifest: dict, inputs: np.ndarray) -> dict:
