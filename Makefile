@@ -5,6 +5,7 @@ PY := $(VENV)/bin/python
 TANDEM := $(VENV)/bin/tandem
 OUTPUT_DIR ?= tandem-runs
 PYTEST_ARGS ?=
+BENCH_ARGS ?=
 # The local MLflow stack (make up): its directory, and MLflow's port (default 5000, or the last one).
 STACK_DIR ?= .tandem-stack
 MLFLOW_PORT ?=
@@ -36,8 +37,8 @@ format: setup ## Apply ruff fixes and formatting
 	$(PY) -m ruff check --fix .
 	$(PY) -m ruff format .
 
-bench: setup ## Benchmarks; results in benchmarks/results/
-	$(PY) -m benchmarks.run
+bench: setup ## Benchmarks; results in benchmarks/results/ (BENCH_ARGS=--with-scale adds 10M rows)
+	$(PY) -m benchmarks.run $(BENCH_ARGS)
 
 golden: setup ## Regenerate the golden compiled pipelines (tests/pipelines/golden/); review the diff
 	$(PY) -m tests.pipelines.test_torch_pipeline

@@ -107,6 +107,12 @@ def _torch_pipeline(loaded: LoadedSpec, work: Path) -> dict:
     return _run_record(wall, stages, steps, result)
 
 
+def pipeline_round(framework: str, loaded: LoadedSpec, work: Path) -> dict:
+    """One run of the framework's pipeline from ingest on, cache off: wall and stage records."""
+    rounds = {"tensorflow": _tf_pipeline, "pytorch": _torch_pipeline}
+    return rounds[framework](loaded, work)
+
+
 def _run_record(wall: float, stages: list[dict], steps: dict, result) -> dict:
     own = [stage["own_s"] for stage in stages]
     return {
@@ -169,9 +175,9 @@ def _case(
         snapshot = run_ingest(loaded, work / "ingest", track=False).snapshot_dir
     variants: dict[str, Callable[[], object]] = {
         "tensorflow bare": lambda: _tf_bare(loaded, snapshot, work),
-        "tensorflow pipeline": lambda: _tf_pipeline(loaded, work),
+        "tensorflow pipeline": lambda: pipeline_round("tensorflow", loaded, work),
         "pytorch bare": lambda: _torch_bare(loaded, snapshot, work),
-        "pytorch pipeline": lambda: _torch_pipeline(loaded, work),
+        "pytorch pipeline": lambda: pipeline_round("pytorch", loaded, work),
     }
     title = loaded.spec.name
 

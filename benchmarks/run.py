@@ -6,6 +6,7 @@ with the facts of the machine it ran on (numbers from different machines do not 
     python -m benchmarks.run                      # everything, default sizes (~30 min here)
     python -m benchmarks.run --quick              # tiny sizes, one round: a smoke run
     python -m benchmarks.run --only ingest --rows 100000 1000000 --repeats 5
+    python -m benchmarks.run --only scale         # 100k, 1M, 10M rows: not in the default suite
 
 See benchmarks/README.md for what every number means.
 """
@@ -37,6 +38,7 @@ from benchmarks import (
     footprint_bench,
     ingest_bench,
     pipelines_bench,
+    scale_bench,
     tfx_ingest_bench,
     torch_bench,
 )
@@ -57,8 +59,11 @@ BENCHMARKS: dict[str, Benchmark] = {
         compile_bench,
         footprint_bench,
         torch_bench,
+        scale_bench,
     )
 }
+# Too long for the default suite: run with --only, or added by --with-scale.
+OPT_IN = (scale_bench.NAME,)
 QUICK_REPEATS = 1
 
 
@@ -118,6 +123,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
         "--repeats", type=int, help="timed rounds after the warm-up (default 3; --quick: 1)"
     )
     parser.add_argument(
+        "--with-scale",
+        action="store_true",
+        help=f"also run the {scale_bench.NAME} benchmark (both pipelines up to 10M rows)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help="tiny tables and one round: checks the suite runs, measures nothing worth quoting",
@@ -130,6 +140,11 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     if args.rows and min(args.rows) < 100:
         parser.error("--rows must be at least 100 (every split needs rows)")
     return args
+
+
+def selected(with_scale: bool) -> list[str]:
+    """The benchmarks a run without --only runs, in order."""
+    return [name for name in BENCHMARKS if with_scale or name not in OPT_IN]
 
 
 def _targets(results: dict[str, dict]) -> list[dict]:
@@ -158,7 +173,7 @@ def main(argv: list[str] | None = None) -> int:
     args = _parse_args(argv)
     # Not a terminal (make bench | tee, CI): wide enough that the tables do not wrap.
     console = Console(width=None if sys.stdout.isatty() else 160)
-    names = [args.only] if args.only else list(BENCHMARKS)
+    names = [args.only] if args.only else selected(args.with_scale)
     started_suite = time.perf_counter()
     results: dict[str, dict] = {}
     failed: list[str] = []
