@@ -113,9 +113,8 @@ class _ReadBatches(beam.DoFn):
         self._dataset = dataset
         self._batch_rows = batch_rows
 
-    def process(self, work):
-        """`work`: (SourceFile, list of repeated-id tables, or None when the spec has no id)."""
-        source, repeated_tables = work
+    def process(self, source: SourceFile, repeated_tables: list[pa.Table] | None = None):
+        """`repeated_tables`: see `duplicates.repeated_ids`; None when the spec has no id."""
         repeated_ids = pa.concat_tables(repeated_tables) if repeated_tables else None
         for first_row, table in read_batches(source, self._dataset, self._batch_rows):
             repeated = None
@@ -257,9 +256,8 @@ def build_ingest(
         (output_dir / directory).mkdir(parents=True, exist_ok=True)
     columns = list(dict.fromkeys(column for source in sources for column in source.columns))
     files = pipeline | "ListFiles" >> beam.Create(sources)
-    if dataset.id is None:
-        work = files | "NoIdCheck" >> beam.Map(lambda source: (source, None))
-    else:
+    side_inputs = []
+    if dataset.id is not None:
         repeated = (
             files
             | "ReadIds"
@@ -271,21 +269,20 @@ def build_ingest(
             >> beam.MapTuple(lambda _, tables: duplicates.repeated_ids(tables)).with_output_types(
                 pa.Table
             )
-            | "AllRepeatedIds" >> beam.combiners.ToList()
         )
-        # Reading hangs off the repeated ids as a main input, not a side input: so the runner
-        # schedules it after the id pass and keeps read → ingest in one fused step.
-        work = repeated | "PairWithFiles" >> beam.FlatMap(
-            lambda tables, all_files: [(source, tables) for source in all_files],
-            beam.pvalue.AsList(files),
-        )
+        # A side input of the read, not of the ingest: the runner reads after the id pass and
+        # keeps read → ingest one fused step (a side input on Ingest would make it keep every
+        # read batch until the ids are grouped).
+        side_inputs.append(beam.pvalue.AsList(repeated))
     _ = (
-        work
+        files
         | "Read"
-        >> beam.ParDo(_ReadBatches(dataset, batch_rows)).with_output_types(
+        >> beam.ParDo(_ReadBatches(dataset, batch_rows), *side_inputs).with_output_types(
             beam.typehints.Tuple[beam.typehints.Any, pa.Table, beam.typehints.Any]
         )
         | "Ingest" >> beam.ParDo(_IngestBatch(dataset, columns, output_dir, threads))
-        | "MergeSummaries" >> beam.CombineGlobally(_MergeSummaries())
+        # Without the default for an empty input: every file has rows, so Ingest emits at least
+        # one summary, and the default costs the runner a Create and a side input.
+        | "MergeSummaries" >> beam.CombineGlobally(_MergeSummaries()).without_defaults()
         | "WriteSummary" >> beam.Map(_write_summary, output_dir)
     )
