@@ -23,12 +23,18 @@ def _hash_key(seed: int) -> str:
 
 
 def split_of_rows(table: pa.Table, dataset: DatasetSpec) -> np.ndarray:
-    """Index into SPLITS for every row of a validated table."""
-    key_columns = (
-        [dataset.id] if dataset.id else [dataset.label, *(f.name for f in dataset.features)]
+    """Index into SPLITS for every row of a validated table.
+
+    Ids are hashed as they are: pandas' default first factorizes a column so that repeated
+    values are hashed once, which only costs time on unique ids (the hashes are the same).
+    """
+    if dataset.id:
+        frame = pd.DataFrame({dataset.id: table.column(dataset.id).to_numpy()})
+    else:
+        frame = table.select([dataset.label, *(f.name for f in dataset.features)]).to_pandas()
+    hashes = pd.util.hash_pandas_object(
+        frame, index=False, hash_key=_hash_key(dataset.seed), categorize=dataset.id is None
     )
-    frame = table.select(key_columns).to_pandas()
-    hashes = pd.util.hash_pandas_object(frame, index=False, hash_key=_hash_key(dataset.seed))
     position = (hashes.to_numpy(dtype=np.uint64) % np.uint64(_BUCKETS)) / _BUCKETS
     ratios = dataset.split
     edges = np.array([ratios.train, ratios.train + ratios.eval])

@@ -21,12 +21,21 @@ REASON = "_reason"
 SYNTHETIC_ID = "tandem_row_id"
 
 _NUMBER = r"(?i)^\s*[+-]?((\d+\.?\d*|\.\d+)(e[+-]?\d+)?|nan|inf|infinity)\s*$"
+_SLICE_ROWS = 4096
 
 
 @dataclass(frozen=True)
 class ValidatedBatch:
-    good: pa.Table
+    """`typed` holds every row of the batch (a bad cell is null there), `accepted` marks the rows
+    that passed every check: the caller takes each split's rows from `typed` in one copy."""
+
+    typed: pa.Table
+    accepted: np.ndarray
     quarantine: pa.Table
+
+    @property
+    def good(self) -> pa.Table:
+        return self.typed.filter(self.accepted)
 
 
 class _Reasons:
@@ -65,17 +74,49 @@ def _as_text(column: pa.Array, missing: pa.Array) -> pa.Array:
     return pc.if_else(pc.is_in(text, value_set=missing), pa.scalar(None, pa.string()), text)
 
 
-def _parse_numeric(column: pa.Array, missing: pa.Array) -> tuple[pa.Array, np.ndarray]:
+def _is_number(token: str) -> bool:
+    try:
+        pc.cast(pa.array([token]), pa.float64())
+    except pa.ArrowInvalid:
+        return False
+    return True
+
+
+def _parse_numeric(
+    column: pa.Array, missing: pa.Array, numeric_token: bool
+) -> tuple[pa.Array, np.ndarray]:
     """float64 values plus a mask of present values that are not numbers.
 
-    The plain cast is the fast path for clean columns; one regular expression (numbers, NaN and
-    infinities, surrounding blanks) finds the offending cells only when it fails.
+    Text that casts as a whole holds no missing-value token unless a token is itself a number
+    (`numeric_token`, say -999), so the tokens are only looked up in slices that fail to cast.
     """
     if pa.types.is_integer(column.type) or pa.types.is_floating(column.type):
         return pc.cast(column, pa.float64()), np.zeros(len(column), dtype=bool)
-    text = _as_text(column, missing)
+    if numeric_token or not pa.types.is_string(column.type):
+        column = _as_text(column, missing)
+    return _parse_text(column, missing)
+
+
+def _parse_text(text: pa.StringArray, missing: pa.Array) -> tuple[pa.Array, np.ndarray]:
+    """The plain cast is the fast path; a failing column is retried in slices so that only the
+    slices holding an offending cell pay for the regular expression (numbers, NaN and
+    infinities, surrounding blanks), which costs several casts."""
     try:
-        return pc.cast(text, pa.float64()), np.zeros(len(column), dtype=bool)
+        return pc.cast(text, pa.float64()), np.zeros(len(text), dtype=bool)
+    except pa.ArrowInvalid:
+        pass
+    if len(text) > _SLICE_ROWS:
+        parts = [
+            _parse_text(text.slice(start, _SLICE_ROWS), missing)
+            for start in range(0, len(text), _SLICE_ROWS)
+        ]
+        return pa.concat_arrays([values for values, _ in parts]), np.concatenate(
+            [not_a_number for _, not_a_number in parts]
+        )
+    # A copy, not a view: pyarrow 18's if_else writes invalid offsets for a sliced string input.
+    text = _as_text(pa.concat_arrays([text]), missing)
+    try:
+        return pc.cast(text, pa.float64()), np.zeros(len(text), dtype=bool)
     except pa.ArrowInvalid:
         pass
     parsable = pc.match_substring_regex(text, _NUMBER)
@@ -91,7 +132,8 @@ def validate_batch(
     first_row: int,
     repeated_id: np.ndarray | None = None,
 ) -> ValidatedBatch:
-    """Split one batch into typed good rows and quarantined rows (original values + reason).
+    """Check one batch: its rows typed, which of them passed, and the quarantined rows (original
+    values + reason).
 
     `first_row` is the 1-based data-row number of the batch's first row in `source_file`; it
     becomes `_source_row` in the quarantine output and the synthetic id when the spec has no id.
@@ -101,6 +143,7 @@ def validate_batch(
     table = table.combine_chunks()
     num_rows = table.num_rows
     missing = pa.array(dataset.missing_values, type=pa.string())
+    numeric_token = any(_is_number(token) for token in dataset.missing_values)
     reasons = _Reasons(num_rows)
     columns: dict[str, pa.Array] = {}
 
@@ -120,7 +163,7 @@ def validate_batch(
     for feature in dataset.features:
         raw = table.column(feature.name).chunk(0)
         if feature.type == "numeric":
-            values, not_a_number = _parse_numeric(raw, missing)
+            values, not_a_number = _parse_numeric(raw, missing, numeric_token)
             reasons.flag(not_a_number, f"not_a_number:{feature.name}")
             if feature.required:
                 reasons.flag(pc.is_null(values), f"missing_value:{feature.name}")
@@ -137,27 +180,26 @@ def validate_batch(
             reasons.flag(unknown, f"unknown_category:{feature.name}")
         columns[feature.name] = values
 
-    good_rows = np.flatnonzero(~reasons.bad)
-    bad_rows = np.flatnonzero(reasons.bad)
-    good = pa.table(columns).take(good_rows)
+    typed = pa.table(columns)
     if dataset.id is None:
-        row_numbers = good_rows + first_row
+        row_numbers = np.arange(first_row, first_row + num_rows)
         synthetic = pc.binary_join_element_wise(
             pa.scalar(source_file), pc.cast(pa.array(row_numbers), pa.string()), ":"
         )
-        good = good.add_column(0, SYNTHETIC_ID, synthetic)
+        typed = typed.add_column(0, SYNTHETIC_ID, synthetic)
+    bad_rows = np.flatnonzero(reasons.bad)
     quarantine = _quarantine_rows(
         table, bad_rows, reasons.reasons_of(bad_rows), source_file, first_row
     )
-    return ValidatedBatch(good=good, quarantine=quarantine)
+    return ValidatedBatch(typed=typed, accepted=~reasons.bad, quarantine=quarantine)
 
 
 def _quarantine_rows(
     table: pa.Table, rows: np.ndarray, reasons: pa.Array, source_file: str, first_row: int
 ) -> pa.Table:
     """The original values of `rows` as text, with where they came from and why they are out."""
-    original = {name: pc.cast(table.column(name), pa.string()) for name in table.column_names}
-    out = pa.table(original).take(rows)
+    taken = table.take(rows)
+    out = pa.table({name: pc.cast(taken.column(name), pa.string()) for name in taken.column_names})
     out = out.append_column(SOURCE_FILE, pa.array([source_file] * len(rows), type=pa.string()))
     out = out.append_column(SOURCE_ROW, pa.array(rows + first_row, type=pa.int64()))
     return out.append_column(REASON, reasons)

@@ -36,3 +36,32 @@ def test_partition_depends_on_the_id_only():
     assert (duplicates._partition_of(ids.slice(1000, 500)) == whole[1000:1500]).all()
     counts = np.bincount(whole, minlength=duplicates.PARTITIONS)
     assert counts.min() > 0.5 * counts.mean()
+
+
+def _reference_partition(value: str) -> int:
+    """The documented key, one id at a time: its length XOR its last 8 bytes (little-endian)."""
+    data = value.encode()
+    key = int.from_bytes(b"\0" * (8 - min(len(data), 8)) + data[-8:], "little") ^ len(data)
+    mixed = (key * int(duplicates._GOLDEN)) % (1 << 64)
+    return (mixed >> 58) % duplicates.PARTITIONS
+
+
+def test_partition_of_short_long_empty_and_non_ascii_ids():
+    values = ["", "a", "ab", "abcdefg", "abcdefgh", "abcdefghi", "é", "ßüñ-ïd-0042", "r999999"]
+    ids = pa.array(values)
+    assert duplicates._partition_of(ids).tolist() == [_reference_partition(v) for v in values]
+    assert duplicates._partition_of(ids.slice(3)).tolist() == [
+        _reference_partition(v) for v in values[3:]
+    ]
+
+
+def test_no_repeated_ids_gives_an_empty_table_of_the_same_schema():
+    table = pa.table({duplicates.ID: ["a", "b"], duplicates.POSITION: pa.array([1, 2], pa.int64())})
+    none = duplicates.repeated_ids([table])
+    some = duplicates.repeated_ids([table, table])
+    assert none.num_rows == 0
+    assert none.schema == some.schema
+    assert some.sort_by(duplicates.ID).to_pylist() == [
+        {duplicates.ID: "a", duplicates.POSITION: 1},
+        {duplicates.ID: "b", duplicates.POSITION: 2},
+    ]

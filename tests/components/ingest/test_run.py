@@ -275,3 +275,14 @@ def test_mlflow_run_nests_under_the_pipeline_run(tmp_path, monkeypatch):
 def test_numbers_in_the_snapshot_are_finite(penguins):
     train = _split_table(penguins.snapshot_dir, "train")
     assert np.isfinite(train["body_mass_g"].to_numpy()).all()
+
+
+def test_only_the_label_and_categorical_columns_are_dictionary_encoded(penguins):
+    part = next((penguins.snapshot_dir / "train").glob("*.parquet"))
+    metadata = pq.ParquetFile(part).metadata
+    encoded = {
+        metadata.schema.column(i).name
+        for i in range(metadata.num_columns)
+        if "RLE_DICTIONARY" in metadata.row_group(0).column(i).encodings
+    }
+    assert encoded == {"species", "island", "sex"}

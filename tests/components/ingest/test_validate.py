@@ -111,3 +111,39 @@ def test_repeated_ids_are_quarantined_after_other_checks_pass(dataset):
     result = validate_batch(table, spec, "d.csv", first_row=1, repeated_id=repeated)
     assert result.good["key"].to_pylist() == ["k1", "k2"]
     assert result.quarantine[REASON].to_pylist() == ["duplicate_id:key"]
+
+
+def test_bad_cells_deep_in_a_long_column_are_found_and_the_rest_parsed(dataset):
+    """A column that fails to cast is retried in slices: every slice must still be parsed."""
+    n = 10_000
+    x = [str(i) for i in range(n)]
+    x[6000], x[9999] = "abc", "NA"
+    table = pa.table(
+        {
+            "kind": pa.array(["a"] * n),
+            "x": pa.array(x),
+            "y": pa.array([" 2.5 "] * n),
+            "colour": pa.array(["red"] * n),
+        }
+    )
+    result = validate_batch(table, dataset, "d.csv", first_row=1)
+    assert result.quarantine[SOURCE_ROW].to_pylist() == [6001, 10000]
+    assert result.quarantine[REASON].to_pylist() == ["not_a_number:x", "missing_value:x"]
+    assert result.good["x"].to_pylist() == [float(i) for i in range(n) if i not in (6000, 9999)]
+    assert result.good["y"].to_pylist() == [2.5] * (n - 2)
+
+
+def test_a_missing_value_token_that_is_a_number_is_still_missing(dataset):
+    spec = dataset.model_copy(update={"missing_values": ["", "-999"]})
+    table = _text_table([("a", "1", "-999", "red"), ("a", "-999", "2", "red")])
+    result = validate_batch(table, spec, "d.csv", first_row=1)
+    assert result.quarantine[REASON].to_pylist() == ["missing_value:x"]
+    assert result.good["y"].to_pylist() == [None]
+
+
+def test_typed_rows_line_up_with_the_accepted_mask(dataset):
+    table = _text_table([("a", "1", "2", "red"), ("c", "2", "2", "red"), ("b", "3", "", "blue")])
+    result = validate_batch(table, dataset, "d.csv", first_row=1)
+    assert result.accepted.tolist() == [True, False, True]
+    assert result.typed["x"].to_pylist() == [1.0, 2.0, 3.0]
+    assert result.good["x"].to_pylist() == [1.0, 3.0]
