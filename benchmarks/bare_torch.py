@@ -3,11 +3,12 @@
     python -m benchmarks.bare_torch --spec S.yaml --snapshot DIR --out result.json
     python -m torch.distributed.run --nproc_per_node=2 -m benchmarks.bare_torch ...
 
-The same network (`build_network`), encoded data (`split_dataset`), sampler, global batch (split
-over the processes as `per_process_batch` splits it), optimizer and epsilon as the pipeline's
-trainer, DDP over gloo when torchrun starts several processes. Steps are timed the way the
-trainer's `Throughput` callback times them — from a batch in hand to the optimizer step done,
-the first step apart — so samples/s of the two compare the training work alone.
+The same network (`build_network`), encoded data (`split_dataset`), sampler and batched loader
+(`batch_loader`), global batch (split over the processes as `per_process_batch` splits it),
+optimizer and epsilon as the pipeline's trainer, DDP over gloo when torchrun starts several
+processes. Steps are timed the way the trainer's `Throughput` callback times them — from a
+batch in hand to the optimizer step done, the first step apart — so samples/s of the two compare
+the training work alone.
 """
 
 from __future__ import annotations
@@ -24,13 +25,13 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DataLoader, DistributedSampler
+from torch.utils.data import DistributedSampler
 
 from components.common.resources import peak_rss_mb
 from components.ingest.snapshot import require_manifest
 from components.spec import load_spec
 from components.torch_trainer.batching import per_process_batch
-from components.torch_trainer.data import split_dataset
+from components.torch_trainer.data import batch_loader, split_dataset
 from components.torch_trainer.export import export_model
 from components.torch_trainer.model import build_network
 
@@ -64,7 +65,7 @@ def train(
     optimizer = _optimizer(training, model.parameters())
     batch = per_process_batch(training.batch_size, world)
     sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    loader = DataLoader(dataset, batch_size=batch, sampler=sampler)
+    loader = batch_loader(dataset, batch, sampler)
     first_step_s, step_s, samples = None, 0.0, 0
     for epoch in range(epochs or training.epochs):
         sampler.set_epoch(epoch)

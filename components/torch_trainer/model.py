@@ -25,6 +25,37 @@ def build_network(n_inputs: int, hidden_sizes: list[int], n_classes: int) -> nn.
     return nn.Sequential(*layers, nn.Linear(width, n_classes))
 
 
+class EpochSums:
+    """Loss and correct predictions summed over an epoch's batches, kept as tensors (no sync per
+    step). Logged once an epoch: a `self.log` per step cost more than the training step of a
+    small network (Lightning's bookkeeping per call), and the metrics are only wanted per epoch."""
+
+    def __init__(self):
+        self.reset()
+
+    def reset(self) -> None:
+        self.loss: torch.Tensor | None = None
+        self.correct: torch.Tensor | None = None
+        self.rows = 0
+
+    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+        """`loss` is the batch's mean loss."""
+        batch_loss = loss.detach() * len(labels)
+        correct = (logits.detach().argmax(dim=1) == labels).sum()
+        if self.loss is None:
+            self.loss, self.correct = batch_loss, correct
+        else:
+            self.loss += batch_loss
+            self.correct += correct
+        self.rows += len(labels)
+
+    def means(self, prefix: str) -> dict[str, torch.Tensor]:
+        return {
+            f"{prefix}_loss": self.loss / self.rows,
+            f"{prefix}_accuracy": self.correct / self.rows,
+        }
+
+
 class Classifier(L.LightningModule):
     def __init__(
         self,
@@ -39,6 +70,7 @@ class Classifier(L.LightningModule):
         super().__init__()
         self.save_hyperparameters()
         self.network = build_network(n_inputs, list(hidden_sizes), n_classes)
+        self._train_sums, self._val_sums = EpochSums(), EpochSums()
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
         # (nn.Module.compile() compiled nothing with torch 2.13: Dynamo captured no graph.)
@@ -67,25 +99,32 @@ class Classifier(L.LightningModule):
             return self._compiled_forward(x)
         return self.network(x)
 
-    def _step(self, batch, prefix: str) -> torch.Tensor:
+    def _step(self, batch, sums: EpochSums) -> torch.Tensor:
         x, y = batch
         logits = self(x)
         loss = F.cross_entropy(logits, y)
-        accuracy = (logits.argmax(dim=1) == y).float().mean()
-        self.log_dict(
-            {f"{prefix}_loss": loss, f"{prefix}_accuracy": accuracy},
-            on_step=False,
-            on_epoch=True,
-            sync_dist=True,
-            batch_size=len(y),
-        )
+        sums.add(loss, logits, y)
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, "train")
+        return self._step(batch, self._train_sums)
+
+    def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
+        # Logged once, when the epoch's last batch is done: before the callbacks' (EpochMetrics')
+        # on_train_epoch_end, which runs ahead of this module's own on_train_epoch_end.
+        if self.trainer.is_last_batch:
+            self._log_epoch(self._train_sums, "train")
 
     def validation_step(self, batch, batch_idx: int) -> None:
-        self._step(batch, "val")
+        self._step(batch, self._val_sums)
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch(self._val_sums, "val")
+
+    def _log_epoch(self, sums: EpochSums, prefix: str) -> None:
+        """Every rank has as many rows (the sampler pads), so the mean over ranks is the epoch's."""
+        self.log_dict(sums.means(prefix), on_step=False, on_epoch=True, sync_dist=True)
+        sums.reset()
 
     def configure_optimizers(self) -> torch.optim.Optimizer:
         hparams = self.hparams

@@ -21,7 +21,7 @@ def data_module(snapshot, batch_size: int = 16, world: int = 1, rank: int = 0):
 
 def epoch_rows(loader, epoch: int) -> list[tuple]:
     """Row order of one epoch, identified by each row's encoded features."""
-    loader.sampler.set_epoch(epoch)
+    loader.batch_sampler.sampler.set_epoch(epoch)
     return [tuple(row.tolist()) for x, _ in loader for row in x]
 
 
@@ -38,7 +38,7 @@ def test_splits_are_encoded_with_the_manifest(penguins_snapshot):
 def test_two_processes_split_the_global_batch_and_the_rows(penguins_snapshot):
     ranks = [data_module(penguins_snapshot, world=2, rank=r) for r in (0, 1)]
     loaders = [data.train_dataloader() for data in ranks]
-    assert [loader.batch_size for loader in loaders] == [8, 8]
+    assert [loader.batch_sampler.batch_size for loader in loaders] == [8, 8]
     rows = [epoch_rows(loader, epoch=0) for loader in loaders]
     everything = {tuple(row.tolist()) for row in ranks[0].train_set.tensors[0]}
     assert set(rows[0]) | set(rows[1]) == everything
@@ -54,3 +54,16 @@ def test_shuffle_order_depends_on_seed_and_epoch_only(penguins_snapshot):
 def test_a_batch_that_does_not_divide_over_processes_is_an_error(penguins_snapshot):
     with pytest.raises(TandemError, match="does not divide into 3 processes"):
         data_module(penguins_snapshot, batch_size=16, world=3).train_dataloader()
+
+
+def test_batches_are_the_sampled_rows_fetched_whole(penguins_snapshot):
+    data = data_module(penguins_snapshot, batch_size=16)
+    loader = data.train_dataloader()
+    sampler = loader.batch_sampler.sampler
+    sampler.set_epoch(3)
+    order = list(sampler)
+    x, y = data.train_set.tensors
+    batches = list(loader)
+    assert [len(labels) for _, labels in batches] == [16] * 15 + [7]  # 247 rows
+    torch.testing.assert_close(torch.cat([features for features, _ in batches]), x[order])
+    torch.testing.assert_close(torch.cat([labels for _, labels in batches]), y[order])

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import torch
+from torch.nn import functional as F
 
 from components.common.features import input_names
 from components.spec import default_spec_path, load_spec
-from components.torch_trainer.model import Classifier
+from components.torch_trainer.model import Classifier, EpochSums
 
 
 def penguins_classifier(manifest: dict, **changes) -> Classifier:
@@ -44,3 +45,17 @@ def test_inference_module_outputs_probabilities_with_the_trained_weights(penguin
     probabilities = model.inference_module()(x)
     torch.testing.assert_close(probabilities, torch.softmax(model(x), dim=1))
     torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))
+
+
+def test_epoch_sums_weight_each_batch_by_its_rows():
+    logits = torch.tensor([[2.0, 0.0], [0.0, 2.0], [2.0, 0.0], [0.5, 0.0]])
+    labels = torch.tensor([0, 1, 1, 1])
+    sums = EpochSums()
+    for rows in (slice(0, 3), slice(3, 4)):  # batches of 3 rows and 1 row
+        sums.add(F.cross_entropy(logits[rows], labels[rows]), logits[rows], labels[rows])
+    means = sums.means("train")
+    torch.testing.assert_close(means["train_loss"], F.cross_entropy(logits, labels))
+    assert means["train_accuracy"].item() == 0.5
+    sums.reset()
+    sums.add(F.cross_entropy(logits[:1], labels[:1]), logits[:1], labels[:1])
+    assert sums.means("val")["val_accuracy"].item() == 1.0
