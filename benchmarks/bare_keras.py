@@ -1,8 +1,12 @@
-"""The same training without TFX: snapshot Parquet → encode → the same Keras fit, for benchmarks.
+"""The bare Keras baseline: the spec's network fit on in-memory numpy arrays — the fastest plain
+training loop Keras offers, with nothing of tandem's around it (no TFX, no TFXIO, no transform
+graph, no MLflow or TensorBoard callbacks).
 
-Inputs are `components.common.features.encode` of the snapshot rows with the manifest's train
-statistics — what the tf.Transform graph computes (a test holds the two equal) and what the
-PyTorch trainer feeds its model — so the two frameworks' timings compare the training alone.
+The arrays are `components.common.features.encode` of the snapshot's train / eval rows (what the
+transform graph computes; a test holds the two equal), made before the clock starts. Then one
+`model.fit(x, y, batch_size, epochs, shuffle=True)` with the trainer's network, optimizer,
+compile mode, batch size and seed. Epochs are timed by the trainer's `StepTimer` (no per-batch
+hook), so both sides' samples/s mean the same thing.
 """
 
 from __future__ import annotations
@@ -11,30 +15,24 @@ import json
 import time
 from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
-import tensorflow as tf
 
 from components.common.features import encode, label_indices
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
 from components.tf_trainer.config import INPUTS, n_inputs
-from components.tf_trainer.training import FitResult, fit_model, set_seed
+from components.tf_trainer.model import build_model, compile_model
+from components.tf_trainer.training import FitResult, StepTimer, set_seed
 
 RESULT_FILE = "train_bare.json"
 WEIGHTS_FILE = "model.weights.h5"
 
 
-def split_dataset(
-    snapshot_dir: Path, split: str, manifest: dict, batch_size: int, seed: int | None
-) -> tf.data.Dataset:
-    """Batched ({"inputs": x}, label) of one snapshot split; shuffled each epoch when seeded."""
+def split_arrays(snapshot_dir: Path, split: str, manifest: dict) -> tuple[np.ndarray, np.ndarray]:
+    """(inputs float32 [rows, n_inputs], labels int64 [rows]) of one snapshot split."""
     table = pq.read_table(Path(snapshot_dir) / split)
-    dataset = tf.data.Dataset.from_tensor_slices(
-        ({INPUTS: encode(table, manifest)}, label_indices(table, manifest))
-    )
-    if seed is not None:
-        dataset = dataset.shuffle(table.num_rows, seed=seed, reshuffle_each_iteration=True)
-    return dataset.batch(batch_size)
+    return encode(table, manifest), label_indices(table, manifest)
 
 
 def train_bare(
@@ -58,18 +56,31 @@ def train_bare(
     manifest = require_manifest(snapshot_dir)
     training = spec.training
     seed = training.seed_or_default(seed)
-    set_seed(seed)  # before the datasets: their shuffle seeds combine with the global seed
-    train = split_dataset(snapshot_dir, "train", manifest, training.batch_size, seed)
-    evaluation = split_dataset(snapshot_dir, "eval", manifest, training.batch_size, None)
-    result: FitResult = fit_model(
-        train,
-        evaluation,
-        n_inputs(spec.dataset),
-        len(spec.dataset.classes),
-        training,
-        seed,
-        mode=mode,
-        epochs=epochs,
+    x, y = split_arrays(snapshot_dir, "train", manifest)
+    x_eval, y_eval = split_arrays(snapshot_dir, "eval", manifest)
+    set_seed(seed)
+    model = build_model(n_inputs(spec.dataset), len(spec.dataset.classes), training.hidden_sizes)
+    compile_model(model, training, mode)
+    timer = StepTimer()
+    fit_start = time.perf_counter()
+    history = model.fit(
+        {INPUTS: x},
+        y,
+        batch_size=training.batch_size,
+        epochs=epochs or training.epochs,
+        validation_data=({INPUTS: x_eval}, y_eval),
+        shuffle=True,
+        callbacks=[timer],
+        verbose=0,
+    )
+    result = FitResult(
+        model=model,
+        history={key: [float(v) for v in values] for key, values in history.history.items()},
+        epoch_seconds=timer.epoch_seconds,
+        train_examples=len(y),
+        fit_s=time.perf_counter() - fit_start,
+        parameter_count=model.count_params(),
+        replicas=1,
     )
     report = {
         "wall_s": time.perf_counter() - start,
@@ -84,6 +95,6 @@ def train_bare(
         **{f"final_{key}": values[-1] for key, values in result.history.items()},
     }
     out_dir.mkdir(parents=True, exist_ok=True)
-    result.model.save_weights(out_dir / WEIGHTS_FILE)
+    model.save_weights(out_dir / WEIGHTS_FILE)
     (out_dir / RESULT_FILE).write_text(json.dumps(report, indent=2))
     return report

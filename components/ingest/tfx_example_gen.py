@@ -1,29 +1,45 @@
-"""The TFX pipeline's ExampleGen executor for the shared snapshot: Parquet record batches →
-serialized tf.Examples, one C++ encoder call (tfx_bsl) per batch.
+"""The TFX pipeline's ExampleGen for the shared snapshot: its Parquet files, published as TFX
+examples with payload FORMAT_PARQUET, which StatisticsGen, SchemaGen, ExampleValidator and
+Transform read through TFXIO (`ParquetTFXIO`) and the Trainer reads with pyarrow.
 
-TFX's own Parquet executor converts row by row through `dict_to_example`, which writes an empty
-feature for every falsy value (tensorflow/tfx#6407): a real 0.0, an integer 0, a false or an
-empty string reached TFX as a missing value — tf.Transform's statistics skipped it, the model saw
-the train mean, and a column that is 0.0 in every row of a split was "dropped" by the validation
-gate. Here a present value stays what it is; only a null becomes an empty list.
+Why not hard links to the snapshot's files: TFXIO hands a Parquet file's record batches to TFDV and
+tf.Transform as stored, and both take list columns only (one list of values per cell, as TFX's
+tf.Example decoder presents features; TFDV raises "Expected feature column to be a
+(Large)List<primitive|struct>" for a plain column). The snapshot stores one plain value per cell.
+So each file is rewritten column by column with pyarrow — no per-row Python, no tf.Example —
+into the list types ParquetTFXIO declares for a schema (large_list of float32, int64 or
+large_binary, as a tf.Example would hold them), row order and file names kept.
+
+A present value stays what it is: [0.0], [0], [false → 0], [""]; only a null is missing (a null
+list, as an absent tf.Example feature decodes). TFX's own Parquet-to-tf.Example executor dropped
+every falsy value (tensorflow/tfx#6407).
 """
 
 from __future__ import annotations
 
 import os
+from typing import Any
 
-import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
-from tfx.components.example_gen.base_example_gen_executor import BaseExampleGenExecutor
-from tfx.types import standard_component_specs
+import pyarrow.parquet as pq
+from tfx.components.util import examples_utils
+from tfx.dsl.components.base import base_executor
+from tfx.dsl.io import fileio
+from tfx.proto import example_gen_pb2
+from tfx.types import artifact_utils, standard_component_specs
+from tfx.utils import proto_utils
 
 from components.common.errors import TandemError
 
+PAYLOAD_FORMAT = example_gen_pb2.PayloadFormat.FORMAT_PARQUET
+FILE_FORMAT = example_gen_pb2.FileFormat.FILE_FORMAT_PARQUET
+READ_BATCH_ROWS = 65_536
+
 
 def _feature_values(name: str, column: pa.Array) -> pa.Array:
-    """A column in a type tf.Example holds: float32, int64 or bytes."""
+    """A column as the values a tf.Example feature holds: float32, int64 or bytes."""
     kind = column.type
     if pa.types.is_dictionary(kind):
         return _feature_values(name, column.dictionary_decode())
@@ -32,50 +48,85 @@ def _feature_values(name: str, column: pa.Array) -> pa.Array:
     if pa.types.is_integer(kind) or pa.types.is_boolean(kind):
         return pc.cast(column, pa.int64())
     if pa.types.is_string(kind) or pa.types.is_large_string(kind) or pa.types.is_binary(kind):
-        return pc.cast(column, pa.binary())
+        return pc.cast(column, pa.large_binary())
     raise TandemError(
-        f"snapshot column {name!r} has type {kind}, which tf.Example cannot hold: ingest writes "
-        "numeric and string columns only"
+        f"snapshot column {name!r} has type {kind}, which TFX examples cannot hold: ingest "
+        "writes numeric and string columns only"
     )
 
 
 def as_feature_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Each column as a list column: [value] for a present value, [] for a null."""
+    """Each column as a large_list column: [value] for a present value, a null list for a null."""
     lists = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
         values = _feature_values(name, column)
-        present = pc.is_valid(values).to_numpy(zero_copy_only=False)
-        offsets = np.concatenate([[0], np.cumsum(present)]).astype(np.int32)
-        lists.append(pa.ListArray.from_arrays(pa.array(offsets), values.drop_null()))
+        present = pc.is_valid(values)
+        offsets = np.concatenate([[0], np.cumsum(present.to_numpy(zero_copy_only=False))])
+        lists.append(
+            pa.LargeListArray.from_arrays(
+                pa.array(offsets.astype(np.int64)), values.drop_null(), mask=pc.invert(present)
+            )
+        )
     return pa.RecordBatch.from_arrays(lists, names=batch.schema.names)
 
 
-def encode_examples(rows: pa.Table | pa.RecordBatch) -> list[bytes]:
-    """The rows as serialized tf.Examples, in order (Beam's batched Parquet read yields tables)."""
-    from tfx_bsl.coders import example_coder
+def publish_file(source: str, destination: str) -> None:
+    """Rewrite one snapshot Parquet file as TFX Parquet examples (list columns), batch by batch.
 
-    batches = rows.to_batches() if isinstance(rows, pa.Table) else [rows]
-    return [
-        example
-        for batch in batches
-        for example in example_coder.RecordBatchToExamples(as_feature_lists(batch))
-    ]
-
-
-@beam.ptransform_fn
-@beam.typehints.with_input_types(beam.Pipeline)
-@beam.typehints.with_output_types(bytes)
-def _SnapshotToExamples(pipeline, exec_properties: dict, split_pattern: str):
-    pattern = os.path.join(exec_properties[standard_component_specs.INPUT_BASE_KEY], split_pattern)
-    return (
-        pipeline
-        | "ReadParquetBatches" >> beam.io.ReadFromParquetBatched(pattern)
-        | "EncodeExamples" >> beam.FlatMap(encode_examples)
-    )
+    Paths may be URIs (gs://, s3://): pyarrow infers their filesystem."""
+    reader = pq.ParquetFile(source)
+    writer = None
+    for batch in reader.iter_batches(batch_size=READ_BATCH_ROWS):
+        lists = as_feature_lists(batch)
+        writer = writer or pq.ParquetWriter(destination, lists.schema)
+        writer.write_batch(lists)
+    if writer is None:  # a file without rows still gets its (list) schema
+        empty = pa.RecordBatch.from_pylist([], schema=reader.schema_arrow)
+        writer = pq.ParquetWriter(destination, as_feature_lists(empty).schema)
+    writer.close()
 
 
-class SnapshotExampleGenExecutor(BaseExampleGenExecutor):
-    """FileBasedExampleGen over the snapshot's `<split>/*.parquet` files."""
+def publish_split(pattern: str, split_dir: str) -> None:
+    """Publish every file matching `pattern` into split_dir."""
+    sources = sorted(fileio.glob(pattern))
+    if not sources:
+        raise TandemError(f"no snapshot files match {pattern}")
+    fileio.makedirs(split_dir)
+    for source in sources:
+        publish_file(source, os.path.join(split_dir, os.path.basename(source)))
 
-    def GetInputSourceToExamplePTransform(self) -> beam.PTransform:
-        return _SnapshotToExamples
+
+class SnapshotExampleGenExecutor(base_executor.BaseExecutor):
+    """FileBasedExampleGen's executor over the snapshot's `<split>/*.parquet` files: one output
+    split per input split (no re-splitting, no shuffle: ingest has split the rows already)."""
+
+    def Do(
+        self,
+        input_dict: dict[str, list],
+        output_dict: dict[str, list],
+        exec_properties: dict[str, Any],
+    ) -> None:
+        self._log_startup(input_dict, output_dict, exec_properties)
+        declared = exec_properties.get(standard_component_specs.OUTPUT_DATA_FORMAT_KEY)
+        if declared != PAYLOAD_FORMAT:
+            raise TandemError(
+                "SnapshotExampleGenExecutor writes Parquet examples only: declare "
+                "output_data_format=FORMAT_PARQUET on the ExampleGen"
+            )
+        input_config = example_gen_pb2.Input()
+        proto_utils.json_to_proto(
+            exec_properties[standard_component_specs.INPUT_CONFIG_KEY], input_config
+        )
+        input_base = exec_properties[standard_component_specs.INPUT_BASE_KEY]
+        examples = artifact_utils.get_single_instance(
+            output_dict[standard_component_specs.EXAMPLES_KEY]
+        )
+        names = [split.name for split in input_config.splits]
+        examples.split_names = artifact_utils.encode_split_names(names)
+        for split in input_config.splits:
+            publish_split(
+                os.path.join(input_base, split.pattern),
+                artifact_utils.get_split_uri([examples], split.name),
+            )
+        examples_utils.set_payload_format(examples, PAYLOAD_FORMAT)
+        examples_utils.set_file_format(examples, example_gen_pb2.FileFormat.Name(FILE_FORMAT))

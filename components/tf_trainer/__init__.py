@@ -5,6 +5,7 @@ TFX references two entry points by dotted path (the code ships in the image, no 
               custom_config=components.tf_trainer.config.transform_config(spec))
     Trainer(run_fn="components.tf_trainer.trainer.run_fn",
             custom_config=components.tf_trainer.config.trainer_config(spec, runs_dir=...))
-`benchmarks.bare_keras.train_bare` trains the same model on the same snapshot without TFX,
-for the benchmark. Only `config` imports no TensorFlow.
+The Trainer reads the raw Parquet splits into memory through the transform graph (`data`) and
+fits on the arrays (`training`); `benchmarks.bare_keras.train_bare` is the bare Keras `fit` on
+in-memory arrays it is measured against. Only `config` imports no TensorFlow.
 """

@@ -1,6 +1,8 @@
 """TFX Trainer's entry point: `run_fn(fn_args)` (generic executor), referenced by dotted path.
 
-Reads the Transform component's transformed examples, fits the spec's MLP (`training.fit_model`),
+Reads ExampleGen's raw Parquet splits into memory through the Transform component's graph
+(`data.read_split`: the whole transformed train split is held in memory, rows x n_inputs x 4
+bytes), fits the spec's MLP on those arrays (`training.fit_model`, one Keras `fit`),
 logs to TensorBoard and MLflow (a nested "train" run under MLFLOW_RUN_ID when the pipeline sets
 one), exports the evaluator's SavedModel to `fn_args.serving_model_dir` and checks it loads and
 predicts through the evaluator's own adapter. custom_config is
@@ -19,7 +21,6 @@ from typing import Any
 import keras
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx_bsl.public import tfxio
 
 from components.common import tracking
 from components.common.frameworks import TENSORFLOW
@@ -31,7 +32,7 @@ from components.common.tracking import STEP_SECONDS, TAG_FRAMEWORK, step_run
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
 from components.tf_trainer import config as cfg
-from components.tf_trainer.config import LABEL
+from components.tf_trainer.data import read_split
 from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.input_probe import transformed_inputs
 from components.tf_trainer.model import parameter_count
@@ -40,42 +41,14 @@ from components.tf_trainer.training import (
     EpochProgress,
     FitResult,
     MlflowEpochMetrics,
+    SplitArrays,
     fit_model,
     is_chief,
     make_strategy,
-    set_seed,
 )
 
 FRAMEWORK = TENSORFLOW.name
 STEP = "train"
-READ_BATCH_ROWS = 4096
-SHUFFLE_BUFFER_ROWS = 1_000_000
-
-
-def transformed_dataset(
-    data_accessor: Any,
-    file_pattern: list[str],
-    tf_transform_output: tft.TFTransformOutput,
-    batch_size: int,
-    seed: int | None,
-    cache_file: str = "",
-) -> tf.data.Dataset:
-    """Transformed examples as ({"inputs": ...}, label) batches; seeded → reshuffled each epoch.
-
-    TFX hands the Trainer gzipped tf.Example files: decompressing and parsing them each epoch
-    cost ~6x the fit itself at 1M rows (`make bench`). The examples are read and parsed once
-    into a tf.data cache (`cache_file`, or memory when ""), which later epochs read; the shuffle
-    comes after the cache, over whole examples, as the bare in-memory fit does.
-    """
-    options = tfxio.TensorFlowDatasetOptions(
-        batch_size=READ_BATCH_ROWS, label_key=LABEL, num_epochs=1, shuffle=False
-    )
-    schema = tf_transform_output.transformed_metadata.schema
-    examples = data_accessor.tf_dataset_factory(file_pattern, options, schema).unbatch()
-    examples = examples.cache(cache_file)
-    if seed is not None:
-        examples = examples.shuffle(SHUFFLE_BUFFER_ROWS, seed=seed, reshuffle_each_iteration=True)
-    return examples.batch(batch_size)
 
 
 def tensorboard_callbacks(
@@ -103,8 +76,8 @@ def training_params(spec: Spec, seed: int, mode: str, world_size: int) -> dict[s
 
 
 def train_and_export(
-    train: tf.data.Dataset,
-    evaluation: tf.data.Dataset | None,
+    train: SplitArrays,
+    evaluation: SplitArrays | None,
     tf_transform_output: tft.TFTransformOutput,
     spec: Spec,
     custom_config: dict[str, Any],
@@ -112,7 +85,7 @@ def train_and_export(
     model_run_dir: str | None = None,
     started: float | None = None,
 ) -> FitResult:
-    """run_fn without FnArgs: fit on ready datasets, log, export to serving_model_dir.
+    """run_fn without FnArgs: fit on in-memory splits, log, export to serving_model_dir.
 
     Only the chief logs (MLflow, TensorBoard) and writes the export. started: the step's
     `time.perf_counter()` at its start (default: now), from which `step_s` counts."""
@@ -191,38 +164,20 @@ def run_fn(fn_args) -> None:
     started = time.perf_counter()
     custom_config = fn_args.custom_config or {}
     spec = cfg.spec_from_config(custom_config)
-    seed = cfg.seed_from_config(custom_config, spec)
-    set_seed(seed)  # before the datasets: their shuffle seeds combine with the global seed
     tf_transform_output = tft.TFTransformOutput(
         fn_args.transform_graph_path or fn_args.transform_output
     )
-    batch_size = spec.training.batch_size
-    with tempfile.TemporaryDirectory(prefix="tandem-examples-") as cache_dir:
-        train = transformed_dataset(
-            fn_args.data_accessor,
-            fn_args.train_files,
-            tf_transform_output,
-            batch_size,
-            seed,
-            f"{cache_dir}/train",
-        )
-        evaluation = None
-        if fn_args.eval_files:
-            evaluation = transformed_dataset(
-                fn_args.data_accessor,
-                fn_args.eval_files,
-                tf_transform_output,
-                batch_size,
-                None,
-                f"{cache_dir}/eval",
-            )
-        train_and_export(
-            train,
-            evaluation,
-            tf_transform_output,
-            spec,
-            custom_config,
-            fn_args.serving_model_dir,
-            fn_args.model_run_dir,
-            started,
-        )
+    train = read_split(fn_args.train_files, tf_transform_output, spec.dataset)
+    evaluation = None
+    if fn_args.eval_files:
+        evaluation = read_split(fn_args.eval_files, tf_transform_output, spec.dataset)
+    train_and_export(
+        train,
+        evaluation,
+        tf_transform_output,
+        spec,
+        custom_config,
+        fn_args.serving_model_dir,
+        fn_args.model_run_dir,
+        started,
+    )

@@ -1,12 +1,13 @@
 """The fit both training paths share: seed, distribution strategy, callbacks, timing.
 
-`fit_model` builds and compiles the MLP inside the strategy's scope and fits it on ready batched
-datasets of ({"inputs": float32 [batch, n]}, label int64 [batch]); TFX's `run_fn` and the bare
-benchmark path (`bare.train_bare`) differ only in where those datasets come from.
+`fit_model` builds and compiles the MLP inside the strategy's scope and fits it on in-memory
+arrays (`SplitArrays`: float32 inputs [rows, n], int64 labels [rows]) with one Keras `fit` call —
+the call a bare Keras loop makes (`benchmarks.bare_keras`), so the trainer pays only for what it
+adds around it (its epoch-level callbacks).
 
-Throughput is measured from each epoch's first training step to its last (validation excluded);
-`samples_per_s` leaves out the first epoch, which pays for tracing / XLA compilation, unless there
-is only one epoch.
+Throughput is measured from each epoch's start to the end of its last training step (validation
+excluded); `samples_per_s` leaves out the first epoch, which pays for tracing / XLA compilation,
+unless there is only one epoch.
 """
 
 from __future__ import annotations
@@ -17,11 +18,13 @@ import time
 from dataclasses import dataclass
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
 from components.spec import TrainingSpec
+from components.tf_trainer.config import INPUTS
 from components.tf_trainer.model import build_model, compile_model, parameter_count
 
 
@@ -56,22 +59,30 @@ def is_chief() -> bool:
 
 
 class StepTimer(keras.callbacks.Callback):
-    """Seconds from each epoch's start to the end of its last training step."""
+    """Seconds from each epoch's start to the end of its last training step: to the start of
+    the epoch's validation, else to the epoch's end.
+
+    No per-batch hook: a callback with one makes Keras convert every step's logs to Python
+    synchronously (it turns off Keras's asynchronous batch-callback dispatch), a per-step cost a
+    plain `fit` does not pay.
+    """
 
     def __init__(self):
         super().__init__()
         self.epoch_seconds: list[float] = []
         self._start = 0.0
-        self._last = 0.0
+        self._train_end: float | None = None
 
     def on_epoch_begin(self, epoch, logs=None):
-        self._start = self._last = time.perf_counter()
+        self._start, self._train_end = time.perf_counter(), None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self._last = time.perf_counter()
+    def on_test_begin(self, logs=None):
+        if self._train_end is None:
+            self._train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
-        self.epoch_seconds.append(self._last - self._start)
+        end = self._train_end if self._train_end is not None else time.perf_counter()
+        self.epoch_seconds.append(end - self._start)
 
 
 class EpochProgress(keras.callbacks.Callback):
@@ -101,6 +112,19 @@ class MlflowEpochMetrics(keras.callbacks.Callback):
         mlflow.log_metrics(metrics, step=epoch)
 
 
+@dataclass(frozen=True)
+class SplitArrays:
+    """One split in memory, as the model takes it: inputs float32 [rows, n_inputs], labels
+    int64 [rows] (class indices)."""
+
+    inputs: np.ndarray
+    labels: np.ndarray
+
+    def as_fit_data(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
+        """(x, y) for Keras: the model's input is a one-key dict."""
+        return {INPUTS: self.inputs}, self.labels
+
+
 @dataclass
 class FitResult:
     model: keras.Model
@@ -127,23 +151,9 @@ class FitResult:
         }
 
 
-def with_known_length(dataset: tf.data.Dataset) -> tuple[tf.data.Dataset, int]:
-    """The dataset with its batch count asserted, and its row count, from one counting pass.
-
-    File-backed datasets (TFXIO's) have unknown cardinality; Keras then warns every epoch that
-    the "input ran out of data". Knowing the length also gives the throughput's example count.
-    """
-
-    def add(counts, batch):
-        return counts + tf.stack([tf.shape(batch[1], tf.int64)[0], tf.constant(1, tf.int64)])
-
-    rows, batches = dataset.reduce(tf.zeros([2], tf.int64), add).numpy().tolist()
-    return dataset.apply(tf.data.experimental.assert_cardinality(batches)), rows
-
-
 def fit_model(
-    train: tf.data.Dataset,
-    evaluation: tf.data.Dataset | None,
+    train: SplitArrays,
+    evaluation: SplitArrays | None,
     n_inputs: int,
     n_classes: int,
     training: TrainingSpec,
@@ -153,23 +163,24 @@ def fit_model(
     callbacks: list[keras.callbacks.Callback] | None = None,
     strategy: tf.distribute.Strategy | None = None,
 ) -> FitResult:
-    """Seed, build and compile under the strategy, fit for `epochs` (default: the spec's)."""
+    """Seed, build and compile under the strategy, then one Keras `fit` on the arrays for
+    `epochs` (default: the spec's), at the spec's batch size, reshuffled each epoch."""
     set_seed(seed)
     strategy = strategy or make_strategy()
     with strategy.scope():
         model = build_model(n_inputs, n_classes, training.hidden_sizes)
         compile_model(model, training, mode)
     timer = StepTimer()
-    train, train_examples = with_known_length(train)
-    if evaluation is not None:
-        evaluation, _ = with_known_length(evaluation)
+    x, y = train.as_fit_data()
     start = time.perf_counter()
     history = model.fit(
-        train,
-        validation_data=evaluation,
+        x,
+        y,
+        batch_size=training.batch_size,
         epochs=epochs or training.epochs,
+        validation_data=evaluation.as_fit_data() if evaluation is not None else None,
+        shuffle=True,
         callbacks=[timer, *(callbacks or [])],
-        shuffle=False,  # the datasets shuffle themselves, with their seed
         verbose=0,
     )
     fit_s = time.perf_counter() - start
@@ -177,7 +188,7 @@ def fit_model(
         model=model,
         history={key: [float(v) for v in values] for key, values in history.history.items()},
         epoch_seconds=timer.epoch_seconds,
-        train_examples=train_examples,
+        train_examples=len(y),
         fit_s=fit_s,
         parameter_count=parameter_count(training.hidden_sizes, n_inputs, n_classes),
         replicas=strategy.num_replicas_in_sync,

@@ -1,11 +1,14 @@
 """The TensorFlow pipeline, as one TFX `create_pipeline` factory (TFX template style).
 
-FileBasedExampleGen reads the shared ingest's Parquet snapshot (the same files the PyTorch pipeline
-trains on; `components.ingest.tfx_example_gen` encodes them, a 0.0 staying 0.0) → StatisticsGen →
-SchemaGen (schema inferred from the train split) → ExampleValidator → ExampleValidationGate (stops
-the run on anomalies) → Transform → Trainer → SharedEvaluator (the framework-neutral judge,
-emitting a ModelBlessing) → ModelRegistrar (MLflow registry: challenger, champion when blessed) →
-Pusher (blessed models only, into a versioned directory under serving_dir).
+FileBasedExampleGen publishes the shared ingest's Parquet snapshot (the same files the PyTorch
+pipeline trains on) as Parquet examples (`components.ingest.tfx_example_gen`: a columnar rewrite
+into TFXIO's list columns, a 0.0 staying 0.0) → StatisticsGen → SchemaGen (schema inferred from
+the train split) → ExampleValidator → ExampleValidationGate (stops the run on anomalies) →
+Transform (analyzes the train split into the transform graph; materializes nothing) → Trainer
+(reads the raw splits into memory and applies the graph once) → SharedEvaluator (the
+framework-neutral judge, emitting a ModelBlessing) → ModelRegistrar (MLflow registry: challenger,
+champion when blessed) → Pusher (blessed models only, into a versioned directory under
+serving_dir). Every TFX component reads the examples through TFXIO, as for any payload format.
 
 User code is referenced by dotted path, never `module_file`: a module file makes TFX build and
 pip-install a wheel at run time and copy it to the pipeline root at compile time. Every
@@ -18,11 +21,17 @@ from collections.abc import Sequence
 
 from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
+from tfx.dsl.components.base import executor_spec
 
 from components.common.tracking import LOG_ROOT_DIR
 from components.evaluate.tfx_component import SharedEvaluator
 from components.ingest.run import DEFAULT_BEAM_ARGS
 from components.ingest.split import SPLITS
+from components.ingest.tfx_example_gen import (
+    FILE_FORMAT,
+    PAYLOAD_FORMAT,
+    SnapshotExampleGenExecutor,
+)
 from components.register.tfx_component import ModelRegistrar
 from components.spec import LoadedSpec, Spec, spec_to_yaml
 from components.tf_trainer.config import trainer_config, transform_config
@@ -67,7 +76,9 @@ def create_pipeline(
                 tfx.proto.Input.Split(name=split, pattern=f"{split}/*.parquet") for split in SPLITS
             ]
         ),
-        custom_executor_spec=_parquet_executor(),
+        output_data_format=PAYLOAD_FORMAT,
+        output_file_format=FILE_FORMAT,
+        custom_executor_spec=executor_spec.ExecutorClassSpec(SnapshotExampleGenExecutor),
     )
     statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
     schema_gen = tfx.components.SchemaGen(
@@ -86,14 +97,15 @@ def create_pipeline(
         custom_config=transform_config(spec),
         # The gate has already checked the data; Transform's own statistics would only cost time.
         disable_statistics=True,
-        splits_config=tfx.proto.SplitsConfig(
-            analyze=[TRAIN_SPLIT], transform=[TRAIN_SPLIT, EVAL_SPLIT]
-        ),
+        # The Trainer applies the graph to the raw splits in memory (components.tf_trainer.data):
+        # written transformed examples would only be read back once.
+        materialize=False,
+        splits_config=tfx.proto.SplitsConfig(analyze=[TRAIN_SPLIT]),
     )
     transform.add_upstream_node(gate)
     trainer = tfx.components.Trainer(
         run_fn=RUN_FN,
-        examples=transform.outputs["transformed_examples"],
+        examples=example_gen.outputs["examples"],
         transform_graph=transform.outputs["transform_graph"],
         schema=schema_gen.outputs["schema"],
         train_args=tfx.proto.TrainArgs(splits=[TRAIN_SPLIT]),
@@ -147,11 +159,3 @@ def create_pipeline(
         metadata_connection_config=metadata_connection_config,
         beam_pipeline_args=list(beam_pipeline_args),
     )
-
-
-def _parquet_executor():
-    from tfx.dsl.components.base import executor_spec
-
-    from components.ingest.tfx_example_gen import SnapshotExampleGenExecutor
-
-    return executor_spec.BeamExecutorSpec(SnapshotExampleGenExecutor)

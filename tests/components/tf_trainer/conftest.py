@@ -1,7 +1,8 @@
-"""Fixtures for the TensorFlow trainer tests: a penguins snapshot and its tf.Transform output.
+"""Fixtures for the TensorFlow trainer tests: a penguins snapshot as the TFX pipeline's ExampleGen
+publishes it, its tf.Transform graph, and its train split as the bare loop encodes it.
 
-`transform_run` is what TFX's Transform component produces for the snapshot (see
-transform_helpers): the transform graph and the transformed train/eval splits.
+`transform_run` is what TFX's ExampleGen and Transform produce for the snapshot (see
+transform_helpers): the Parquet example splits and the transform graph.
 """
 
 from __future__ import annotations
@@ -10,11 +11,9 @@ import importlib.util
 from dataclasses import dataclass
 from pathlib import Path
 
-import pyarrow.parquet as pq
 import pytest
 
 from components.spec import Spec, default_spec_path, load_spec
-from tests.components.tf_trainer.transform_helpers import analyze_and_transform, raw_feature_spec
 
 # The PyTorch image has no TensorFlow: there these tests are not collected at all.
 if importlib.util.find_spec("tensorflow_transform") is None:
@@ -37,29 +36,26 @@ def penguins_spec() -> Spec:
 def transform_run(penguins_snapshot, penguins_spec, tmp_path_factory) -> TransformRun:
     from components.tf_trainer.config import transform_config
     from components.tf_trainer.preprocessing import preprocessing_fn
+    from tests.components.tf_trainer.transform_helpers import analyze, publish_snapshot
 
     config = transform_config(penguins_spec)
     out_dir = tmp_path_factory.mktemp("tf-transform")
-    splits = {s: pq.read_table(penguins_snapshot.snapshot_dir / s) for s in ("train", "eval")}
-    analyze_and_transform(
+    patterns = publish_snapshot(penguins_snapshot.snapshot_dir, out_dir / "examples")
+    transform_dir = analyze(
         lambda inputs: preprocessing_fn(inputs, config),
-        raw_feature_spec(penguins_spec, [1]),  # dense [batch, 1]: what SchemaGen infers in TFX
-        splits,
+        out_dir / "examples" / "Split-train",
         out_dir,
     )
-    return TransformRun(
-        transform_dir=out_dir / "transform",
-        train_files=[str(out_dir / "train" / "*.gz")],
-        eval_files=[str(out_dir / "eval" / "*.gz")],
-    )
+    return TransformRun(transform_dir, patterns["train"], patterns["eval"])
 
 
 @pytest.fixture(scope="session")
-def encoded_train(penguins_snapshot, penguins_spec):
-    """The train split as the bare path batches it (encode + label index), shuffled with seed 0."""
-    from benchmarks.bare_keras import split_dataset
+def encoded_train(penguins_snapshot):
+    """The train split as the bare loop encodes it (`features.encode` + label index)."""
+    from benchmarks.bare_keras import split_arrays
+    from components.tf_trainer.training import SplitArrays
 
-    batch_size = penguins_spec.training.batch_size
-    return split_dataset(
-        penguins_snapshot.snapshot_dir, "train", penguins_snapshot.manifest, batch_size, seed=0
+    inputs, labels = split_arrays(
+        penguins_snapshot.snapshot_dir, "train", penguins_snapshot.manifest
     )
+    return SplitArrays(inputs=inputs, labels=labels)

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import json
 
+import keras
 import pytest
 import tensorflow as tf
 
+from components.tf_trainer import training
 from components.tf_trainer.config import n_inputs
 from components.tf_trainer.model import (
     build_model,
@@ -14,7 +16,7 @@ from components.tf_trainer.model import (
     make_optimizer,
     parameter_count,
 )
-from components.tf_trainer.training import fit_model, is_chief, make_strategy
+from components.tf_trainer.training import StepTimer, fit_model, is_chief, make_strategy
 
 
 def test_parameter_count_matches_the_torch_formula(penguins_spec):
@@ -79,3 +81,18 @@ def test_one_machine_without_gpus_trains_on_the_default_strategy(monkeypatch):
     strategy = make_strategy()
     assert strategy is tf.distribute.get_strategy()
     assert strategy.num_replicas_in_sync == 1
+
+
+def test_the_step_timer_stops_at_validation_and_hooks_no_batch(monkeypatch):
+    """An epoch's seconds run from its start to its validation's start (else to its end); no
+    per-batch hook, which would make Keras sync and convert every step's logs."""
+    ticks = iter([10.0, 12.5, 30.0, 33.0])
+    monkeypatch.setattr(training.time, "perf_counter", lambda: next(ticks))
+    timer = StepTimer()
+    timer.on_epoch_begin(0)  # 10.0
+    timer.on_test_begin()  # 12.5: validation starts
+    timer.on_epoch_end(0)
+    timer.on_epoch_begin(1)  # 30.0
+    timer.on_epoch_end(1)  # 33.0: no validation
+    assert timer.epoch_seconds == [2.5, 3.0]
+    assert type(timer).on_train_batch_end is keras.callbacks.Callback.on_train_batch_end

@@ -1,4 +1,5 @@
-"""preprocessing_fn through tf.Transform's Beam implementation equals the PyTorch side's encode."""
+"""preprocessing_fn through tf.Transform's Beam implementation equals the PyTorch side's encode,
+and so do the Trainer's in-memory splits."""
 
 from __future__ import annotations
 
@@ -9,12 +10,12 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 import tensorflow_transform as tft
-from tfx_bsl.public import tfxio
 
 from components.common.features import encode, label_indices
 from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config, transform_config
+from components.tf_trainer.data import read_split
 from components.tf_trainer.preprocessing import dense_column, feature_columns
-from tests.components.tf_trainer.transform_helpers import analyze_and_transform, raw_feature_spec
+from tests.components.tf_trainer.transform_helpers import analyze, publish_snapshot
 
 
 def raw_tensors(table, feature_spec: dict) -> dict[str, tf.Tensor]:
@@ -45,9 +46,11 @@ def test_analyzers_match_the_manifest_statistics(
         return outputs
 
     train = pq.read_table(penguins_snapshot.snapshot_dir / "train")
-    feature_spec = raw_feature_spec(penguins_spec, [])
-    analyze_and_transform(numeric_columns, feature_spec, {"train": train}, tmp_path)
-    output = tft.TFTransformOutput(str(tmp_path / "transform"))
+    publish_snapshot(penguins_snapshot.snapshot_dir, tmp_path / "examples")
+    output = tft.TFTransformOutput(
+        str(analyze(numeric_columns, tmp_path / "examples" / "Split-train", tmp_path))
+    )
+    feature_spec = {name: output.raw_feature_spec()[name] for name in numeric}
     scaled = output.transform_raw_features(raw_tensors(train, feature_spec))
 
     statistics = penguins_snapshot.manifest["statistics"]["numeric"]
@@ -67,9 +70,9 @@ def test_transform_graph_encodes_like_the_pytorch_side(
 ):
     train = pq.read_table(penguins_snapshot.snapshot_dir / "train")
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
-    transformed = output.transform_raw_features(
-        raw_tensors(train, raw_feature_spec(penguins_spec, [1]))
-    )
+    columns = [*(f.name for f in penguins_spec.dataset.features), penguins_spec.dataset.label]
+    feature_spec = {name: output.raw_feature_spec()[name] for name in columns}
+    transformed = output.transform_raw_features(raw_tensors(train, feature_spec))
     np.testing.assert_allclose(
         transformed[INPUTS].numpy(), encode(train, penguins_snapshot.manifest), rtol=0, atol=1e-5
     )
@@ -82,24 +85,17 @@ def test_transform_graph_encodes_like_the_pytorch_side(
     }
 
 
-def test_beam_transformed_examples_equal_encode(penguins_snapshot, transform_run):
-    """The materialised train split (what TFX's Trainer reads) holds encode's rows."""
+def test_the_trainer_reads_a_split_as_encode_does(penguins_snapshot, penguins_spec, transform_run):
+    """The Trainer's in-memory train split (published Parquet examples through the transform
+    graph) holds encode's rows and labels, in the snapshot's row order."""
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
-    records = tfxio.TFExampleRecord(
-        transform_run.train_files, schema=output.transformed_metadata.schema
+    split = read_split(transform_run.train_files, output, penguins_spec.dataset)
+    train = pq.read_table(penguins_snapshot.snapshot_dir / "train")
+    assert split.inputs.dtype == np.float32
+    np.testing.assert_allclose(
+        split.inputs, encode(train, penguins_snapshot.manifest), rtol=0, atol=1e-5
     )
-    batches = list(
-        records.TensorFlowDataset(tfxio.TensorFlowDatasetOptions(batch_size=1000, num_epochs=1))
-    )
-    stored = np.concatenate([batch[INPUTS].numpy() for batch in batches])
-    expected = encode(
-        pq.read_table(penguins_snapshot.snapshot_dir / "train"), penguins_snapshot.manifest
-    )
-
-    def by_rows(matrix):  # Beam does not keep row order: compare the sorted multisets of rows
-        return matrix[np.lexsort(matrix.T[::-1])]
-
-    np.testing.assert_allclose(by_rows(stored), by_rows(expected), rtol=0, atol=1e-5)
+    np.testing.assert_array_equal(split.labels, label_indices(train, penguins_snapshot.manifest))
 
 
 def test_missing_and_unseen_values(penguins_snapshot, transform_run):

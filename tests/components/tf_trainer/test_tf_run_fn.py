@@ -1,4 +1,5 @@
-"""run_fn as TFX's Trainer calls it: FnArgs over Transform's materialised examples and graph."""
+"""run_fn as TFX's Trainer calls it: FnArgs over ExampleGen's Parquet examples and Transform's
+graph."""
 
 from __future__ import annotations
 
@@ -11,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
 from mlflow.tracking import MlflowClient
-from tfx.components.trainer.fn_args_utils import DataAccessor, FnArgs
-from tfx_bsl.public import tfxio
+from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.common.features import encode
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
@@ -21,11 +21,6 @@ from components.export import load_predictor
 from components.tf_trainer.config import trainer_config
 from components.tf_trainer.trainer import run_fn
 from tests.step_clock import assert_step_covers_call_to_export
-
-
-def tf_dataset_factory(file_pattern, options, schema):
-    """What TFX's DataAccessor gives run_fn for tf.Example payloads."""
-    return tfxio.TFExampleRecord(file_pattern, schema=schema).TensorFlowDataset(options)
 
 
 @pytest.mark.e2e
@@ -40,7 +35,6 @@ def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transf
         transform_output=str(transform_run.transform_dir),
         serving_model_dir=str(tmp_path / "serving"),
         model_run_dir=str(tmp_path / "model_run"),
-        data_accessor=DataAccessor(tf_dataset_factory, None, None),
         custom_config=trainer_config(
             spec,
             runs_dir=str(runs_dir),

@@ -1,70 +1,61 @@
-"""tf.Transform's Beam implementation as TFX's Transform component runs it, for the tests.
+"""What the TFX pipeline's ExampleGen, SchemaGen and Transform make of a snapshot, for the tests.
 
-A pinned local runner (FnApiRunner: no download, no network) analyzes the train split and
-transforms every split: the transform graph with its raw metadata, and each split's
-transformed tf.Examples as gzipped TFRecords.
+The snapshot's splits are published as Parquet examples by the pipeline's own ExampleGen code;
+the schema is TFDV's inference over the train split (what SchemaGen does); tf.Transform's Beam
+implementation analyzes the train split read through ParquetTFXIO, as the Transform component
+does with `materialize=False`, on a pinned local runner (FnApiRunner: no download, no network).
 """
 
 from __future__ import annotations
 
 from pathlib import Path
 
-import pyarrow as pa
+import pyarrow.parquet as pq
 
-from components.spec import Spec
+from components.ingest.tfx_example_gen import publish_split
 
-
-def raw_feature_spec(spec: Spec, shape: list[int]) -> dict:
-    """Parsing spec of the raw columns (features and label), dense with the given shape."""
-    import tensorflow as tf
-
-    columns = {
-        f.name: tf.float32 if f.type == "numeric" else tf.string for f in spec.dataset.features
-    }
-    columns[spec.dataset.label] = tf.string
-    return {name: tf.io.FixedLenFeature(shape, dtype) for name, dtype in columns.items()}
+SPLITS = ("train", "eval", "test")
 
 
-def instances(table: pa.Table, feature_spec: dict) -> list[dict]:
-    """Rows as tf.Transform instance dicts (a value per column; a 1-list for shape [1])."""
-    rows = table.select(list(feature_spec)).to_pylist()
-    wrap = {name: list(spec.shape) == [1] for name, spec in feature_spec.items()}
-    return [{k: [v] if wrap[k] else v for k, v in row.items()} for row in rows]
+def publish_snapshot(snapshot_dir: Path, examples_dir: Path) -> dict[str, list[str]]:
+    """Each split as ExampleGen publishes it; split → the file patterns TFX hands the Trainer."""
+    patterns = {}
+    for split in SPLITS:
+        split_dir = examples_dir / f"Split-{split}"
+        publish_split(str(snapshot_dir / split / "*.parquet"), str(split_dir))
+        patterns[split] = [str(split_dir / "*")]
+    return patterns
 
 
-def analyze_and_transform(
-    preprocessing_fn, feature_spec: dict, splits: dict[str, pa.Table], out_dir: Path
-) -> None:
-    """Analyze the "train" table and transform every table, as TFX's Transform does: the
-    transform graph (with raw metadata) goes to out_dir/transform, each split's tf.Examples to
-    out_dir/<split>/."""
+def analyze(preprocessing_fn, train_examples_dir: Path, out_dir: Path) -> Path:
+    """The transform graph (with its raw metadata) of preprocessing_fn over the published train
+    split, written to out_dir/transform; returns that directory."""
     import apache_beam as beam
+    import tensorflow_data_validation as tfdv
     import tensorflow_transform as tft
     import tensorflow_transform.beam as tft_beam
     from apache_beam.runners.portability.fn_api_runner import FnApiRunner
-    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io, schema_utils
+    from tensorflow_data_validation.statistics.stats_impl import generate_statistics_in_memory
+    from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
+    from tfx_bsl.tfxio import parquet_tfxio, tensor_adapter
 
-    metadata = dataset_metadata.DatasetMetadata(schema_utils.schema_from_feature_spec(feature_spec))
+    table = pq.read_table(train_examples_dir)
+    statistics = generate_statistics_in_memory(table.combine_chunks().to_batches()[0])
+    schema = tfdv.infer_schema(statistics)
+    tfxio = parquet_tfxio.ParquetTFXIO(str(train_examples_dir / "*"), schema=schema)
+    adapter_config = tensor_adapter.TensorAdapterConfig(
+        tfxio.ArrowSchema(), tfxio.TensorRepresentations()
+    )
+    transform_dir = out_dir / "transform"
     with (
         beam.Pipeline(runner=FnApiRunner()) as pipeline,
         tft_beam.Context(temp_dir=str(out_dir / "tmp")),
     ):
-        raw = {
-            split: pipeline | f"Create{split}" >> beam.Create(instances(table, feature_spec))
-            for split, table in splits.items()
-        }
-        transform_fn = (raw["train"], metadata) | tft_beam.AnalyzeDataset(preprocessing_fn)
-        _ = transform_fn | tft_beam.WriteTransformFn(str(out_dir / "transform"))
-        for split, rows in raw.items():
-            data, out_metadata = ((rows, metadata), transform_fn) | f"Transform{split}" >> (
-                tft_beam.TransformDataset()
-            )
-            coder = tft.coders.ExampleProtoCoder(out_metadata.schema)
-            _ = (
-                data
-                | f"Encode{split}" >> beam.Map(coder.encode)
-                | f"Write{split}"
-                >> beam.io.WriteToTFRecord(str(out_dir / split / "data"), file_name_suffix=".gz")
-            )
-    raw_metadata_dir = out_dir / "transform" / tft.TFTransformOutput.RAW_METADATA_DIR
-    metadata_io.write_metadata(metadata, str(raw_metadata_dir))
+        batches = pipeline | "Read" >> tfxio.BeamSource()
+        transform_fn = (batches, adapter_config) | tft_beam.AnalyzeDataset(preprocessing_fn)
+        _ = transform_fn | tft_beam.WriteTransformFn(str(transform_dir))
+    metadata_io.write_metadata(
+        dataset_metadata.DatasetMetadata(schema),
+        str(transform_dir / tft.TFTransformOutput.RAW_METADATA_DIR),
+    )
+    return transform_dir
