@@ -32,6 +32,8 @@ TAG_SEED = "tandem.seed"
 TAG_RUN_GROUP = "tandem.run_group"
 # Every step run logs the wall seconds of its own work under this metric name.
 STEP_SECONDS = "step_s"
+# ... and its process's peak RSS during the step, in MiB (components.common.resources).
+PEAK_RSS = "peak_rss_mb"
 # The parent run logs the wall seconds of the whole pipeline run (ingest to push).
 PIPELINE_SECONDS = "pipeline_wall_s"
 
