@@ -45,13 +45,10 @@ def test_component_judges_and_registers_imported_artifacts(penguins_snapshot, tm
     client = MlflowClient(tracking_uri(runs))
     champion = client.get_model_version_by_alias("penguins-pytorch", CHAMPION)
     challenger = client.get_model_version_by_alias("penguins-pytorch", CHALLENGER)
-    assert champion.version == challenger.version == "1"
-    steps = {r.data.tags["tandem.step"] for r in client.search_runs([champion_experiment(client)])}
+    assert str(champion.version) == str(challenger.version) == "1"
+    experiment = client.get_experiment_by_name("tandem-penguins").experiment_id
+    steps = {run.data.tags["tandem.step"] for run in client.search_runs([experiment])}
     assert steps == {"evaluate", "register"}
-
-
-def champion_experiment(client) -> str:
-    return client.get_experiment_by_name("tandem-penguins").experiment_id
 
 
 def test_component_compiles_with_its_outputs(tmp_path):
