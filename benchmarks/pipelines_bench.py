@@ -14,6 +14,9 @@ from scratch.
   + TorchX), the MLflow parent run, step process start-up (PyTorch side) and, on the TFX side,
   each node's driver and publisher.
 - trainer efficiency: samples/s the pipeline's train step logged / samples/s of the bare loop.
+- PyTorch breakdown: the KFP run's wall split into consecutive phases (`stages.torch_phases`):
+  each step's step_s, and the fixed cost line by line: each step process's start-up before its
+  MLflow run, the part of a run outside step_s, its exit, kfp.local's gaps, the parent run.
 
 Penguins rounds are interleaved (TF bare, TF pipeline, torch bare, torch pipeline) after a
 warm-up round. A big table gets one pipeline round (a TFX run at 1M rows takes minutes); its
@@ -35,7 +38,15 @@ from benchmarks import DATA_DIR, specs
 from benchmarks.display import median_range, progress, target, verdict
 from benchmarks.launch import run_module
 from benchmarks.quiet import quiet
-from benchmarks.stages import mlflow_steps, step_seconds, tfx_node_times
+from benchmarks.stages import (
+    kfp_task_times,
+    mlflow_step_spans,
+    mlflow_steps,
+    step_seconds,
+    tfx_node_times,
+    torch_phases,
+    torchx_launches,
+)
 from benchmarks.stats import interleave, maybe_ratios, ratios, summary
 from components.spec import LoadedSpec
 
@@ -92,19 +103,26 @@ def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
 
 
 def _torch_pipeline(loaded: LoadedSpec, work: Path) -> dict:
-    from pipelines.torch.local_runner import run_local
+    from components.common.frameworks import PYTORCH
+    from pipelines.torch.local_runner import PIPELINE_ROOT_DIR, run_local
 
-    with tempfile.TemporaryDirectory(dir=work) as out, quiet():
-        started = time.perf_counter()
+    with tempfile.TemporaryDirectory(dir=work) as out, quiet(), kfp_task_times() as tasks:
+        started, started_at = time.perf_counter(), time.time()
         result = run_local(loaded, Path(out))
-        wall = time.perf_counter() - started
+        wall, ended_at = time.perf_counter() - started, time.time()
         steps = mlflow_steps(Path(out), result.mlflow_run_id)
+        spans = mlflow_step_spans(Path(out), result.mlflow_run_id)
+        launches = torchx_launches(
+            PYTORCH.local_root(Path(out), loaded.spec.name) / PIPELINE_ROOT_DIR
+        )
     known = [step for step in TORCH_STEPS if step in steps]
     stages = [
         {"stage": step, "own_s": step_seconds(steps, step), "source": "step_s"}
         for step in [*known, *sorted(set(steps) - set(known))]
     ]
-    return _run_record(wall, stages, steps, result)
+    record = _run_record(wall, stages, steps, result)
+    record["phases"] = torch_phases(started_at, ended_at, tasks, spans, launches)
+    return record
 
 
 def pipeline_round(framework: str, loaded: LoadedSpec, work: Path) -> dict:
@@ -144,6 +162,7 @@ def _framework_result(runs: list[dict], bare: list[float], pairs: list[tuple[int
             },
         }
     measured = None not in sums
+    phases = _phases_summary(runs)
     rates = [runs[p]["trainer_samples_per_s"] for p, _ in pairs]
     return {
         "wall_s": summary(walls),
@@ -159,7 +178,23 @@ def _framework_result(runs: list[dict], bare: list[float], pairs: list[tuple[int
             "bare_samples_per_s": summary(bare),
             "efficiency": maybe_ratios(rates, [bare[b] for _, b in pairs]),
         },
+        **({"phases": phases} if phases else {}),
     }
+
+
+def _phases_summary(runs: list[dict]) -> list[dict]:
+    """Each phase over the rounds (median, min, max); a phase a round lacks counts as 0 s
+    there (a round whose model was not blessed has no push)."""
+    if not all("phases" in run for run in runs):
+        return []
+    names = list(dict.fromkeys(phase["phase"] for run in runs for phase in run["phases"]))
+    summarised = []
+    for name in names:
+        found = [[p for p in run["phases"] if p["phase"] == name] for run in runs]
+        seconds = [matches[0]["s"] if matches else 0.0 for matches in found]
+        own = next(matches[0]["own"] for matches in found if matches)
+        summarised.append({"phase": name, "own": own, "s": summary(seconds)})
+    return summarised
 
 
 def _maybe_summary(values: list[float | None]) -> dict | None:
@@ -340,6 +375,10 @@ def render(result: dict, console: Console) -> None:
     console.print(stages)
     console.print(overhead)
     for case in result["cases"]:
+        phases = case["pytorch"].get("phases")
+        if phases:
+            console.print(_phases_table(case, phases))
+    for case in result["cases"]:
         for framework in FRAMEWORKS:
             outcomes = case[framework]["blessed_and_pushed"]
             if not all(blessed and pushed for blessed, pushed in outcomes):
@@ -349,3 +388,20 @@ def render(result: dict, console: Console) -> None:
                 )
     for found in result["targets"]:
         console.print(verdict(found))
+
+
+def _phases_table(case: dict, phases: list[dict]) -> Table:
+    size = case["spec"] if case["rows"] is None else f"synthetic {case['rows']:,}"
+    table = Table(
+        title=f"PyTorch pipeline breakdown, {size}: where the wall goes (s, median (min-max))"
+    )
+    for column in ("phase", "kind", "s"):
+        table.add_column(column, justify="right" if column == "s" else "left")
+    for phase in phases:
+        kind = "step_s" if phase["own"] else "fixed cost"
+        table.add_row(phase["phase"], kind, median_range(phase["s"]))
+    fixed = [p["s"]["values"] for p in phases if not p["own"]]
+    totals = [sum(values) for values in zip(*fixed, strict=True)]
+    table.add_section()
+    table.add_row("fixed cost, total", "fixed cost", median_range(summary(totals)))
+    return table

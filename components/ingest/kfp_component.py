@@ -16,6 +16,7 @@ def ingest_snapshot(spec_yaml: str, spec_dir: str, output_dir: str, snapshot: Ou
     import shutil
     from pathlib import Path
 
+    from components.common.process_exit import prepare_exit
     from components.ingest.run import run_ingest
     from components.spec import parse_spec
 
@@ -32,6 +33,7 @@ def ingest_snapshot(spec_yaml: str, spec_dir: str, output_dir: str, snapshot: Ou
             "mlflow_run_id": result.mlflow_run_id or "",
         }
     )
+    prepare_exit()
 
 
 def ingest_component(image: str) -> PythonComponent:

@@ -63,6 +63,7 @@ def train_model(
             "framework": PYTORCH.name,
             "scheduler": result.scheduler,
             "attempts": result.attempts,
+            "launch_started_at": round(result.started_at, 3),
             "launch_wall_s": round(result.wall_s, 3),
             "world_size": result.summary.get("world_size", 0),
             "mlflow_run_id": result.summary.get("mlflow_run_id", ""),

@@ -26,13 +26,15 @@ TORCHX_LOG_DIR = "torchx-logs"
 
 @dataclass(frozen=True)
 class StepTraining:
-    """What one train step did: TorchX's final state, attempts and the rank-0 summary."""
+    """What one train step did: TorchX's final state, attempts, the launch's start (epoch
+    seconds) and wall, and the rank-0 summary."""
 
     state: str
     attempts: int
     wall_s: float
     scheduler: str
     summary: dict
+    started_at: float = 0.0
 
     @property
     def succeeded(self) -> bool:
@@ -48,13 +50,13 @@ def _launch_kubernetes(app, queue: str, namespace: str):
 
     from components.torch_trainer.launch import LaunchResult
 
-    started = time.perf_counter()
+    started, started_at = time.perf_counter(), time.time()
     cfg = {"queue": queue, "namespace": namespace}
     with get_runner() as runner:
         handle = runner.run(app, scheduler="kubernetes", cfg=cfg)
         status = runner.wait(handle, wait_interval=10.0)
     state = status.state if status is not None else AppState.UNKNOWN
-    return LaunchResult(state.name, 1, time.perf_counter() - started, (handle,))
+    return LaunchResult(state.name, 1, time.perf_counter() - started, (handle,), started_at)
 
 
 def train_in_step(
@@ -95,4 +97,11 @@ def train_in_step(
         launched = launch_local(app, work_dir / TORCHX_LOG_DIR, max_retries)
     rank_zero = checkpoint_dir / "rank-0.json"
     summary = json.loads(rank_zero.read_text()) if rank_zero.is_file() else {}
-    return StepTraining(launched.state, launched.attempts, launched.wall_s, scheduler, summary)
+    return StepTraining(
+        launched.state,
+        launched.attempts,
+        launched.wall_s,
+        scheduler,
+        summary,
+        launched.started_at,
+    )

@@ -33,7 +33,7 @@ def run_local(
     seed: int | None = None,
     tags: dict[str, str] | None = None,
 ) -> LocalRunResult:
-    """Run ingest → train → evaluate → register → push-if-blessed under one MLflow parent run.
+    """Run ingest → train → evaluate and register → push-if-blessed under one MLflow parent run.
     serving_root defaults to <output_dir>/kfp/<spec>/serving, log_root (TensorBoard) to
     <output_dir>/logs. A failing step raises kfp.local's RuntimeError, naming the task."""
     from kfp import local

@@ -1,7 +1,8 @@
 """The PyTorch pipeline, as one Kubeflow Pipelines v2 DSL factory.
 
-ingest (shared, Beam → Parquet snapshot) → train (TorchX-launched Lightning DDP) → evaluate
-(shared judge: logs, blesses) → register (MLflow registry: challenger, champion when blessed)
+ingest (shared, Beam → Parquet snapshot) → train (TorchX-launched Lightning DDP) → judge and
+register (the shared judge logs and blesses, then the MLflow registry records the model:
+challenger, champion when blessed; one step process, see `components.register.kfp_component`)
 → push, only under `dsl.If(blessed == True)`. kfp.local runs it here
 (`pipelines.torch.local_runner`); kfp.compiler compiles it for a cluster
 (`pipelines.torch.compiler`).
@@ -26,9 +27,8 @@ from kfp import dsl
 from kfp.dsl import Artifact, Dataset
 
 from components.common.frameworks import PYTORCH
-from components.evaluate.kfp_component import evaluate_component
 from components.ingest.kfp_component import ingest_component
-from components.register.kfp_component import push_component, register_component
+from components.register.kfp_component import judge_and_register_component, push_component
 from components.spec import LoadedSpec, Spec
 from components.torch_trainer.kfp_component import train_component
 
@@ -72,8 +72,7 @@ def create_pipeline(
     workers = spec.training.workers
     ingest_op = ingest_component(image)
     train_op = train_component(image)
-    evaluate_op = evaluate_component(image)
-    register_op = register_component(image)
+    judge_op = judge_and_register_component(image)
     push_op = push_component(image)
     defaults = {
         "spec_yaml": spec_json(spec),
@@ -120,40 +119,30 @@ def create_pipeline(
                 train.set_accelerator_type(GPU_RESOURCE)
                 train.set_accelerator_limit(workers.gpus_per_node)
 
-        evaluate = evaluate_op(
+        judge = judge_op(
             framework=PYTORCH.name,
             spec_yaml=spec_yaml,
             runs_dir=output_dir,
             model=train.outputs["model"],
             snapshot=ingest.outputs["snapshot"],
         )
-        evaluate.set_display_name("evaluate").set_caching_options(False)
+        judge.set_display_name("evaluate and register").set_caching_options(False)
 
-        register = register_op(
-            framework=PYTORCH.name,
-            spec_yaml=spec_yaml,
-            runs_dir=output_dir,
-            model=train.outputs["model"],
-            snapshot=ingest.outputs["snapshot"],
-            evaluation=evaluate.outputs["evaluation"],
-        )
-        register.set_display_name("register").set_caching_options(False)
-
-        with dsl.If(evaluate.outputs["blessed"] == True, name="blessed"):  # noqa: E712
+        with dsl.If(judge.outputs["blessed"] == True, name="blessed"):  # noqa: E712
             push = push_op(
                 spec_yaml=spec_yaml,
                 framework=PYTORCH.name,
                 serving_root=serving_root,
-                model_version=register.output,
+                model_version=judge.outputs["model_version"],
                 model=train.outputs["model"],
             )
             push.set_display_name("push").set_caching_options(False)
 
         return PipelineOutputs(
             snapshot=ingest.outputs["snapshot"],
-            evaluation=evaluate.outputs["evaluation"],
-            blessed=evaluate.outputs["blessed"],
-            model_version=register.output,
+            evaluation=judge.outputs["evaluation"],
+            blessed=judge.outputs["blessed"],
+            model_version=judge.outputs["model_version"],
         )
 
     return torch_pipeline

@@ -28,8 +28,7 @@ UNREACHABLE = {"log_loss": 0.01}
 COMPONENTS = {
     "comp-ingest-snapshot",
     "comp-train-model",
-    "comp-evaluate-exported-model",
-    "comp-register-judged-model",
+    "comp-judge-and-register",
     "comp-push-model",
 }
 
@@ -184,28 +183,25 @@ def test_compiled_yaml_matches_the_golden_file(tmp_path: Path) -> None:
     assert compiled == GOLDEN.read_text()  # comments (the parameter header) too
 
 
-def test_compiled_pipeline_wires_five_steps_and_gates_push_on_blessing(tmp_path: Path) -> None:
+def test_compiled_pipeline_wires_four_steps_and_gates_push_on_blessing(tmp_path: Path) -> None:
     ir = yaml.safe_load(compile_normalised(load_spec(default_spec_path()), tmp_path / "p.yaml"))
     assert {name for name in ir["components"] if not name.startswith("comp-condition-")} == (
         COMPONENTS
     )
     tasks = ir["root"]["dag"]["tasks"]
-    assert {
-        "ingest-snapshot",
-        "train-model",
-        "evaluate-exported-model",
-        "register-judged-model",
-    } <= set(tasks)
-    register = tasks["register-judged-model"]["inputs"]["artifacts"]["evaluation"]
-    assert register["taskOutputArtifact"]["producerTask"] == "evaluate-exported-model"
+    assert {"ingest-snapshot", "train-model", "judge-and-register"} <= set(tasks)
+    judged = tasks["judge-and-register"]["inputs"]["artifacts"]["model"]
+    assert judged["taskOutputArtifact"]["producerTask"] == "train-model"
     assert "push-model" not in tasks  # it lives inside the condition
     (condition,) = [task for name, task in tasks.items() if name.startswith("condition-")]
     assert condition["taskInfo"]["name"] == "blessed"
     assert condition["triggerPolicy"]["condition"] == (
-        "inputs.parameter_values['pipelinechannel--evaluate-exported-model-blessed'] == true"
+        "inputs.parameter_values['pipelinechannel--judge-and-register-blessed'] == true"
     )
     branch = ir["components"][condition["componentRef"]["name"]]["dag"]["tasks"]
     assert set(branch) == {"push-model"}
+    version = branch["push-model"]["inputs"]["parameters"]["model_version"]
+    assert version["componentInputParameter"] == "pipelinechannel--judge-and-register-model_version"
     for task in [*tasks.values(), *branch.values()]:
         if "cachingOptions" in task:
             assert not task["cachingOptions"].get("enableCache", False)
@@ -291,6 +287,17 @@ def test_local_run_trains_with_torchx_ddp_and_pushes_the_blessed_model(blessed_r
     assert model["metadata"]["world_size"] == 2
     assert model["metadata"]["attempts"] == 1
     assert result.pipeline_wall_s > 0
+
+
+@pytest.mark.e2e
+def test_local_run_records_the_torchx_launch_inside_the_train_run(blessed_run) -> None:
+    """The benchmark's breakdown reads the launch window; rank 0's run lies inside it."""
+    from benchmarks.stages import mlflow_step_spans, torchx_launches
+
+    output, _, result = blessed_run
+    launch = torchx_launches(output / "kfp" / "penguins" / "pipeline_root")["train_model"]
+    (train,) = [s for s in mlflow_step_spans(output, result.mlflow_run_id) if s["step"] == "train"]
+    assert launch["start"] < train["start"] < train["end"] < launch["end"]
 
 
 @pytest.mark.e2e
