@@ -15,6 +15,7 @@ import argparse
 import json
 import sys
 import time
+import types
 import warnings
 from contextlib import nullcontext
 from dataclasses import dataclass
@@ -24,6 +25,7 @@ from components.common.errors import TandemError
 from components.common.features import encode
 from components.common.frameworks import PYTORCH
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
+from components.common.process_exit import prepare_exit
 from components.common.progress import report_epoch, report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
@@ -74,10 +76,24 @@ def _quiet_expected_warnings() -> None:
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
 
+def _tensorboard_without_tensorflow() -> None:
+    """Make TensorBoard's event writer use its bundled TensorFlow stub.
+
+    `tensorboard.compat.tf` imports TensorFlow whenever it is installed. The torch image has no
+    TensorFlow, but here both frameworks share one environment, and the import cost rank 0
+    seconds inside the train step — charged to PyTorch in the comparison. The marker module of
+    TensorBoard's own no-TensorFlow build (`tensorboard.compat.notf`) selects the stub, as in the
+    torch image; the event files are the same.
+    """
+    name = "tensorboard.compat.notf"
+    sys.modules.setdefault(name, types.ModuleType(name))
+
+
 def _logger(log_root: Path | None, run_name: str):
     """TensorBoard events under `<log-root>/pytorch/<run name>` (a resumed attempt appends)."""
     if log_root is None:
         return False
+    _tensorboard_without_tensorflow()
     from lightning.pytorch.loggers import TensorBoardLogger
 
     return TensorBoardLogger(save_dir=Path(log_root) / TENSORBOARD_DIR, name=run_name, version="")
@@ -316,6 +332,7 @@ def main(argv: list[str] | None = None) -> int:
     except TandemError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2
+    prepare_exit()
     return 0
 
 

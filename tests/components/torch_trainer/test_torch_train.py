@@ -179,3 +179,15 @@ def test_a_missing_snapshot_fails_clearly_before_any_run(tiny_spec, tmp_path, ca
     assert main(argv) == 2
     assert "not a tandem snapshot (no readable manifest.json)" in capsys.readouterr().err
     assert not (tmp_path / "runs").exists()
+
+
+def test_tensorboard_events_are_written_without_importing_tensorflow(tmp_path):
+    """Rank 0 writes TensorBoard events with TensorBoard's TF-free stub, as in the torch image: no
+    TensorFlow import (seconds) inside the PyTorch train step where both share one environment."""
+    code = (
+        "import sys; from pathlib import Path; from components.torch_trainer.train import _logger; "
+        f"logger = _logger(Path({str(tmp_path)!r}), 'r'); logger.log_metrics({{'loss': 1.0}}, 0); "
+        "logger.finalize('success'); sys.exit('tensorflow' in sys.modules)"
+    )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    assert list((tmp_path / "pytorch" / "r").glob("events.out.tfevents.*"))
