@@ -48,6 +48,7 @@ from benchmarks.stages import (
     torchx_launches,
 )
 from benchmarks.stats import interleave, maybe_ratios, ratios, summary
+from components.common.tracking import PEAK_RSS
 from components.spec import LoadedSpec
 
 NAME = "pipelines"
@@ -87,9 +88,10 @@ def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
         result = run_local(loaded, Path(out), enable_cache=False)
         wall = time.perf_counter() - started
         steps = mlflow_steps(Path(out), result.mlflow_run_id)
-    stages = [{"stage": "ingest", "own_s": step_seconds(steps, "ingest"), "source": "step_s"}]
+    stages = [_step_stage(steps, "ingest")]
     for node, times in nodes.items():
-        logged = step_seconds(steps, TFX_NODE_STEPS[node]) if node in TFX_NODE_STEPS else None
+        step = TFX_NODE_STEPS.get(node)
+        logged = step_seconds(steps, step) if step else None
         stages.append(
             {
                 "stage": node,
@@ -97,6 +99,7 @@ def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
                 "source": "step_s" if logged is not None else "executor_s",
                 "executor_s": times["executor_s"],
                 "node_s": times["node_s"],
+                "peak_rss_mb": steps.get(step, {}).get(PEAK_RSS, times["peak_rss_mb"]),
             }
         )
     return _run_record(wall, stages, steps, result)
@@ -116,13 +119,20 @@ def _torch_pipeline(loaded: LoadedSpec, work: Path) -> dict:
             PYTORCH.local_root(Path(out), loaded.spec.name) / PIPELINE_ROOT_DIR
         )
     known = [step for step in TORCH_STEPS if step in steps]
-    stages = [
-        {"stage": step, "own_s": step_seconds(steps, step), "source": "step_s"}
-        for step in [*known, *sorted(set(steps) - set(known))]
-    ]
+    stages = [_step_stage(steps, step) for step in [*known, *sorted(set(steps) - set(known))]]
     record = _run_record(wall, stages, steps, result)
     record["phases"] = torch_phases(started_at, ended_at, tasks, spans, launches)
     return record
+
+
+def _step_stage(steps: dict[str, dict[str, float]], step: str) -> dict:
+    """A stage of tandem's own: the seconds and peak RSS its MLflow step run logged."""
+    return {
+        "stage": step,
+        "own_s": step_seconds(steps, step),
+        "source": "step_s",
+        "peak_rss_mb": steps.get(step, {}).get(PEAK_RSS),
+    }
 
 
 def pipeline_round(framework: str, loaded: LoadedSpec, work: Path) -> dict:
@@ -312,8 +322,8 @@ def run(
         )
     return {
         "bare_references": {
-            "tensorflow": "benchmarks.bare_keras.train_bare: the same Keras fit on the "
-            "snapshot read into memory, no TFX",
+            "tensorflow": "benchmarks.bare_keras.train_bare: a plain Keras model.fit on the "
+            "snapshot encoded into in-memory numpy arrays, no TFX",
             "pytorch": "benchmarks.bare_torch: a plain torch loop (no Lightning/TorchX/KFP), "
             "same network, data, sampler, global batch, optimizer and process count",
         },

@@ -77,8 +77,12 @@ def step_seconds(steps: dict[str, dict[str, float]], step: str) -> float | None:
 
 @contextmanager
 def tfx_node_times() -> Iterator[dict[str, dict[str, float]]]:
-    """While open, every TFX node this process launches adds {executor_s, node_s} under its id."""
+    """While open, every TFX node this process launches adds {executor_s, node_s, peak_rss_mb}
+    under its id; peak_rss_mb is this process's high-water mark while the executor ran (reset
+    when it starts: TensorFlow's baseline and what earlier nodes still hold count too)."""
     from tfx.orchestration.portable.launcher import Launcher
+
+    from components.common.resources import peak_rss_mb, reset_peak_rss
 
     times: dict[str, dict[str, float]] = {}
     original_launch, original_run = Launcher.launch, Launcher._run_executor
@@ -94,11 +98,14 @@ def tfx_node_times() -> Iterator[dict[str, dict[str, float]]]:
             times.setdefault(node_id(self), {})["node_s"] = time.perf_counter() - started
 
     def run_executor(self, execution_info):
+        reset_peak_rss()
         started = time.perf_counter()
         try:
             return original_run(self, execution_info)
         finally:
-            times.setdefault(node_id(self), {})["executor_s"] = time.perf_counter() - started
+            node = times.setdefault(node_id(self), {})
+            node["executor_s"] = time.perf_counter() - started
+            node["peak_rss_mb"] = peak_rss_mb()
 
     Launcher.launch, Launcher._run_executor = launch, run_executor
     try:

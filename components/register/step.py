@@ -13,6 +13,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from components.common.progress import report_step
+from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.evaluate.blessing import read_blessing
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
@@ -34,9 +35,16 @@ def register_model(
     the registry version."""
     import mlflow
 
-    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, TAG_FRAMEWORK, step_run
+    from components.common.tracking import (
+        PEAK_RSS,
+        STEP_SECONDS,
+        TAG_FINGERPRINT,
+        TAG_FRAMEWORK,
+        step_run,
+    )
     from components.register.registry import log_and_register
 
+    reset_peak_rss()
     started = time.perf_counter()
     report_step(REGISTER_STEP)
     manifest = require_manifest(Path(snapshot_dir))
@@ -57,5 +65,5 @@ def register_model(
             blessing["metrics"],
             blessing["blessed"],
         )
-        mlflow.log_metric(STEP_SECONDS, time.perf_counter() - started)
+        mlflow.log_metrics({STEP_SECONDS: time.perf_counter() - started, PEAK_RSS: peak_rss_mb()})
     return version

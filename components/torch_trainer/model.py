@@ -71,6 +71,10 @@ class Classifier(L.LightningModule):
         self.save_hyperparameters()
         self.network = build_network(n_inputs, list(hidden_sizes), n_classes)
         self._train_sums, self._val_sums = EpochSums(), EpochSums()
+        # The step zeroes, backpropagates and steps itself, as a plain torch loop does: Lightning's
+        # automatic optimization wraps every step in a closure and its hooks, which cost a
+        # measurable share of a small network's step (see benchmarks `ddp`).
+        self.automatic_optimization = False
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
         # (nn.Module.compile() compiled nothing with torch 2.13: Dynamo captured no graph.)
@@ -107,7 +111,12 @@ class Classifier(L.LightningModule):
         return loss
 
     def training_step(self, batch, batch_idx: int) -> torch.Tensor:
-        return self._step(batch, self._train_sums)
+        optimizer = self.optimizers()
+        loss = self._step(batch, self._train_sums)
+        optimizer.zero_grad(set_to_none=True)
+        self.manual_backward(loss)
+        optimizer.step()
+        return loss
 
     def on_train_batch_end(self, outputs, batch, batch_idx: int) -> None:
         # Logged once, when the epoch's last batch is done: before the callbacks' (EpochMetrics')
