@@ -73,7 +73,7 @@ def _double(number: int) -> int:
 
 @pytest.mark.e2e
 def test_kfp_task_times_clock_each_step_process(tmp_path):
-    double = dsl.component(_double)
+    double = dsl.component(_double, base_image="python:3.11", install_kfp_package=False)
 
     @dsl.pipeline(name="two-steps")
     def two_steps() -> int:
