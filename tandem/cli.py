@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-import subprocess
+import os
 import sys
 from dataclasses import dataclass
 from pathlib import Path
@@ -304,8 +304,11 @@ def tensorboard(
     if not log_root.is_dir():
         raise TandemError(f"{log_root}: no TensorBoard logs yet; run `tandem run` first")
     console.print(f"TensorBoard on http://{host}:{port}/ for {log_root} (Ctrl-C stops it)")
+    sys.stdout.flush()
+    # TensorBoard replaces this process (no child left behind): a SIGTERM from a supervisor
+    # stops the server itself, where a child would outlive its killed parent.
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_root)]
-    sys.exit(subprocess.call([*command, "--port", str(port), "--host", host]))
+    os.execv(sys.executable, [*command, "--port", str(port), "--host", host])
 
 
 app.command("compile")(deploy_commands.compile_command)

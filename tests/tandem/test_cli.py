@@ -251,14 +251,18 @@ def test_tensorboard_serves_both_frameworks_runs(make_run):
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
     )
+    url = f"http://localhost:{port}/data/runs"
     try:
-        runs = _poll_json(f"http://localhost:{port}/data/runs", timeout_s=90)
+        runs = _poll_json(url, timeout_s=90)
     finally:
         server.terminate()
         server.wait(timeout=30)
     frameworks = {run.split("/")[0] for run in runs}
     assert {"tensorflow", "pytorch"} <= frameworks
     assert sum(run.startswith("pytorch/") for run in runs) >= 3
+    # Stopping `tandem tensorboard` stops the server: no TensorBoard outlives it.
+    with pytest.raises(OSError):
+        urllib.request.urlopen(url, timeout=5)
 
 
 def _poll_json(url: str, timeout_s: float):
