@@ -18,6 +18,7 @@ from components.common.frameworks import by_name
 from components.common.model_registry import Champion, current_champion
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
+from components.common.tracking import PEAK_RSS
 from components.evaluate.blessing import BLESSING_FILE, Blessing, judge, write_blessing
 from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
 from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
@@ -57,7 +58,7 @@ def _serving_figures(predictor, test, calls: int, model_dir: Path) -> dict[str, 
         figures[f"latency.batch_{size}.p50_ms"] = timing["p50_ms"]
         figures[f"latency.batch_{size}.p99_ms"] = timing["p99_ms"]
     figures["model_size_bytes"] = float(model_size_bytes(model_dir))
-    figures["peak_rss_mb"] = peak_rss_mb()
+    figures[PEAK_RSS] = peak_rss_mb()
     return figures
 
 

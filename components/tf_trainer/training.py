@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
+from components.common.tracking import PEAK_RSS
 from components.spec import TrainingSpec
 from components.tf_trainer.config import INPUTS
 from components.tf_trainer.model import build_model, compile_model, parameter_count
@@ -147,7 +148,7 @@ class FitResult:
             "first_epoch_s": self.epoch_seconds[0],
             "fit_s": self.fit_s,
             "train_examples": float(self.train_examples),
-            "peak_rss_mb": peak_rss_mb(),
+            PEAK_RSS: peak_rss_mb(),
         }
 
 

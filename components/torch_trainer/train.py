@@ -29,7 +29,7 @@ from components.common.process_exit import prepare_exit
 from components.common.progress import report_epoch, report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
-from components.common.tracking import STEP_SECONDS, training_params
+from components.common.tracking import PEAK_RSS, STEP_SECONDS, training_params
 from components.ingest.snapshot import require_manifest
 from components.spec import LoadedSpec, load_spec
 from components.torch_trainer.batching import per_process_batch
@@ -233,7 +233,7 @@ def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir
                 "first_step_s": fitted.throughput.first_step_s,
                 "fit_s": fitted.fit_s,
                 "train_examples": float(len(fitted.data.train_set)),
-                "peak_rss_mb": peak_rss_mb(),
+                PEAK_RSS: peak_rss_mb(),
             }
         )
     export_model(fitted.model.inference_module(), fitted.data.n_inputs, manifest, model_dir)
