@@ -3,12 +3,12 @@
     python -m benchmarks.bare_torch --spec S.yaml --snapshot DIR --out result.json
     python -m torch.distributed.run --nproc_per_node=2 -m benchmarks.bare_torch ...
 
-The same network (`build_network`), encoded data (`split_dataset`), sampler and batched loader
-(`batch_loader`), global batch (split over the processes as `per_process_batch` splits it),
-optimizer and epsilon as the pipeline's trainer, DDP over gloo when torchrun starts several
-processes. Steps are timed the way the trainer's `Throughput` callback times them — from a
+The same network (`build_network`), encoded data (`split_dataset`), sharded batched loader
+(`shard_loader`: the global batch split over the processes), optimizer and epsilon
+(`make_optimizer`) as the pipeline's trainer, DDP over gloo when torchrun starts several
+processes. Steps are timed the way the trainer's loop times them (`loop.Throughput`) — from a
 batch in hand to the optimizer step done, the first step apart — so samples/s of the two compare
-the training work alone.
+the training work alone (the trainer's also includes its epoch sums).
 """
 
 from __future__ import annotations
@@ -25,21 +25,13 @@ import torch
 import torch.distributed as dist
 from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
-from torch.utils.data import DistributedSampler
 
 from components.common.resources import peak_rss_mb
 from components.ingest.snapshot import require_manifest
 from components.spec import load_spec
-from components.torch_trainer.batching import per_process_batch
-from components.torch_trainer.data import batch_loader, split_dataset
+from components.torch_trainer.data import shard_loader, split_dataset
 from components.torch_trainer.export import export_model
-from components.torch_trainer.model import build_network
-
-
-def _optimizer(training, parameters) -> torch.optim.Optimizer:
-    if training.optimizer == "adam":
-        return torch.optim.Adam(parameters, lr=training.learning_rate, eps=training.adam_epsilon)
-    return torch.optim.SGD(parameters, lr=training.learning_rate)
+from components.torch_trainer.model import build_network, make_optimizer
 
 
 def train(
@@ -62,10 +54,9 @@ def train(
         dataset.tensors[0].shape[1], training.hidden_sizes, len(manifest["classes"])
     )
     model = DistributedDataParallel(network) if world > 1 else network
-    optimizer = _optimizer(training, model.parameters())
-    batch = per_process_batch(training.batch_size, world)
-    sampler = DistributedSampler(dataset, num_replicas=world, rank=rank, shuffle=True, seed=seed)
-    loader = batch_loader(dataset, batch, sampler)
+    optimizer = make_optimizer(training, model.parameters())
+    loader = shard_loader(dataset, training.batch_size, world, rank, seed, shuffle=True)
+    sampler = loader.batch_sampler.sampler
     first_step_s, step_s, samples = None, 0.0, 0
     for epoch in range(epochs or training.epochs):
         sampler.set_epoch(epoch)
@@ -93,7 +84,7 @@ def train(
         "rank": rank,
         "world_size": world,
         "global_batch": training.batch_size,
-        "per_process_batch": batch,
+        "per_process_batch": loader.batch_sampler.batch_size,
         "samples_per_s": samples * world / step_s,
         "first_step_s": first_step_s,
         "wall_s": time.perf_counter() - started,

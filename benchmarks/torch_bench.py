@@ -1,7 +1,7 @@
 """The PyTorch trainer against the bare torch loop, and its DDP scaling: one process vs two
 (torchrun, gloo) at the same global batch, on the synthetic benchmark spec.
 
-The trainer script (`python -m components.torch_trainer.train`, Lightning) and the bare loop
+The trainer script (`python -m components.torch_trainer.train`, Lightning Fabric) and the bare loop
 (`benchmarks.bare_torch`: same network, sampler, batches and optimizer, steps timed alike) run as
 one process, then under torchrun with 2 processes, alternating after a warm-up round; trainer
 efficiency is the trainer's samples/s / the bare loop's, paired per round. The spec's batch size

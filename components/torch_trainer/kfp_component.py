@@ -25,7 +25,7 @@ def train_model(
     k8s_queue: str = "default",
     k8s_namespace: str = "default",
 ):
-    """Train the spec's classifier on the snapshot with TorchX-launched Lightning DDP.
+    """Train the spec's classifier on the snapshot with TorchX-launched Lightning Fabric DDP.
 
     runs_dir: tandem's output directory (its embedded MLflow store when MLFLOW_TRACKING_URI is
     unset); log_root: TensorBoard logs go under <log_root>/pytorch ('' for none); image: the

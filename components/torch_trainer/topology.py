@@ -2,8 +2,8 @@
 
 The trainer does not know its orchestrator: torchrun sets LOCAL_WORLD_SIZE (processes on this
 node), GROUP_WORLD_SIZE (nodes; TorchX's dist.torchrun runs torchrun), WORLD_SIZE and RANK.
-Lightning under torchrun spawns nothing itself, but it needs `devices` and `num_nodes` to match
-the world size, or it fails with "devices=1 ... does not match the world size".
+Lightning Fabric under torchrun spawns nothing itself, but it needs `devices` and `num_nodes` to
+match the world size, or it fails with "devices=1 ... does not match the world size".
 """
 
 from __future__ import annotations

@@ -1,12 +1,12 @@
-"""Train the spec's classifier on a snapshot with Lightning; export it on rank 0.
+"""Train the spec's classifier on a snapshot with Lightning Fabric; export it on rank 0.
 
     python -m components.torch_trainer.train --spec SPEC.yaml --snapshot DIR --model-dir OUT \\
         --runs-dir RUNS [--seed N] [--checkpoint-dir DIR] [--log-root DIR]
 
 The same command runs as one process, under torchrun, or under TorchX (which runs torchrun): the
 world size comes from the environment (see `topology`). Every epoch is checkpointed to
-`<checkpoint-dir>/last.ckpt`; a run started again with the same checkpoint directory resumes
-from it, and rank 0 keeps logging into the same MLflow run.
+`<checkpoint-dir>/last.ckpt` (see `checkpoint`); a run started again with the same checkpoint
+directory resumes from it, and rank 0 keeps logging into the same MLflow run.
 """
 
 from __future__ import annotations
@@ -34,7 +34,6 @@ from components.ingest.snapshot import require_manifest
 from components.spec import LoadedSpec, load_spec
 from components.torch_trainer.batching import per_process_batch
 
-LAST_CHECKPOINT = "last.ckpt"
 TENSORBOARD_DIR = PYTORCH.name
 
 
@@ -65,13 +64,6 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _quiet_expected_warnings() -> None:
-    # Tiny in-memory tensors: worker processes would only add start-up time.
-    warnings.filterwarnings("ignore", message=".*does not have many workers.*")
-    # Lightning suggests a longer epoch than its logging interval on tiny data (nothing is
-    # logged per step here: the interval does not matter).
-    warnings.filterwarnings("ignore", message=".*smaller than the logging interval.*")
-    # The checkpoint directory also holds the restart state (MLflow run id, rank summaries).
-    warnings.filterwarnings("ignore", message=r"Checkpoint directory .* exists and is not empty")
     # Raised inside Lightning 2.6's own pytree helper with torch 2.13; nothing to change here.
     warnings.filterwarnings("ignore", message=r".*isinstance\(treespec, LeafSpec\)")
 
@@ -89,14 +81,15 @@ def _tensorboard_without_tensorflow() -> None:
     sys.modules.setdefault(name, types.ModuleType(name))
 
 
-def _logger(log_root: Path | None, run_name: str):
+def _loggers(log_root: Path | None, run_name: str) -> list:
     """TensorBoard events under `<log-root>/pytorch/<run name>` (a resumed attempt appends)."""
     if log_root is None:
-        return False
+        return []
     _tensorboard_without_tensorflow()
-    from lightning.pytorch.loggers import TensorBoardLogger
+    from lightning.fabric.loggers import TensorBoardLogger
 
-    return TensorBoardLogger(save_dir=Path(log_root) / TENSORBOARD_DIR, name=run_name, version="")
+    root = Path(log_root) / TENSORBOARD_DIR
+    return [TensorBoardLogger(root_dir=root, name=run_name, version="", default_hp_metric=False)]
 
 
 def _run_params(training, topology, seed: int, parameter_count: int) -> dict[str, object]:
@@ -113,108 +106,121 @@ def _run_params(training, topology, seed: int, parameter_count: int) -> dict[str
     }
 
 
-def _checkpointing(checkpoint_dir: Path):
-    """One checkpoint, the latest epoch's, named last.ckpt."""
-    from lightning.pytorch.callbacks import ModelCheckpoint
-
-    # Without a monitor the top-1 checkpoint is the latest. (Lightning 2.6 writes save_last's
-    # copy only beside a top-k save: save_top_k=0 + save_last writes nothing until the end.)
-    # save_on_train_epoch_end: after EpochMetrics has logged the epoch, not at the end of
-    # validation. No version counter: overwritten, never last-v1.ckpt.
-    return ModelCheckpoint(
-        dirpath=checkpoint_dir,
-        filename=LAST_CHECKPOINT.removesuffix(".ckpt"),
-        save_top_k=1,
-        save_on_train_epoch_end=True,
-        enable_version_counter=False,
-    )
-
-
-def _trainer(topology, max_epochs: int, callbacks: list, logger, checkpoint_dir: Path):
-    import lightning as L
-    from lightning.pytorch.strategies import DDPStrategy
+def _fabric(topology, loggers: list):
+    from lightning.fabric import Fabric
+    from lightning.fabric.strategies import DDPStrategy
 
     distributed = topology.world_size > 1
-    return L.Trainer(
+    fabric = Fabric(
         accelerator=topology.accelerator,
         devices=topology.devices,
         num_nodes=topology.num_nodes,
         strategy=DDPStrategy(process_group_backend=topology.backend) if distributed else "auto",
-        max_epochs=max_epochs,
-        logger=logger,
-        callbacks=callbacks,
-        use_distributed_sampler=False,  # the data module shards (seeded per epoch)
-        num_sanity_val_steps=0,
-        enable_progress_bar=False,
-        enable_model_summary=False,
-        default_root_dir=checkpoint_dir,
+        loggers=loggers,
     )
+    fabric.launch()  # under torchrun: joins the process group, starts no process
+    return fabric
 
 
 @dataclass
 class _Fitted:
     """What one attempt's fit leaves for the summary and the final logging."""
 
-    model: object
-    data: object
-    trainer: object
+    network: object  # the Classifier, unwrapped
+    train_rows: int
+    n_inputs: int
     throughput: object
-    record: object
+    start_epoch: int
+    start_state: str
     resume_from: Path | None
     fit_s: float
 
 
-def _callbacks(run, training, checkpoint_dir: Path, throughput, record) -> list:
-    from components.torch_trainer.callbacks import EpochMetrics, FailOnce
+def _epoch_end(fabric, run, training, checkpoint_dir: Path, model, optimizer):
+    """After each epoch, on every rank: the metrics to MLflow and TensorBoard (rank 0; an epoch
+    a previous attempt already logged is not logged twice), then the checkpoint."""
+    from components.torch_trainer.checkpoint import save_checkpoint
 
-    callbacks = [
-        EpochMetrics(
-            _epoch_sink(run, training.epochs) if run else None,
-            run.logged_epochs if run else None,
-        ),
-        throughput,
-        record,
-        _checkpointing(checkpoint_dir),
-    ]
+    sink = _epoch_sink(run, training.epochs) if run is not None else None
+    logged = set(run.logged_epochs) if run is not None else set()
+
+    def on_epoch_end(epoch: int, metrics: dict[str, float]) -> None:
+        if sink is not None and epoch not in logged:
+            sink(epoch, metrics)
+            logged.add(epoch)
+        fabric.log_dict(metrics, step=epoch)
+        save_checkpoint(fabric, checkpoint_dir, model, optimizer, epochs_done=epoch + 1)
+
+    return on_epoch_end
+
+
+def _at_epoch_start(fabric, checkpoint_dir: Path):
+    from components.torch_trainer.faults import FailOnce
+
     failure = FailOnce.from_env(checkpoint_dir)
-    if failure is not None:
-        callbacks.append(failure)
-    return callbacks
+    if failure is None:
+        return lambda epoch: None
+    return lambda epoch: failure.at_epoch_start(fabric.global_rank, epoch)
 
 
 def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, topology) -> _Fitted:
-    """Build the data module, model and Lightning Trainer, and fit (resuming from last.ckpt when
-    the checkpoint directory has one)."""
-    import lightning as L
-    from lightning.pytorch.utilities import rank_zero_info
+    """Set up Fabric, the shards, model and optimizer, resume from last.ckpt when the checkpoint
+    directory has one, and train the epochs left."""
+    from lightning.fabric.utilities.seed import seed_everything
 
-    from components.torch_trainer.callbacks import ResumeRecord, Throughput
-    from components.torch_trainer.data import SnapshotDataModule
-    from components.torch_trainer.model import Classifier
+    from components.torch_trainer.checkpoint import LAST_CHECKPOINT, resume, state_sha256
+    from components.torch_trainer.data import shard_loader, split_dataset
+    from components.torch_trainer.loop import fit
+    from components.torch_trainer.model import Classifier, make_optimizer
 
     training = loaded.spec.training
-    last = checkpoint_dir / LAST_CHECKPOINT
-    resume_from = last if last.is_file() else None
-    L.seed_everything(seed, workers=True, verbose=False)
-    data = SnapshotDataModule(snapshot_dir, manifest, training.batch_size, seed)
-    model = Classifier.from_spec(training, data.n_inputs, data.n_classes)
+    fabric = _fabric(topology, _loggers(log_root, run.run_id if run else f"seed-{seed}"))
+    seed_everything(seed, verbose=False)
+    train_set = split_dataset(snapshot_dir, "train", manifest)
+    eval_set = split_dataset(snapshot_dir, "eval", manifest)
+    n_inputs = train_set.tensors[0].shape[1]
+    network = Classifier.from_spec(training, n_inputs, len(manifest["classes"]))
     if run is not None and not run.resumed:
-        run.log_params(_run_params(training, topology, seed, model.parameter_count()))
+        run.log_params(_run_params(training, topology, seed, network.parameter_count()))
         run.set_tags(environment_tags(PYTORCH.name, _accelerators()))
-    throughput, record = Throughput(topology.world_size), ResumeRecord()
-    callbacks = _callbacks(run, training, checkpoint_dir, throughput, record)
-    logger = _logger(log_root, run.run_id if run else f"seed-{seed}")
-    trainer = _trainer(topology, training.epochs, callbacks, logger, checkpoint_dir)
+    model, optimizer = fabric.setup(network, make_optimizer(training, network.parameters()))
+    epochs_done = resume(fabric, checkpoint_dir, model, optimizer)
+    resume_from = checkpoint_dir / LAST_CHECKPOINT if epochs_done is not None else None
     if resume_from is not None:
-        rank_zero_info(f"resuming from {resume_from}")
+        fabric.print(f"resuming from {resume_from} at epoch {epochs_done}")
     else:
-        rank_zero_info(f"no {LAST_CHECKPOINT} in {checkpoint_dir}: training from scratch")
+        fabric.print(f"no {LAST_CHECKPOINT} in {checkpoint_dir}: training from scratch")
+    start_epoch = epochs_done or 0
+    start_state = state_sha256(network.state_dict())
+    world, rank = fabric.world_size, fabric.global_rank
+    loaders = (
+        shard_loader(train_set, training.batch_size, world, rank, seed, shuffle=True),
+        shard_loader(eval_set, training.batch_size, world, rank, seed, shuffle=False),
+    )
+    on_epoch_end = _epoch_end(fabric, run, training, checkpoint_dir, model, optimizer)
     fit_started = time.perf_counter()
-    trainer.fit(model, datamodule=data, ckpt_path=resume_from)
+    throughput = fit(
+        fabric,
+        model,
+        optimizer,
+        loaders,
+        range(start_epoch, training.epochs),
+        _at_epoch_start(fabric, checkpoint_dir),
+        on_epoch_end,
+    )
     fit_s = time.perf_counter() - fit_started
-    if resume_from is not None:
-        rank_zero_info(f"resumed at epoch {record.start_epoch}")
-    return _Fitted(model, data, trainer, throughput, record, resume_from, fit_s)
+    for logger in fabric.loggers:
+        logger.finalize("success")
+    return _Fitted(
+        network,
+        len(train_set),
+        n_inputs,
+        throughput,
+        start_epoch,
+        start_state,
+        resume_from,
+        fit_s,
+    )
 
 
 def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir, started):
@@ -224,7 +230,7 @@ def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir
     from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH
 
     if fitted.resume_from is not None:
-        run.set_tag(TAG_RESUMED_FROM_EPOCH, str(fitted.record.start_epoch))
+        run.set_tag(TAG_RESUMED_FROM_EPOCH, str(fitted.start_epoch))
     samples_per_s = fitted.throughput.samples_per_s()
     if samples_per_s is not None:  # trained this attempt: its final metrics, once
         run.log_metrics(
@@ -232,11 +238,11 @@ def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir
                 "samples_per_s": samples_per_s,
                 "first_step_s": fitted.throughput.first_step_s,
                 "fit_s": fitted.fit_s,
-                "train_examples": float(len(fitted.data.train_set)),
+                "train_examples": float(fitted.train_rows),
                 PEAK_RSS: peak_rss_mb(),
             }
         )
-    export_model(fitted.model.inference_module(), fitted.data.n_inputs, manifest, model_dir)
+    export_model(fitted.network.inference_module(), fitted.n_inputs, manifest, model_dir)
     _log_input_probe(run, snapshot_dir, manifest)
     run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
     return {"mlflow_run_id": run.run_id, "samples_per_s": samples_per_s}
@@ -253,7 +259,7 @@ def train(
 ) -> dict:
     """Train (or resume) and export; returns this process's summary (also written as
     `<checkpoint-dir>/rank-<rank>.json`)."""
-    from components.torch_trainer.callbacks import state_sha256
+    from components.torch_trainer.checkpoint import state_sha256
     from components.torch_trainer.run_log import train_run
     from components.torch_trainer.topology import topology_from_env
 
@@ -277,11 +283,11 @@ def train(
             "rank": topology.global_rank,
             "world_size": topology.world_size,
             "resumed_from": str(fitted.resume_from) if fitted.resume_from else None,
-            "start_epoch": fitted.record.start_epoch,
-            "start_state_sha256": fitted.record.start_state,
-            "final_state_sha256": state_sha256(fitted.model.state_dict()),
-            "epochs": fitted.trainer.current_epoch,
-            "parameter_count": fitted.model.parameter_count(),
+            "start_epoch": fitted.start_epoch,
+            "start_state_sha256": fitted.start_state,
+            "final_state_sha256": state_sha256(fitted.network.state_dict()),
+            "epochs": loaded.spec.training.epochs,
+            "parameter_count": fitted.network.parameter_count(),
         }
         if run is not None:
             summary.update(

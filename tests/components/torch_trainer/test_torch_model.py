@@ -7,11 +7,15 @@ from torch.nn import functional as F
 
 from components.common.features import input_names
 from components.spec import default_spec_path, load_spec
-from components.torch_trainer.model import Classifier, EpochSums
+from components.torch_trainer.model import Classifier, EpochSums, make_optimizer
+
+
+def penguins_training(**changes):
+    return load_spec(default_spec_path()).spec.training.model_copy(update=changes)
 
 
 def penguins_classifier(manifest: dict, **changes) -> Classifier:
-    training = load_spec(default_spec_path()).spec.training.model_copy(update=changes)
+    training = penguins_training(**changes)
     return Classifier.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
 
 
@@ -24,18 +28,19 @@ def test_penguins_parameter_count_matches_the_keras_count(penguins_snapshot):
     assert model(torch.zeros(5, 9)).shape == (5, 3)
 
 
-def test_optimizer_settings_come_from_the_spec(penguins_snapshot):
-    adam = penguins_classifier(penguins_snapshot.manifest).configure_optimizers()
+def test_optimizer_settings_come_from_the_spec():
+    parameters = [torch.nn.Parameter(torch.zeros(2))]
+    adam = make_optimizer(penguins_training(), parameters)
     assert isinstance(adam, torch.optim.Adam)
     assert adam.defaults["eps"] == 1e-7  # Keras' default, not torch's 1e-8
     assert adam.defaults["lr"] == 0.01
-    sgd = penguins_classifier(penguins_snapshot.manifest, optimizer="sgd").configure_optimizers()
+    sgd = make_optimizer(penguins_training(optimizer="sgd"), parameters)
     assert isinstance(sgd, torch.optim.SGD)
 
 
 def test_compile_mode_keeps_the_eager_state_dict_keys(penguins_snapshot):
     eager = penguins_classifier(penguins_snapshot.manifest)
-    compiled = Classifier(**{**eager.hparams, "compile_mode": "compile"})
+    compiled = Classifier(eager.n_inputs, eager.n_classes, eager.hidden_sizes, "compile")
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 

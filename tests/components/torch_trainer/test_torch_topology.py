@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from components.common.errors import TandemError
-from components.torch_trainer.callbacks import FailOnce
+from components.torch_trainer.faults import FailOnce
 from components.torch_trainer.topology import topology_from_env
 
 

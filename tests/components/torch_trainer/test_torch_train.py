@@ -21,9 +21,9 @@ from components.common.features import encode, input_names
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, tracking_uri
 from components.export import load_predictor
-from components.torch_trainer.callbacks import state_sha256
+from components.torch_trainer.checkpoint import EPOCHS_DONE, LAST_CHECKPOINT, state_sha256
 from components.torch_trainer.run_log import RUN_ID_FILE
-from components.torch_trainer.train import LAST_CHECKPOINT, main
+from components.torch_trainer.train import main
 from tests.components.torch_trainer.conftest import EPOCHS
 from tests.step_clock import assert_step_covers_call_to_export
 
@@ -132,7 +132,8 @@ def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, penguins_
     )
     assert crash.returncode == 1, crash.stderr[-2000:]
     checkpoint = torch.load(tmp_path / "checkpoints" / LAST_CHECKPOINT, weights_only=False)
-    assert checkpoint["epoch"] == 1  # epochs 0 and 1 done, the crash came at the start of 2
+    assert checkpoint[EPOCHS_DONE] == 2  # epochs 0 and 1 done, the crash came at the start of 2
+    assert not list((tmp_path / "checkpoints").glob("*.partial"))
     assert not (tmp_path / "model").exists()
 
     assert main(argv) == 0
@@ -140,7 +141,7 @@ def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, penguins_
     assert summary["resumed_from"] == str(tmp_path / "checkpoints" / LAST_CHECKPOINT)
     assert summary["start_epoch"] == 2
     # training restarted from the checkpoint's weights, not from a fresh initialisation...
-    assert summary["start_state_sha256"] == state_sha256(checkpoint["state_dict"])
+    assert summary["start_state_sha256"] == state_sha256(checkpoint["model"])
     # ...and (shuffle order seeded per epoch) ended where the uninterrupted run ended
     uninterrupted = json.loads((trained / "checkpoints" / "rank-0.json").read_text())
     assert summary["final_state_sha256"] == uninterrupted["final_state_sha256"]
@@ -185,9 +186,11 @@ def test_tensorboard_events_are_written_without_importing_tensorflow(tmp_path):
     """Rank 0 writes TensorBoard events with TensorBoard's TF-free stub, as in the torch image: no
     TensorFlow import (seconds) inside the PyTorch train step where both share one environment."""
     code = (
-        "import sys; from pathlib import Path; from components.torch_trainer.train import _logger; "
-        f"logger = _logger(Path({str(tmp_path)!r}), 'r'); logger.log_metrics({{'loss': 1.0}}, 0); "
-        "logger.finalize('success'); sys.exit('tensorflow' in sys.modules)"
+        "import sys; from pathlib import Path; "
+        "from components.torch_trainer.train import _loggers; "
+        f"[logger] = _loggers(Path({str(tmp_path)!r}), 'r'); "
+        "logger.log_metrics({'loss': 1.0}, 0); logger.finalize('success'); "
+        "sys.exit('tensorflow' in sys.modules)"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
     assert list((tmp_path / "pytorch" / "r").glob("events.out.tfevents.*"))
