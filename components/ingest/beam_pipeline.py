@@ -30,6 +30,7 @@ import pyarrow.parquet as pq
 from apache_beam.transforms.window import GlobalWindows
 
 from components.ingest import arrow_coder, duplicates
+from components.ingest.layout import OUTPUT_DIRS, QUARANTINE, SUMMARY_FILE, snapshot_schema
 from components.ingest.sources import SourceFile, read_batches
 from components.ingest.split import SPLITS, split_of_rows
 from components.ingest.statistics import partial_statistics
@@ -44,14 +45,9 @@ from components.ingest.validate import (
     REASON,
     SOURCE_FILE,
     SOURCE_ROW,
-    SYNTHETIC_ID,
     validate_batch,
 )
 from components.spec import DatasetSpec
-
-QUARANTINE = "quarantine"
-SUMMARY_FILE = "_summary.json"
-OUTPUT_DIRS = (*SPLITS, QUARANTINE)
 
 
 class BatchKey(NamedTuple):
@@ -62,16 +58,6 @@ class BatchKey(NamedTuple):
     @property
     def part_name(self) -> str:
         return f"part-{self.file_index:05d}-{self.first_row:012d}.parquet"
-
-
-def snapshot_schema(dataset: DatasetSpec) -> pa.Schema:
-    id_field = pa.field(dataset.id or SYNTHETIC_ID, pa.string(), nullable=False)
-    label = pa.field(dataset.label, pa.string(), nullable=False)
-    features = [
-        pa.field(f.name, pa.float64() if f.type == "numeric" else pa.string(), not f.required)
-        for f in dataset.features
-    ]
-    return pa.schema([id_field, label, *features])
 
 
 def dictionary_columns(dataset: DatasetSpec) -> list[str]:

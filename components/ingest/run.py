@@ -20,13 +20,7 @@ import pyarrow.parquet as pq
 from components.common.errors import TandemError
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
-from components.ingest.beam_pipeline import (
-    OUTPUT_DIRS,
-    QUARANTINE,
-    SUMMARY_FILE,
-    build_ingest,
-    snapshot_schema,
-)
+from components.ingest.layout import OUTPUT_DIRS, QUARANTINE, SUMMARY_FILE, snapshot_schema
 from components.ingest.snapshot import (
     FORMAT_VERSION,
     MANIFEST,
@@ -82,6 +76,8 @@ def _run_beam(
 ) -> dict:
     import apache_beam as beam
     from apache_beam.options.pipeline_options import PipelineOptions
+
+    from components.ingest.beam_pipeline import build_ingest
 
     try:
         pipeline = beam.Pipeline(options=PipelineOptions(flags))
