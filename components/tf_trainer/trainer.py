@@ -90,7 +90,7 @@ def train_and_export(
     Only the chief logs (MLflow, TensorBoard) and writes the export. started: the step's
     `time.perf_counter()` at its start (default: now), from which `step_s` counts."""
     started = time.perf_counter() if started is None else started
-    reset_peak_rss()
+    start_rss_mb = reset_peak_rss()
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
     strategy = make_strategy()
@@ -128,7 +128,7 @@ def train_and_export(
             strategy=strategy,
         )
         if track:
-            mlflow.log_metrics(result.metrics())
+            mlflow.log_metrics(result.metrics(start_rss_mb))
         # Non-chief workers save too (saving may run collectives) but into a throwaway dir.
         export_dir = serving_model_dir if chief else tempfile.mkdtemp(prefix="tandem-export-")
         export_serving_model(result.model, tf_transform_output, spec.dataset, export_dir)

@@ -60,7 +60,7 @@ def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transf
     assert run.data.params["compile"] == "graph"
     assert run.data.params["seed"] == "0"
     assert run.data.metrics["samples_per_s"] > 0
-    assert run.data.metrics["peak_rss_mb"] > 0
+    assert 0 < run.data.metrics["start_rss_mb"] <= run.data.metrics["peak_rss_mb"]
     assert run.data.metrics["step_s"] > run.data.metrics["fit_s"]
     assert_step_covers_call_to_export(run, called_at, tmp_path / "serving")
     assert run.data.tags["tandem.env.tensorflow"] == tf.__version__
