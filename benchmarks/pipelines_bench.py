@@ -9,6 +9,9 @@ from scratch.
 - stages: each stage's own seconds as it measures them (`stages`): tandem's steps' `step_s`
   from MLflow; TFX's nodes' executor time (for tandem's Trainer / SharedEvaluator, their
   `step_s` when logged). Until a step logs `step_s` it shows as not measured.
+  Each stage record also carries the stage's peak RSS and its RSS when that peak's window
+  started (same source: the step run's metrics, else the node's executor), which the scale
+  round reads.
 - overhead: pipeline wall (run_local, imports excluded) / the sum of the stages' own seconds;
   wall - sum is the fixed cost in seconds. It holds the orchestrator (LocalDagRunner / kfp.local
   + TorchX), the MLflow parent run, step process start-up (PyTorch side) and, on the TFX side,
@@ -48,7 +51,7 @@ from benchmarks.stages import (
     torchx_launches,
 )
 from benchmarks.stats import interleave, maybe_ratios, ratios, summary
-from components.common.tracking import PEAK_RSS
+from components.common.tracking import PEAK_RSS, START_RSS
 from components.spec import LoadedSpec
 
 NAME = "pipelines"
@@ -89,19 +92,7 @@ def _tf_pipeline(loaded: LoadedSpec, work: Path) -> dict:
         wall = time.perf_counter() - started
         steps = mlflow_steps(Path(out), result.mlflow_run_id)
     stages = [_step_stage(steps, "ingest")]
-    for node, times in nodes.items():
-        step = TFX_NODE_STEPS.get(node)
-        logged = step_seconds(steps, step) if step else None
-        stages.append(
-            {
-                "stage": node,
-                "own_s": logged if logged is not None else times["executor_s"],
-                "source": "step_s" if logged is not None else "executor_s",
-                "executor_s": times["executor_s"],
-                "node_s": times["node_s"],
-                "peak_rss_mb": steps.get(step, {}).get(PEAK_RSS, times["peak_rss_mb"]),
-            }
-        )
+    stages += [_node_stage(steps, node, times) for node, times in nodes.items()]
     return _run_record(wall, stages, steps, result)
 
 
@@ -125,14 +116,36 @@ def _torch_pipeline(loaded: LoadedSpec, work: Path) -> dict:
     return record
 
 
+def _node_stage(steps: dict[str, dict[str, float]], node: str, times: dict[str, float]) -> dict:
+    """A TFX node: the seconds and memory its tandem step logged (Trainer, SharedEvaluator,
+    ModelRegistrar) when it did, else what `tfx_node_times` measured around its executor."""
+    step = TFX_NODE_STEPS.get(node)
+    logged = step_seconds(steps, step) if step else None
+    figures = steps.get(step, {})
+    return {
+        "stage": node,
+        "own_s": logged if logged is not None else times["executor_s"],
+        "source": "step_s" if logged is not None else "executor_s",
+        "executor_s": times["executor_s"],
+        "node_s": times["node_s"],
+        **_memory(figures if PEAK_RSS in figures else times),
+    }
+
+
 def _step_stage(steps: dict[str, dict[str, float]], step: str) -> dict:
-    """A stage of tandem's own: the seconds and peak RSS its MLflow step run logged."""
+    """A stage of tandem's own: the seconds and memory its MLflow step run logged."""
     return {
         "stage": step,
         "own_s": step_seconds(steps, step),
         "source": "step_s",
-        "peak_rss_mb": steps.get(step, {}).get(PEAK_RSS),
+        **_memory(steps.get(step, {})),
     }
+
+
+def _memory(figures: dict[str, float]) -> dict[str, float | None]:
+    """A stage's peak RSS and its RSS when the peak's window started, both from one source (a
+    step run's metrics or a node's times); None where not recorded."""
+    return {PEAK_RSS: figures.get(PEAK_RSS), START_RSS: figures.get(START_RSS)}
 
 
 def pipeline_round(framework: str, loaded: LoadedSpec, work: Path) -> dict:

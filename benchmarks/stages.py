@@ -77,12 +77,15 @@ def step_seconds(steps: dict[str, dict[str, float]], step: str) -> float | None:
 
 @contextmanager
 def tfx_node_times() -> Iterator[dict[str, dict[str, float]]]:
-    """While open, every TFX node this process launches adds {executor_s, node_s, peak_rss_mb}
-    under its id; peak_rss_mb is this process's high-water mark while the executor ran (reset
-    when it starts: TensorFlow's baseline and what earlier nodes still hold count too)."""
+    """While open, every TFX node this process launches adds {executor_s, node_s, peak_rss_mb,
+    start_rss_mb} under its id; peak_rss_mb is this process's high-water mark while the executor
+    ran (reset when it starts: TensorFlow's baseline and what earlier nodes still hold count too),
+    start_rss_mb its RSS at that reset (absent where the OS cannot reset the peak), so peak -
+    start is what the node itself added."""
     from tfx.orchestration.portable.launcher import Launcher
 
     from components.common.resources import peak_rss_mb, reset_peak_rss
+    from components.common.tracking import rss_metrics
 
     times: dict[str, dict[str, float]] = {}
     original_launch, original_run = Launcher.launch, Launcher._run_executor
@@ -98,14 +101,14 @@ def tfx_node_times() -> Iterator[dict[str, dict[str, float]]]:
             times.setdefault(node_id(self), {})["node_s"] = time.perf_counter() - started
 
     def run_executor(self, execution_info):
-        reset_peak_rss()
+        start_rss_mb = reset_peak_rss()
         started = time.perf_counter()
         try:
             return original_run(self, execution_info)
         finally:
             node = times.setdefault(node_id(self), {})
             node["executor_s"] = time.perf_counter() - started
-            node["peak_rss_mb"] = peak_rss_mb()
+            node.update(rss_metrics(peak_rss_mb(), start_rss_mb))
 
     Launcher.launch, Launcher._run_executor = launch, run_executor
     try:

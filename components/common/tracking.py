@@ -34,8 +34,17 @@ TAG_RUN_GROUP = "tandem.run_group"
 STEP_SECONDS = "step_s"
 # ... and its process's peak RSS during the step, in MiB (components.common.resources).
 PEAK_RSS = "peak_rss_mb"
+# ... and its RSS when that peak's window started, in MiB: peak - start is what the step added.
+START_RSS = "start_rss_mb"
 # The parent run logs the wall seconds of the whole pipeline run (ingest to push).
 PIPELINE_SECONDS = "pipeline_wall_s"
+
+
+def rss_metrics(peak_rss_mb: float, start_rss_mb: float | None) -> dict[str, float]:
+    """A step's memory metrics: its peak and, when its peak window had a start (what
+    `resources.reset_peak_rss` returned; None where the OS cannot reset the peak), that start."""
+    start = {} if start_rss_mb is None else {START_RSS: start_rss_mb}
+    return {PEAK_RSS: peak_rss_mb, **start}
 
 
 def training_params(training, seed: int) -> dict[str, object]:

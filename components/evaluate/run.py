@@ -18,7 +18,7 @@ from components.common.frameworks import by_name
 from components.common.model_registry import Champion, current_champion
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
-from components.common.tracking import PEAK_RSS
+from components.common.tracking import rss_metrics
 from components.evaluate.blessing import BLESSING_FILE, Blessing, judge, write_blessing
 from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
 from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
@@ -49,8 +49,11 @@ class EvaluationResult:
     mlflow_run_id: str | None = None
 
 
-def _serving_figures(predictor, test, calls: int, model_dir: Path) -> dict[str, float]:
-    """Latency of real predict calls on the loaded model, model size on disk, peak memory."""
+def _serving_figures(
+    predictor, test, calls: int, model_dir: Path, start_rss_mb: float | None
+) -> dict[str, float]:
+    """Latency of real predict calls on the loaded model, model size on disk, peak memory (and the
+    RSS when the step's peak window started)."""
     figures: dict[str, float] = {}
     for size in LATENCY_BATCHES:
         batch = batch_of(test, size)
@@ -58,7 +61,7 @@ def _serving_figures(predictor, test, calls: int, model_dir: Path) -> dict[str, 
         figures[f"latency.batch_{size}.p50_ms"] = timing["p50_ms"]
         figures[f"latency.batch_{size}.p99_ms"] = timing["p99_ms"]
     figures["model_size_bytes"] = float(model_size_bytes(model_dir))
-    figures[PEAK_RSS] = peak_rss_mb()
+    figures.update(rss_metrics(peak_rss_mb(), start_rss_mb))
     return figures
 
 
@@ -83,7 +86,7 @@ def evaluate_model(
     """
     started = time.perf_counter()
     report_step("evaluate")
-    reset_peak_rss()
+    start_rss_mb = reset_peak_rss()
     manifest = require_manifest(Path(snapshot_dir))
     test = pq.read_table(Path(snapshot_dir) / "test")
     predictor = load_predictor(Path(model_dir), framework)
@@ -108,7 +111,9 @@ def evaluate_model(
     checked = probability_matrix(predictions, manifest["classes"])
     metrics = classification_metrics(labels, checked)
     metrics.update(slice_metrics(predictions, test, manifest))
-    metrics.update(_serving_figures(predictor, test, spec.evaluation.latency_calls, model_dir))
+    metrics.update(
+        _serving_figures(predictor, test, spec.evaluation.latency_calls, model_dir, start_rss_mb)
+    )
 
     matrix = confusion_matrix(labels, checked.argmax(axis=1), len(manifest["classes"]))
     title = f"{spec.name} · {framework}"

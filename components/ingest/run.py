@@ -57,6 +57,7 @@ class IngestResult:
     mlflow_run_id: str | None = None
     timings: dict[str, float] = field(default_factory=dict)
     peak_rss_mb: float | None = None
+    start_rss_mb: float | None = None
 
     @property
     def counts(self) -> dict:
@@ -242,7 +243,7 @@ def run_ingest(
         check_columns(source, dataset, loaded.path)
 
     timings: dict[str, float] = {}
-    reset_peak_rss()
+    start_rss_mb = reset_peak_rss()
     started = time.perf_counter()
     report(f"fingerprinting {len(files)} file(s)")
     digests = [file_sha256(path) for path in files]
@@ -274,7 +275,14 @@ def run_ingest(
     point_current(current_snapshot_link(output_dir, loaded.spec.name), final)
     timings["total_s"] = time.perf_counter() - started
 
-    result = IngestResult(final, manifest, cache_hit, timings=timings, peak_rss_mb=peak_rss_mb())
+    result = IngestResult(
+        final,
+        manifest,
+        cache_hit,
+        timings=timings,
+        peak_rss_mb=peak_rss_mb(),
+        start_rss_mb=start_rss_mb,
+    )
     if track:
         report("logging the ingest run to MLflow")
         result.mlflow_run_id = _log_to_mlflow(loaded, output_dir, result)
@@ -286,7 +294,7 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    from components.common.tracking import PEAK_RSS, STEP_SECONDS, TAG_FINGERPRINT, step_run
+    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, rss_metrics, step_run
 
     counts = result.counts
     fingerprint_ = result.manifest["fingerprint"]
@@ -306,7 +314,7 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
         )
         metrics = {
             STEP_SECONDS: result.timings["total_s"],
-            PEAK_RSS: result.peak_rss_mb,
+            **rss_metrics(result.peak_rss_mb, result.start_rss_mb),
             "rows_read": counts["read"],
             "rows_accepted": counts["accepted"],
             "rows_quarantined": counts["quarantined"],

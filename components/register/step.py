@@ -36,15 +36,15 @@ def register_model(
     import mlflow
 
     from components.common.tracking import (
-        PEAK_RSS,
         STEP_SECONDS,
         TAG_FINGERPRINT,
         TAG_FRAMEWORK,
+        rss_metrics,
         step_run,
     )
     from components.register.registry import log_and_register
 
-    reset_peak_rss()
+    start_rss_mb = reset_peak_rss()
     started = time.perf_counter()
     report_step(REGISTER_STEP)
     manifest = require_manifest(Path(snapshot_dir))
@@ -66,5 +66,10 @@ def register_model(
             blessing["metrics"],
             blessing["blessed"],
         )
-        mlflow.log_metrics({STEP_SECONDS: time.perf_counter() - started, PEAK_RSS: peak_rss_mb()})
+        mlflow.log_metrics(
+            {
+                STEP_SECONDS: time.perf_counter() - started,
+                **rss_metrics(peak_rss_mb(), start_rss_mb),
+            }
+        )
     return version

@@ -84,13 +84,15 @@ def train_and_export(
     serving_model_dir: str | Path,
     model_run_dir: str | None = None,
     started: float | None = None,
+    start_rss_mb: float | None = None,
 ) -> FitResult:
     """run_fn without FnArgs: fit on in-memory splits, log, export to serving_model_dir.
 
-    Only the chief logs (MLflow, TensorBoard) and writes the export. started: the step's
-    `time.perf_counter()` at its start (default: now), from which `step_s` counts."""
-    started = time.perf_counter() if started is None else started
-    reset_peak_rss()
+    Only the chief logs (MLflow, TensorBoard) and writes the export. started / start_rss_mb: the
+    step's `time.perf_counter()` and `reset_peak_rss()` at its start (run_fn's, before it reads
+    the splits), from which `step_s` and the peak RSS count; without them the step starts here."""
+    if started is None:
+        started, start_rss_mb = time.perf_counter(), reset_peak_rss()
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
     strategy = make_strategy()
@@ -128,7 +130,7 @@ def train_and_export(
             strategy=strategy,
         )
         if track:
-            mlflow.log_metrics(result.metrics())
+            mlflow.log_metrics(result.metrics(start_rss_mb))
         # Non-chief workers save too (saving may run collectives) but into a throwaway dir.
         export_dir = serving_model_dir if chief else tempfile.mkdtemp(prefix="tandem-export-")
         export_serving_model(result.model, tf_transform_output, spec.dataset, export_dir)
@@ -161,7 +163,7 @@ def _log_input_probe(tf_transform_output: tft.TFTransformOutput, snapshot_dir: P
 
 def run_fn(fn_args) -> None:
     """TFX Trainer entry point; fn_args.custom_config = config.trainer_config(spec, ...)."""
-    started = time.perf_counter()
+    started, start_rss_mb = time.perf_counter(), reset_peak_rss()
     custom_config = fn_args.custom_config or {}
     spec = cfg.spec_from_config(custom_config)
     tf_transform_output = tft.TFTransformOutput(
@@ -180,4 +182,5 @@ def run_fn(fn_args) -> None:
         fn_args.serving_model_dir,
         fn_args.model_run_dir,
         started,
+        start_rss_mb,
     )

@@ -23,7 +23,7 @@ import tensorflow as tf
 
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
-from components.common.tracking import PEAK_RSS
+from components.common.tracking import rss_metrics
 from components.spec import TrainingSpec
 from components.tf_trainer.config import INPUTS
 from components.tf_trainer.model import build_model, compile_model, parameter_count
@@ -141,14 +141,16 @@ class FitResult:
         timed = self.epoch_seconds[1:] or self.epoch_seconds
         return self.train_examples * len(timed) / sum(timed)
 
-    def metrics(self) -> dict[str, float]:
-        """Run-level figures for MLflow and the benchmark (names as the PyTorch side's)."""
+    def metrics(self, start_rss_mb: float | None = None) -> dict[str, float]:
+        """Run-level figures for MLflow and the benchmark (names as the PyTorch side's); the peak
+        RSS is this process's so far, logged beside start_rss_mb (the RSS when its window started,
+        `resources.reset_peak_rss`) when given."""
         return {
             "samples_per_s": self.samples_per_s,
             "first_epoch_s": self.epoch_seconds[0],
             "fit_s": self.fit_s,
             "train_examples": float(self.train_examples),
-            PEAK_RSS: peak_rss_mb(),
+            **rss_metrics(peak_rss_mb(), start_rss_mb),
         }
 
 

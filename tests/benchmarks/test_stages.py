@@ -1,12 +1,14 @@
 """The PyTorch pipeline's breakdown: kfp.local's step processes clocked, and the wall split into
-step_s and fixed-cost phases that add up to it."""
+step_s and fixed-cost phases that add up to it; TFX's in-process nodes' memory."""
 
 # No `from __future__ import annotations`: kfp reads the component's real type hints.
+
+from types import SimpleNamespace
 
 import pytest
 from kfp import dsl, local
 
-from benchmarks.stages import kfp_task_times, torch_phases
+from benchmarks.stages import kfp_task_times, tfx_node_times, torch_phases
 
 
 def _span(step: str, start: float, end: float, step_s: float) -> dict:
@@ -86,3 +88,29 @@ def test_kfp_task_times_clock_each_step_process(tmp_path):
     assert [task["task"] for task in tasks] == ["_double", "_double"]
     assert all(task["start"] < task["end"] for task in tasks)
     assert tasks[0]["end"] <= tasks[1]["start"]
+
+
+def _launcher(node_id: str) -> SimpleNamespace:
+    return SimpleNamespace(_pipeline_node=SimpleNamespace(node_info=SimpleNamespace(id=node_id)))
+
+
+@pytest.mark.slow
+def test_tfx_node_times_record_each_nodes_start_and_peak_rss(monkeypatch):
+    from tfx.orchestration.portable.launcher import Launcher
+
+    held = []
+
+    def executor(self, execution_info):
+        held.append(bytearray(64 * 2**20))  # kept, as a node's leftovers stay in the process
+
+    monkeypatch.setattr(Launcher, "_run_executor", executor)
+    with tfx_node_times() as nodes:
+        for node_id in ("ExampleGen", "StatisticsGen"):
+            Launcher._run_executor(_launcher(node_id), None)
+    assert Launcher._run_executor is executor
+    first, second = nodes["ExampleGen"], nodes["StatisticsGen"]
+    held.clear()
+    # The second node starts holding the first one's 64 MiB; what it adds itself stays 64 MiB.
+    assert second["start_rss_mb"] > first["start_rss_mb"] + 32
+    for node in (first, second):
+        assert 32 < node["peak_rss_mb"] - node["start_rss_mb"] < 96

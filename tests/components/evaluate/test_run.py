@@ -70,6 +70,7 @@ def test_the_evaluation_is_logged_and_nothing_is_registered(
     client = MlflowClient(tracking_uri(tmp_path))
     run = client.get_run(result.mlflow_run_id)
     assert run.data.tags["tandem.step"] == "evaluate"
+    assert 0 < run.data.metrics["start_rss_mb"] <= run.data.metrics["peak_rss_mb"]
     assert run.data.metrics["slice.sex.female.accuracy"] == pytest.approx(
         result.metrics["slice.sex.female.accuracy"]
     )

@@ -271,6 +271,7 @@ def test_mlflow_run_nests_under_the_pipeline_run(tmp_path, monkeypatch):
     assert run.data.metrics["rows_read"] == 344
     # The process's high-water mark during the ingest: Beam and pyarrow take well over 50 MiB.
     assert run.data.metrics["peak_rss_mb"] == result.peak_rss_mb > 50
+    assert run.data.metrics["start_rss_mb"] == result.start_rss_mb <= result.peak_rss_mb
     assert run.data.metrics["quarantined.missing_value.sex"] == 9
     assert run.inputs.dataset_inputs[0].dataset.digest == result.manifest["fingerprint"][:12]
     artifacts = [a.path for a in MlflowClient(uri).list_artifacts(run.info.run_id)]

@@ -16,15 +16,19 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.common.features import encode
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
+from components.common.resources import current_rss_mb
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, experiment_name, tracking_uri
 from components.export import load_predictor
+from components.tf_trainer import trainer
 from components.tf_trainer.config import trainer_config
 from components.tf_trainer.trainer import run_fn
 from tests.step_clock import assert_step_covers_call_to_export
 
 
 @pytest.mark.e2e
-def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transform_run, tmp_path):
+def test_run_fn_trains_logs_and_exports(
+    penguins_snapshot, penguins_spec, transform_run, tmp_path, monkeypatch
+):
     spec = penguins_spec.model_copy(
         update={"training": penguins_spec.training.model_copy(update={"epochs": 3})}
     )
@@ -43,8 +47,20 @@ def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transf
             snapshot_dir=str(penguins_snapshot.snapshot_dir),
         ),
     )
+    # Each split read also holds 64 MiB, like a big split: the step's memory window must start
+    # before the reads, so its start figure excludes them and its own increase counts them.
+    rss_before_reads, held = [], []
+
+    def read_split(*args, **kwargs):
+        rss_before_reads.append(current_rss_mb())
+        held.append(bytearray(64 * 2**20))
+        return original_read_split(*args, **kwargs)
+
+    original_read_split = trainer.read_split
+    monkeypatch.setattr(trainer, "read_split", read_split)
     called_at = time.time()
     run_fn(fn_args)
+    held.clear()
 
     test = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     probabilities = load_predictor(tmp_path / "serving", "tensorflow").predict(test)
@@ -60,7 +76,8 @@ def test_run_fn_trains_logs_and_exports(penguins_snapshot, penguins_spec, transf
     assert run.data.params["compile"] == "graph"
     assert run.data.params["seed"] == "0"
     assert run.data.metrics["samples_per_s"] > 0
-    assert run.data.metrics["peak_rss_mb"] > 0
+    assert run.data.metrics["start_rss_mb"] < rss_before_reads[0] + 32
+    assert run.data.metrics["peak_rss_mb"] - run.data.metrics["start_rss_mb"] > 2 * 64
     assert run.data.metrics["step_s"] > run.data.metrics["fit_s"]
     assert_step_covers_call_to_export(run, called_at, tmp_path / "serving")
     assert run.data.tags["tandem.env.tensorflow"] == tf.__version__
