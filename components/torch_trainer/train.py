@@ -29,7 +29,7 @@ from components.common.process_exit import prepare_exit
 from components.common.progress import report_epoch, report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
-from components.common.tracking import PEAK_RSS, STEP_SECONDS, training_params
+from components.common.tracking import STEP_SECONDS, rss_metrics, training_params
 from components.ingest.snapshot import require_manifest
 from components.spec import LoadedSpec, load_spec
 from components.torch_trainer.batching import per_process_batch
@@ -223,9 +223,12 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     )
 
 
-def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir, started):
-    """Rank 0: the attempt's final metrics, the export, the input probe, and step_s — from the
-    start of `train` to the export written, as the TensorFlow trainer measures its step."""
+def _finish_on_rank_zero(
+    run, fitted: _Fitted, snapshot_dir, manifest, model_dir, started, start_rss_mb
+):
+    """Rank 0: the attempt's final metrics (memory: the peak since `train` started, and the RSS
+    then), the export, the input probe, and step_s — from the start of `train` to the export
+    written, as the TensorFlow trainer measures its step."""
     from components.torch_trainer.export import export_model
     from components.torch_trainer.run_log import TAG_RESUMED_FROM_EPOCH
 
@@ -239,7 +242,7 @@ def _finish_on_rank_zero(run, fitted: _Fitted, snapshot_dir, manifest, model_dir
                 "first_step_s": fitted.throughput.first_step_s,
                 "fit_s": fitted.fit_s,
                 "train_examples": float(fitted.train_rows),
-                PEAK_RSS: peak_rss_mb(),
+                **rss_metrics(peak_rss_mb(), start_rss_mb),
             }
         )
     export_model(fitted.network.inference_module(), fitted.n_inputs, manifest, model_dir)
@@ -264,7 +267,7 @@ def train(
     from components.torch_trainer.topology import topology_from_env
 
     started = time.perf_counter()
-    reset_peak_rss()
+    start_rss_mb = reset_peak_rss()
     _quiet_expected_warnings()
     topology = topology_from_env()
     if topology.is_global_zero:
@@ -291,7 +294,9 @@ def train(
         }
         if run is not None:
             summary.update(
-                _finish_on_rank_zero(run, fitted, snapshot_dir, manifest, model_dir, started)
+                _finish_on_rank_zero(
+                    run, fitted, snapshot_dir, manifest, model_dir, started, start_rss_mb
+                )
             )
     (checkpoint_dir / f"rank-{topology.global_rank}.json").write_text(json.dumps(summary, indent=2))
     return summary
