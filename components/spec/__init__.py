@@ -138,7 +138,18 @@ class CompileModes(_Strict):
     pytorch: Literal["eager", "compile"] = Field("eager", description="compile: torch.compile")
 
 
-class MLPModel(_Strict):
+class _ModelFamily(_Strict):
+    def describe(self) -> str:
+        """The family and its parameters in one line, e.g. `resnet(d_main=64, ...)`: logged as
+        the train run's `model` param, which the fairness audit compares across frameworks."""
+        params = getattr(self, "params", None)
+        if params is None:
+            return self.family
+        inner = ", ".join(f"{key}={value}" for key, value in params.model_dump().items())
+        return f"{self.family}({inner})"
+
+
+class MLPModel(_ModelFamily):
     """Linear + ReLU per `training.hidden_sizes`, then a linear output layer."""
 
     family: Literal["mlp"] = "mlp"
@@ -152,7 +163,7 @@ class ResNetParams(_Strict):
     residual_dropout: float = Field(0.0, ge=0, lt=1, description="On each block's output.")
 
 
-class ResNetModel(_Strict):
+class ResNetModel(_ModelFamily):
     """The tabular ResNet (Gorishniy et al. 2021): a linear layer to `d_main`, then blocks of
     LayerNorm → linear → ReLU → dropout → linear → dropout added to their input, then LayerNorm →
     ReLU → linear output layer."""
@@ -177,7 +188,7 @@ class FTTransformerParams(_Strict):
         return self
 
 
-class FTTransformerModel(_Strict):
+class FTTransformerModel(_ModelFamily):
     """The FT-Transformer (Gorishniy et al. 2021): each encoded input becomes a token (its value
     times a learned vector plus a learned bias), a learned [CLS] token is appended, pre-norm
     transformer blocks (LayerNorm → multi-head self-attention → dropout, added; LayerNorm → linear
