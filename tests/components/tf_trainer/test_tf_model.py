@@ -161,6 +161,15 @@ def test_the_cls_token_is_appended_last_and_the_head_reads_it():
     np.testing.assert_array_equal(head_input, stream[:, -1])
 
 
+def test_an_ft_transformer_round_trips_through_the_keras_format(tmp_path):
+    model = small_model("ft_transformer")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.get_layer("tokenizer"), FeatureTokenizer)
+    x = np.random.default_rng(1).normal(size=(3, 9)).astype("float32")
+    np.testing.assert_allclose(loaded({"inputs": x}), model({"inputs": x}), atol=1e-6)
+
+
 def test_the_fit_reports_the_count_the_train_run_logs(penguins_spec, encoded_train):
     spec = penguins_spec.model_copy(
         update={"training": training_spec(SMALL["resnet"]).model_copy(update={"epochs": 1})}
