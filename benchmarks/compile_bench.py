@@ -179,8 +179,8 @@ def _tensorflow(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) ->
     training = spec.training
     set_seed(training.seeds[0])
     n_classes = int(y.max()) + 1
-    models = {"graph": build_model(x.shape[1], n_classes, training.hidden_sizes)}
-    models["xla"] = build_model(x.shape[1], n_classes, training.hidden_sizes)
+    models = {"graph": build_model(training, x.shape[1], n_classes)}
+    models["xla"] = build_model(training, x.shape[1], n_classes)
     models["xla"].set_weights(models["graph"].get_weights())
     dataset = tf.data.Dataset.from_tensor_slices(({INPUTS: x}, y)).batch(training.batch_size)
     dataset = dataset.cache()
