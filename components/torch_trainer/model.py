@@ -51,7 +51,8 @@ class Classifier(nn.Module):
         self, training: TrainingSpec, n_inputs: int, n_classes: int, compile_mode: str = "eager"
     ):
         super().__init__()
-        self.training, self.n_inputs, self.n_classes = training, n_inputs, n_classes
+        # Not `self.training`: nn.Module keeps its train/eval mode there.
+        self.training_spec, self.n_inputs, self.n_classes = training, n_inputs, n_classes
         self.network = build_network(training, n_inputs, n_classes)
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
@@ -74,7 +75,7 @@ class Classifier(nn.Module):
 
     def inference_module(self) -> nn.Module:
         """An eager copy of the trained network with softmax on top, in eval mode (to export)."""
-        network = build_network(self.training, self.n_inputs, self.n_classes)
+        network = build_network(self.training_spec, self.n_inputs, self.n_classes)
         network.load_state_dict(self.network.state_dict())
         return nn.Sequential(network, nn.Softmax(dim=1)).eval()
 

@@ -89,7 +89,7 @@ def test_each_family_has_the_shared_parameter_count_and_returns_logits(
     model, hidden_sizes, n_inputs, n_classes
 ):
     network = classifier(model, hidden_sizes, n_inputs, n_classes)
-    expected = architectures.parameter_count(network.training, n_inputs, n_classes)
+    expected = architectures.parameter_count(network.training_spec, n_inputs, n_classes)
     assert network.parameter_count() == expected
     assert network(torch.randn(5, n_inputs)).shape == (5, n_classes)
 
@@ -136,7 +136,7 @@ def test_each_family_is_initialised_by_the_shared_contract(
 @pytest.mark.parametrize("family", list(SMALL))
 def test_compile_mode_keeps_the_eager_state_dict_keys(family):
     eager = classifier(SMALL[family], [16, 8], 9, 3)
-    compiled = Classifier(eager.training, eager.n_inputs, eager.n_classes, "compile")
+    compiled = Classifier(eager.training_spec, eager.n_inputs, eager.n_classes, "compile")
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
@@ -144,10 +144,10 @@ def test_compile_mode_keeps_the_eager_state_dict_keys(family):
 def test_inference_module_outputs_probabilities_with_the_trained_weights(
     model, hidden_sizes, n_inputs, n_classes
 ):
-    network = classifier(model, hidden_sizes, n_inputs, n_classes)
+    network = classifier(model, hidden_sizes, n_inputs, n_classes).eval()  # as after training
     x = torch.randn(4, n_inputs)
     probabilities = network.inference_module()(x)
-    torch.testing.assert_close(probabilities, torch.softmax(network.eval()(x), dim=1))
+    torch.testing.assert_close(probabilities, torch.softmax(network(x), dim=1))
     torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))
 
 
