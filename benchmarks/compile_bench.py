@@ -92,13 +92,13 @@ def _torch(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) -> dict
     import torch
     from torch.nn import functional as F
 
-    from components.torch_trainer.model import build_network
+    from components.torch_trainer.networks import build_network
 
     training = spec.training
     cache = _inductor_cache()
     torch.manual_seed(training.seeds[0])
-    eager = build_network(x.shape[1], training.hidden_sizes, int(y.max()) + 1)
-    twin = build_network(x.shape[1], training.hidden_sizes, int(y.max()) + 1)
+    eager = build_network(training, x.shape[1], int(y.max()) + 1)
+    twin = build_network(training, x.shape[1], int(y.max()) + 1)
     twin.load_state_dict(eager.state_dict())
     compiled = torch.compile(twin)
     inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
