@@ -22,7 +22,7 @@ from components.common.features import encode, label_indices
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
 from components.tf_trainer.config import INPUTS, n_inputs
-from components.tf_trainer.model import build_model, compile_model
+from components.tf_trainer.model import build_model, compile_model, trainable_parameter_count
 from components.tf_trainer.training import FitResult, StepTimer, set_seed
 
 RESULT_FILE = "train_bare.json"
@@ -59,7 +59,7 @@ def train_bare(
     x, y = split_arrays(snapshot_dir, "train", manifest)
     x_eval, y_eval = split_arrays(snapshot_dir, "eval", manifest)
     set_seed(seed)
-    model = build_model(n_inputs(spec.dataset), len(spec.dataset.classes), training.hidden_sizes)
+    model = build_model(training, n_inputs(spec.dataset), len(spec.dataset.classes))
     compile_model(model, training, mode)
     timer = StepTimer()
     fit_start = time.perf_counter()
@@ -79,7 +79,7 @@ def train_bare(
         epoch_seconds=timer.epoch_seconds,
         train_examples=len(y),
         fit_s=time.perf_counter() - fit_start,
-        parameter_count=model.count_params(),
+        parameter_count=trainable_parameter_count(model),
         replicas=1,
     )
     report = {

@@ -31,7 +31,8 @@ from components.ingest.snapshot import require_manifest
 from components.spec import load_spec
 from components.torch_trainer.data import shard_loader, split_dataset
 from components.torch_trainer.export import export_model
-from components.torch_trainer.model import build_network, make_optimizer
+from components.torch_trainer.model import make_optimizer
+from components.torch_trainer.networks import build_network
 
 
 def train(
@@ -50,9 +51,7 @@ def train(
     torch.manual_seed(seed)
     manifest = require_manifest(snapshot_dir)
     dataset = split_dataset(snapshot_dir, "train", manifest)
-    network = build_network(
-        dataset.tensors[0].shape[1], training.hidden_sizes, len(manifest["classes"])
-    )
+    network = build_network(training, dataset.tensors[0].shape[1], len(manifest["classes"]))
     model = DistributedDataParallel(network) if world > 1 else network
     optimizer = make_optimizer(training, model.parameters())
     loader = shard_loader(dataset, training.batch_size, world, rank, seed, shuffle=True)

@@ -92,13 +92,13 @@ def _torch(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) -> dict
     import torch
     from torch.nn import functional as F
 
-    from components.torch_trainer.model import build_network
+    from components.torch_trainer.networks import build_network
 
     training = spec.training
     cache = _inductor_cache()
     torch.manual_seed(training.seeds[0])
-    eager = build_network(x.shape[1], training.hidden_sizes, int(y.max()) + 1)
-    twin = build_network(x.shape[1], training.hidden_sizes, int(y.max()) + 1)
+    eager = build_network(training, x.shape[1], int(y.max()) + 1)
+    twin = build_network(training, x.shape[1], int(y.max()) + 1)
     twin.load_state_dict(eager.state_dict())
     compiled = torch.compile(twin)
     inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
@@ -179,8 +179,8 @@ def _tensorflow(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) ->
     training = spec.training
     set_seed(training.seeds[0])
     n_classes = int(y.max()) + 1
-    models = {"graph": build_model(x.shape[1], n_classes, training.hidden_sizes)}
-    models["xla"] = build_model(x.shape[1], n_classes, training.hidden_sizes)
+    models = {"graph": build_model(training, x.shape[1], n_classes)}
+    models["xla"] = build_model(training, x.shape[1], n_classes)
     models["xla"].set_weights(models["graph"].get_weights())
     dataset = tf.data.Dataset.from_tensor_slices(({INPUTS: x}, y)).batch(training.batch_size)
     dataset = dataset.cache()

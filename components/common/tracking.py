@@ -50,6 +50,7 @@ def rss_metrics(peak_rss_mb: float, start_rss_mb: float | None) -> dict[str, flo
 def training_params(training, seed: int) -> dict[str, object]:
     """The train run's params both frameworks log under the same names (a TrainingSpec)."""
     return {
+        "model": training.model.describe(),
         "hidden_sizes": list(training.hidden_sizes),
         "optimizer": training.optimizer,
         "learning_rate": training.learning_rate,

@@ -18,6 +18,7 @@ from components.compare.model import AuditItem, PipelineRun
 
 PARAMETER_COUNT_TOLERANCE = 0.05
 SHARED_SETTINGS = (
+    "model",
     "hidden_sizes",
     "optimizer",
     "learning_rate",
@@ -152,7 +153,8 @@ def same_training_settings(runs: list[PipelineRun]) -> AuditItem:
     return AuditItem(
         "Same architecture, optimizer, batch size and epochs",
         passed,
-        "hidden sizes, optimizer, learning rate, Adam epsilon, batch size and epochs agree"
+        "model family and parameters, hidden sizes, optimizer, learning rate, Adam epsilon, batch "
+        "size and epochs agree"
         if passed
         else f"differ between runs: {', '.join(differing)}",
         _by_framework(runs, settings),

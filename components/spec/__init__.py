@@ -11,7 +11,7 @@ import glob
 import importlib.resources
 import re
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
@@ -138,7 +138,75 @@ class CompileModes(_Strict):
     pytorch: Literal["eager", "compile"] = Field("eager", description="compile: torch.compile")
 
 
+class _ModelFamily(_Strict):
+    def describe(self) -> str:
+        """The family and its parameters in one line, e.g. `resnet(d_main=64, ...)`: logged as
+        the train run's `model` param, which the fairness audit compares across frameworks."""
+        params = getattr(self, "params", None)
+        if params is None:
+            return self.family
+        inner = ", ".join(f"{key}={value}" for key, value in params.model_dump().items())
+        return f"{self.family}({inner})"
+
+
+class MLPModel(_ModelFamily):
+    """Linear + ReLU per `training.hidden_sizes`, then a linear output layer."""
+
+    family: Literal["mlp"] = "mlp"
+
+
+class ResNetParams(_Strict):
+    d_main: int = Field(64, ge=1, description="Width of the residual stream.")
+    d_hidden: int = Field(128, ge=1, description="Width inside each block.")
+    n_blocks: int = Field(2, ge=1)
+    dropout: float = Field(0.0, ge=0, lt=1, description="After each block's ReLU.")
+    residual_dropout: float = Field(0.0, ge=0, lt=1, description="On each block's output.")
+
+
+class ResNetModel(_ModelFamily):
+    """The tabular ResNet (Gorishniy et al. 2021): a linear layer to `d_main`, then blocks of
+    LayerNorm → linear → ReLU → dropout → linear → dropout added to their input, then LayerNorm →
+    ReLU → linear output layer."""
+
+    family: Literal["resnet"]
+    params: ResNetParams = Field(default_factory=ResNetParams)
+
+
+class FTTransformerParams(_Strict):
+    d_token: int = Field(64, ge=1, description="Width of each feature's token.")
+    n_blocks: int = Field(2, ge=1)
+    n_heads: int = Field(4, ge=1, description="Must divide d_token.")
+    d_ffn: int = Field(128, ge=1, description="Width inside each block's feed-forward network.")
+    attention_dropout: float = Field(0.1, ge=0, lt=1)
+    ffn_dropout: float = Field(0.0, ge=0, lt=1)
+    residual_dropout: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_tokens(self) -> FTTransformerParams:
+        if self.d_token % self.n_heads:
+            raise ValueError(f"n_heads {self.n_heads} does not divide d_token {self.d_token}")
+        return self
+
+
+class FTTransformerModel(_ModelFamily):
+    """The FT-Transformer (Gorishniy et al. 2021): each encoded input becomes a token (its value
+    times a learned vector plus a learned bias), a learned [CLS] token is appended, pre-norm
+    transformer blocks (LayerNorm → multi-head self-attention → dropout, added; LayerNorm → linear
+    → ReLU → dropout → linear → dropout, added) run over the tokens, and the [CLS] token goes
+    through LayerNorm → ReLU → a linear output layer."""
+
+    family: Literal["ft_transformer"]
+    params: FTTransformerParams = Field(default_factory=FTTransformerParams)
+
+
+ModelSpec = Annotated[MLPModel | ResNetModel | FTTransformerModel, Field(discriminator="family")]
+
+
 class TrainingSpec(_Strict):
+    model: ModelSpec = Field(
+        default_factory=MLPModel,
+        description="The network family both frameworks build; mlp uses hidden_sizes.",
+    )
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
     optimizer: Literal["adam", "sgd"] = "adam"
     learning_rate: float = Field(1e-3, gt=0)

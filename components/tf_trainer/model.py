@@ -1,39 +1,163 @@
-"""The Keras MLP both frameworks build from the spec, its optimizer and its compile mode.
+"""The Keras network of the spec's model family, its optimizer and its compile mode.
 
-Same architecture as the PyTorch side: Dense + ReLU per hidden size, then a Dense layer to the
-classes (softmax here, inside the model; torch applies it in the loss). Parameter counts match
-exactly: weights + biases per layer.
+`build_model` builds `training.model` (mlp, resnet or ft_transformer) layer for layer as the
+PyTorch side does, with the parameter count and the initialisation that
+`components.common.architectures` states for both. The last Dense layer applies softmax here,
+inside the model; torch applies it in the loss.
+
+Keras' defaults already match that contract for Dense (Glorot-uniform kernel, zero bias); the
+builders spell them out anyway. They differ for LayerNormalization (epsilon 1e-3, set to 1e-5
+here). MultiHeadAttention's kernels are 3-D ((d, heads, head_dim), (heads, head_dim, d)); Keras
+(3.15, the pinned version) has its EinsumDense projections tell GlorotUniform which axes are the
+input and output units, so each kernel is drawn over the (d, d) matrix it reshapes to (a test
+checks the limit: Keras versions that took fans from the 3-D shape drew narrower).
 """
 
 from __future__ import annotations
 
-import itertools
+import math
 
 import keras
+import numpy as np
 
-from components.spec import TrainingSpec
+from components.common.architectures import LAYER_NORM_EPSILON
+from components.spec import (
+    FTTransformerModel,
+    FTTransformerParams,
+    MLPModel,
+    ResNetModel,
+    TrainingSpec,
+)
 from components.tf_trainer.config import INPUTS
 
 COMPILE_MODES = ("eager", "graph", "xla")
 
 
-def parameter_count(hidden_sizes: list[int], n_inputs: int, n_classes: int) -> int:
-    """Weights + biases of the MLP: sum over layers of (fan_in * fan_out + fan_out)."""
-    widths = [n_inputs, *hidden_sizes, n_classes]
-    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in itertools.pairwise(widths))
+def _uniform(limit: float) -> keras.initializers.Initializer:
+    """Uniform in ±limit; unseeded, so each call draws a fresh seed from the global one."""
+    return keras.initializers.RandomUniform(-limit, limit)
 
 
-def build_model(n_inputs: int, n_classes: int, hidden_sizes: list[int]) -> keras.Model:
-    """{"inputs": float32 [batch, n_inputs]} → class probabilities [batch, n_classes].
+def _linear(units: int, name: str, activation: str | None = None) -> keras.layers.Dense:
+    """Dense with the contract's initialisation: Glorot-uniform kernel, zero bias."""
+    return keras.layers.Dense(
+        units,
+        activation=activation,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=name,
+    )
+
+
+def _layer_norm(name: str) -> keras.layers.LayerNormalization:
+    return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name)
+
+
+def _head(x, n_classes: int):
+    """LayerNorm → ReLU → Dense + softmax: the resnet's and the ft_transformer's output."""
+    x = _layer_norm("head_norm")(x)
+    x = keras.layers.ReLU(name="head_relu")(x)
+    return _linear(n_classes, "probabilities", activation="softmax")(x)
+
+
+@keras.saving.register_keras_serializable(package="tandem")
+class FeatureTokenizer(keras.layers.Layer):
+    """[batch, n_inputs] → tokens [batch, n_inputs + 1, d_token]: input i becomes
+    x[:, i] * weight[i] + bias[i], and the learned [CLS] token is appended last.
+
+    weight, bias and the [CLS] token are uniform in ±1/sqrt(d_token), as in the paper.
+    """
+
+    def __init__(self, d_token: int, **kwargs):
+        super().__init__(**kwargs)
+        self.d_token = d_token
+
+    def build(self, input_shape):
+        n_inputs, limit = input_shape[-1], 1 / math.sqrt(self.d_token)
+        shape = (n_inputs, self.d_token)
+        self.weight = self.add_weight(shape=shape, initializer=_uniform(limit), name="weight")
+        self.bias = self.add_weight(shape=shape, initializer=_uniform(limit), name="bias")
+        self.cls = self.add_weight(shape=(self.d_token,), initializer=_uniform(limit), name="cls")
+
+    def call(self, x):
+        tokens = x[:, :, None] * self.weight + self.bias
+        cls = keras.ops.broadcast_to(self.cls, (keras.ops.shape(x)[0], 1, self.d_token))
+        return keras.ops.concatenate([tokens, cls], axis=1)
+
+    def get_config(self):
+        return {**super().get_config(), "d_token": self.d_token}
+
+
+def _mlp(x, hidden_sizes: list[int], n_classes: int):
+    for index, width in enumerate(hidden_sizes):
+        x = _linear(width, f"hidden_{index}", activation="relu")(x)
+    return _linear(n_classes, "probabilities", activation="softmax")(x)
+
+
+def _resnet(x, model: ResNetModel, n_classes: int):
+    p = model.params
+    x = _linear(p.d_main, "stem")(x)
+    for index in range(p.n_blocks):
+        block = f"block_{index}"
+        z = _layer_norm(f"{block}_norm")(x)
+        z = _linear(p.d_hidden, f"{block}_linear_1", activation="relu")(z)
+        z = keras.layers.Dropout(p.dropout, name=f"{block}_dropout")(z)
+        z = _linear(p.d_main, f"{block}_linear_2")(z)
+        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_residual_dropout")(z)
+        x = keras.layers.Add(name=f"{block}_residual")([x, z])
+    return _head(x, n_classes)
+
+
+def _attention(p: FTTransformerParams, name: str) -> keras.layers.MultiHeadAttention:
+    """Self-attention over d_token with Q, K, V and output each a (d_token, d_token) matrix with
+    bias; attention_dropout on the attention weights."""
+    return keras.layers.MultiHeadAttention(
+        num_heads=p.n_heads,
+        key_dim=p.d_token // p.n_heads,
+        dropout=p.attention_dropout,
+        kernel_initializer="glorot_uniform",
+        bias_initializer="zeros",
+        name=name,
+    )
+
+
+def _ft_transformer(x, model: FTTransformerModel, n_classes: int):
+    p = model.params
+    t = FeatureTokenizer(p.d_token, name="tokenizer")(x)
+    for index in range(p.n_blocks):
+        block = f"block_{index}"
+        z = _layer_norm(f"{block}_attention_norm")(t)
+        z = _attention(p, f"{block}_attention")(z, z)
+        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_attention_residual_dropout")(z)
+        t = keras.layers.Add(name=f"{block}_attention_residual")([t, z])
+        z = _layer_norm(f"{block}_ffn_norm")(t)
+        z = _linear(p.d_ffn, f"{block}_ffn_linear_1", activation="relu")(z)
+        z = keras.layers.Dropout(p.ffn_dropout, name=f"{block}_ffn_dropout")(z)
+        z = _linear(p.d_token, f"{block}_ffn_linear_2")(z)
+        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_ffn_residual_dropout")(z)
+        t = keras.layers.Add(name=f"{block}_ffn_residual")([t, z])
+    return _head(t[:, -1], n_classes)
+
+
+def build_model(training: TrainingSpec, n_inputs: int, n_classes: int) -> keras.Model:
+    """The spec's family: {"inputs": float32 [batch, n_inputs]} → class probabilities
+    [batch, n_classes].
 
     The input is a one-key dict, the structure the transformed datasets yield.
     """
     inputs = keras.Input(shape=(n_inputs,), dtype="float32", name=INPUTS)
-    x = inputs
-    for index, width in enumerate(hidden_sizes):
-        x = keras.layers.Dense(width, activation="relu", name=f"hidden_{index}")(x)
-    probabilities = keras.layers.Dense(n_classes, activation="softmax", name="probabilities")(x)
-    return keras.Model({INPUTS: inputs}, probabilities, name="mlp")
+    model = training.model
+    if isinstance(model, MLPModel):
+        probabilities = _mlp(inputs, training.hidden_sizes, n_classes)
+    elif isinstance(model, ResNetModel):
+        probabilities = _resnet(inputs, model, n_classes)
+    else:
+        probabilities = _ft_transformer(inputs, model, n_classes)
+    return keras.Model({INPUTS: inputs}, probabilities, name=model.family)
+
+
+def trainable_parameter_count(model: keras.Model) -> int:
+    return int(sum(np.prod(weight.shape) for weight in model.trainable_weights))
 
 
 def make_optimizer(training: TrainingSpec) -> keras.optimizers.Optimizer:

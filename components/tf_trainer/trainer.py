@@ -2,7 +2,7 @@
 
 Reads ExampleGen's raw Parquet splits into memory through the Transform component's graph
 (`data.read_split`: the whole transformed train split is held in memory, rows x n_inputs x 4
-bytes), fits the spec's MLP on those arrays (`training.fit_model`, one Keras `fit`),
+bytes), fits the spec's network on those arrays (`training.fit_model`, one Keras `fit`),
 logs to TensorBoard and MLflow (a nested "train" run under MLFLOW_RUN_ID when the pipeline sets
 one), exports the evaluator's SavedModel to `fn_args.serving_model_dir` and checks it loads and
 predicts through the evaluator's own adapter. custom_config is
@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.common import tracking
+from components.common.architectures import parameter_count
 from components.common.frameworks import TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
 from components.common.progress import report_step
@@ -35,7 +36,6 @@ from components.tf_trainer import config as cfg
 from components.tf_trainer.data import read_split
 from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.input_probe import transformed_inputs
-from components.tf_trainer.model import parameter_count
 from components.tf_trainer.summaries import EpochScalars
 from components.tf_trainer.training import (
     EpochProgress,
@@ -71,7 +71,7 @@ def training_params(spec: Spec, seed: int, mode: str, world_size: int) -> dict[s
         **tracking.training_params(training, seed),
         "compile": mode,
         "world_size": world_size,
-        "parameter_count": parameter_count(training.hidden_sizes, n_inputs, n_classes),
+        "parameter_count": parameter_count(training, n_inputs, n_classes),
     }
 
 

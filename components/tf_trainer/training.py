@@ -1,9 +1,9 @@
 """The fit both training paths share: seed, distribution strategy, callbacks, timing.
 
-`fit_model` builds and compiles the MLP inside the strategy's scope and fits it on in-memory
-arrays (`SplitArrays`: float32 inputs [rows, n], int64 labels [rows]) with one Keras `fit` call —
-the call a bare Keras loop makes (`benchmarks.bare_keras`), so the trainer pays only for what it
-adds around it (its epoch-level callbacks).
+`fit_model` builds and compiles the spec's network inside the strategy's scope and fits it on
+in-memory arrays (`SplitArrays`: float32 inputs [rows, n], int64 labels [rows]) with one Keras
+`fit` call — the call a bare Keras loop makes (`benchmarks.bare_keras`), so the trainer pays only
+for what it adds around it (its epoch-level callbacks).
 
 Throughput is measured from each epoch's start to the end of its last training step (validation
 excluded); `samples_per_s` leaves out the first epoch, which pays for tracing / XLA compilation,
@@ -26,7 +26,7 @@ from components.common.resources import peak_rss_mb
 from components.common.tracking import rss_metrics
 from components.spec import TrainingSpec
 from components.tf_trainer.config import INPUTS
-from components.tf_trainer.model import build_model, compile_model, parameter_count
+from components.tf_trainer.model import build_model, compile_model, trainable_parameter_count
 
 
 def set_seed(seed: int) -> None:
@@ -171,7 +171,7 @@ def fit_model(
     set_seed(seed)
     strategy = strategy or make_strategy()
     with strategy.scope():
-        model = build_model(n_inputs, n_classes, training.hidden_sizes)
+        model = build_model(training, n_inputs, n_classes)
         compile_model(model, training, mode)
     timer = StepTimer()
     x, y = train.as_fit_data()
@@ -193,6 +193,6 @@ def fit_model(
         epoch_seconds=timer.epoch_seconds,
         train_examples=len(y),
         fit_s=fit_s,
-        parameter_count=parameter_count(training.hidden_sizes, n_inputs, n_classes),
+        parameter_count=trainable_parameter_count(model),
         replicas=strategy.num_replicas_in_sync,
     )

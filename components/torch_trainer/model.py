@@ -1,8 +1,8 @@
-"""The classifier both frameworks build from the spec: an MLP on the encoded inputs.
+"""The classifier both frameworks build from the spec: its model family on the encoded inputs.
 
-Linear + ReLU per hidden size, then Linear to the classes (logits; softmax only in the export).
-Weights + biases per layer, as Keras counts them: penguins (9 inputs, [16, 8], 3 classes) has 323.
-Plain torch: the training loop (`loop`) drives it with Lightning Fabric.
+The network (`networks.build_network`) returns logits; softmax only in the export. Its parameter
+count is `architectures.parameter_count`, as Keras counts it: penguins' MLP (9 inputs, [16, 8],
+3 classes) has 323. Plain torch: the training loop (`loop`) drives it with Lightning Fabric.
 """
 
 from __future__ import annotations
@@ -11,15 +11,7 @@ import torch
 from torch import nn
 
 from components.spec import TrainingSpec
-
-
-def build_network(n_inputs: int, hidden_sizes: list[int], n_classes: int) -> nn.Sequential:
-    layers: list[nn.Module] = []
-    width = n_inputs
-    for size in hidden_sizes:
-        layers += [nn.Linear(width, size), nn.ReLU()]
-        width = size
-    return nn.Sequential(*layers, nn.Linear(width, n_classes))
+from components.torch_trainer.networks import build_network
 
 
 class EpochSums:
@@ -56,11 +48,12 @@ class Classifier(nn.Module):
     """The spec's network. In compile mode its forward is `torch.compile`d (at the first step)."""
 
     def __init__(
-        self, n_inputs: int, n_classes: int, hidden_sizes: list[int], compile_mode: str = "eager"
+        self, training: TrainingSpec, n_inputs: int, n_classes: int, compile_mode: str = "eager"
     ):
         super().__init__()
-        self.n_inputs, self.n_classes, self.hidden_sizes = n_inputs, n_classes, list(hidden_sizes)
-        self.network = build_network(n_inputs, self.hidden_sizes, n_classes)
+        # Not `self.training`: nn.Module keeps its train/eval mode there.
+        self.training_spec, self.n_inputs, self.n_classes = training, n_inputs, n_classes
+        self.network = build_network(training, n_inputs, n_classes)
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
         # (nn.Module.compile() compiled nothing with torch 2.13: Dynamo captured no graph.)
@@ -70,7 +63,7 @@ class Classifier(nn.Module):
 
     @classmethod
     def from_spec(cls, training: TrainingSpec, n_inputs: int, n_classes: int) -> Classifier:
-        return cls(n_inputs, n_classes, list(training.hidden_sizes), training.compile.pytorch)
+        return cls(training, n_inputs, n_classes, training.compile.pytorch)
 
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.network.parameters())
@@ -82,7 +75,7 @@ class Classifier(nn.Module):
 
     def inference_module(self) -> nn.Module:
         """An eager copy of the trained network with softmax on top, in eval mode (to export)."""
-        network = build_network(self.n_inputs, self.hidden_sizes, self.n_classes)
+        network = build_network(self.training_spec, self.n_inputs, self.n_classes)
         network.load_state_dict(self.network.state_dict())
         return nn.Sequential(network, nn.Softmax(dim=1)).eval()
 

@@ -1,7 +1,13 @@
-"""One run's seed: the one asked for, else the spec's first."""
+"""The training spec: one run's seed, and the model family both frameworks build."""
 
 from __future__ import annotations
 
+import re
+
+import pytest
+import yaml
+
+from components.common.errors import TandemError
 from components.spec import default_spec_path, load_spec
 
 
@@ -10,3 +16,42 @@ def test_a_run_takes_the_seed_asked_for_else_the_specs_first():
     assert training.seed_or_default(None) == 7
     assert training.seed_or_default(3) == 3
     assert training.seed_or_default(0) == 0
+
+
+def spec_with_model(tmp_path, model: dict):
+    document = yaml.safe_load(default_spec_path().read_text())
+    document["training"]["model"] = model
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+def test_the_model_family_defaults_to_the_mlp_of_hidden_sizes():
+    training = load_spec(default_spec_path()).spec.training
+    assert training.model.family == "mlp"
+
+
+def test_a_family_takes_its_parameters_and_defaults_the_rest(tmp_path):
+    model = {"family": "ft_transformer", "params": {"d_token": 32, "n_heads": 8}}
+    params = load_spec(spec_with_model(tmp_path, model)).spec.training.model.params
+    assert (params.d_token, params.n_heads, params.n_blocks) == (32, 8, 2)
+
+
+@pytest.mark.parametrize(
+    ("model", "message"),
+    [
+        (
+            {"family": "ft_transformer", "params": {"n_heads": 3}},
+            "training.model.ft_transformer.params: n_heads 3 does not divide d_token 64",
+        ),
+        (
+            {"family": "resnet", "params": {"width": 3}},
+            "training.model.resnet.params.width: Extra inputs are not permitted",
+        ),
+        ({"family": "gpt"}, "training.model: Input tag 'gpt' found using 'family'"),
+    ],
+)
+def test_a_bad_model_names_its_field(tmp_path, model, message):
+    path = spec_with_model(tmp_path, model)
+    with pytest.raises(TandemError, match=re.escape(f"{path}: {message}")):
+        load_spec(path)

@@ -300,6 +300,7 @@ def _audit(runs: tuple[PipelineRun, ...], counts: dict[str, int]) -> tuple[Audit
 
 def _params(seed: int, parameter_count: int) -> dict[str, str]:
     return {
+        "model": "mlp",
         "hidden_sizes": "[64, 32]",
         "optimizer": "adam",
         "learning_rate": "0.01",

@@ -24,8 +24,11 @@ HARDWARE = {"cpu_model": "Test CPU", "cpus": "2", "memory_gib": "8.0", "accelera
 VERSIONS = {"tensorflow": {"tensorflow": "2.21.0"}, "pytorch": {"torch": "2.13.0"}}
 
 
-def train_params(seed: int, hidden_sizes=(16, 8), parameter_count: int = 323) -> dict[str, str]:
+def train_params(
+    seed: int, hidden_sizes=(16, 8), parameter_count: int = 323, model: str = "mlp"
+) -> dict[str, str]:
     return {
+        "model": model,
         "hidden_sizes": str(list(hidden_sizes)),
         "optimizer": "adam",
         "learning_rate": "0.01",
@@ -51,6 +54,7 @@ def pipeline_run(
     parameter_count: int = 323,
     hardware: dict | None = None,
     train_examples: float = 247.0,
+    model: str = "mlp",
 ) -> PipelineRun:
     return PipelineRun(
         framework=framework,
@@ -60,7 +64,7 @@ def pipeline_run(
         tags={TAG_FRAMEWORK: framework, TAG_FINGERPRINT: fingerprint, TAG_SEED: str(seed)},
         train=StepRun(
             run_id=f"train-{framework}-{seed}",
-            params=train_params(seed, hidden_sizes, parameter_count),
+            params=train_params(seed, hidden_sizes, parameter_count, model),
             metrics={"samples_per_s": 1000.0, "train_examples": train_examples},
             tags=train_tags(framework, hardware),
         ),

@@ -52,6 +52,7 @@ def test_parameter_counts_within_five_percent_pass():
         (dict(fingerprint="cd" * 32), "Same dataset snapshot"),
         (dict(train_examples=246.0), "Same splits"),
         (dict(hardware={**HARDWARE, "cpus": "8"}), "Same hardware"),
+        (dict(model="resnet(d_main=64)"), "Same architecture, optimizer, batch size and epochs"),
     ],
 )
 def test_each_difference_fails_its_item(changed, item):

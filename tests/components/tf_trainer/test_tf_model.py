@@ -1,32 +1,195 @@
-"""The Keras MLP: shape and parameter count as on the PyTorch side, optimizer, compile modes."""
+"""The Keras networks of each family: parameter count and initialisation as
+`components.common.architectures` states them, output, export; optimizer, compile modes."""
 
 from __future__ import annotations
 
 import json
+import math
 
 import keras
+import numpy as np
+import pyarrow.parquet as pq
 import pytest
 import tensorflow as tf
+import tensorflow_transform as tft
 
+from benchmarks.bare_keras import split_arrays
+from components.common.architectures import LAYER_NORM_EPSILON, parameter_count
+from components.export import load_predictor
+from components.spec import TrainingSpec
 from components.tf_trainer import training
 from components.tf_trainer.config import n_inputs
+from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.model import (
+    FeatureTokenizer,
     build_model,
     compile_model,
     make_optimizer,
-    parameter_count,
+    trainable_parameter_count,
 )
+from components.tf_trainer.trainer import training_params
 from components.tf_trainer.training import StepTimer, fit_model, is_chief, make_strategy
 
+SMALL = {
+    "mlp": {"family": "mlp"},
+    "resnet": {"family": "resnet", "params": {"d_main": 8, "d_hidden": 16, "n_blocks": 1}},
+    "ft_transformer": {
+        "family": "ft_transformer",
+        "params": {"d_token": 8, "n_blocks": 1, "n_heads": 2, "d_ffn": 16},
+    },
+}
+OTHER = {
+    "mlp": {"family": "mlp"},
+    "resnet": {
+        "family": "resnet",
+        "params": {"d_main": 12, "d_hidden": 6, "n_blocks": 3, "dropout": 0.1},
+    },
+    "ft_transformer": {
+        "family": "ft_transformer",
+        "params": {"d_token": 12, "n_blocks": 2, "n_heads": 3, "d_ffn": 20, "ffn_dropout": 0.1},
+    },
+}
+# (model specs, hidden_sizes, n_inputs, n_classes): penguins-like, and a second size
+SIZES = [(SMALL, [16, 8], 9, 3), (OTHER, [12], 5, 4)]
+FAMILIES = list(SMALL)
 
-def test_parameter_count_matches_the_torch_formula(penguins_spec):
-    hidden = penguins_spec.training.hidden_sizes
-    width = n_inputs(penguins_spec.dataset)
-    classes = len(penguins_spec.dataset.classes)
-    assert (width, hidden, classes) == (9, [16, 8], 3)
+
+def training_spec(model: dict, hidden_sizes: list[int] | None = None) -> TrainingSpec:
+    return TrainingSpec(model=model, hidden_sizes=hidden_sizes or [16, 8])
+
+
+def small_model(family: str) -> keras.Model:
+    keras.utils.set_random_seed(0)
+    return build_model(training_spec(SMALL[family]), 9, 3)
+
+
+def glorot_limit(fan_in: int, fan_out: int) -> float:
+    return math.sqrt(6 / (fan_in + fan_out))
+
+
+def assert_uniform_within(values: np.ndarray, limit: float, spread: float = 0.5) -> None:
+    """Inside ±limit, and spread as a uniform draw over it would be (not a narrower one)."""
+    assert np.abs(values).max() <= limit
+    assert np.abs(values).max() > spread * limit
+
+
+def test_the_penguins_mlp_has_the_torch_formula_count(penguins_spec):
+    training = penguins_spec.training
+    width, classes = n_inputs(penguins_spec.dataset), len(penguins_spec.dataset.classes)
+    assert (width, training.hidden_sizes, classes) == (9, [16, 8], 3)
     torch_style = (9 * 16 + 16) + (16 * 8 + 8) + (8 * 3 + 3)
-    assert parameter_count(hidden, width, classes) == torch_style == 323
-    assert build_model(width, classes, hidden).count_params() == torch_style
+    model = build_model(training, width, classes)
+    assert trainable_parameter_count(model) == parameter_count(training, 9, 3) == torch_style
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize(("models", "hidden_sizes", "width", "classes"), SIZES)
+def test_each_family_has_the_stated_parameter_count_and_gives_probabilities(
+    family, models, hidden_sizes, width, classes
+):
+    training = training_spec(models[family], hidden_sizes)
+    model = build_model(training, width, classes)
+    assert model.name == family
+    assert trainable_parameter_count(model) == parameter_count(training, width, classes)
+    assert not model.non_trainable_weights
+    x = np.random.default_rng(0).normal(size=(7, width)).astype("float32")
+    probabilities = model({"inputs": x}, training=False).numpy()
+    assert probabilities.shape == (7, classes)
+    assert (probabilities >= 0).all()
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_dense_layers_are_glorot_uniform_with_zero_biases(family):
+    dense = [layer for layer in small_model(family).layers if type(layer) is keras.layers.Dense]
+    assert dense
+    for layer in dense:
+        fan_in, fan_out = layer.kernel.shape
+        assert_uniform_within(layer.kernel.numpy(), glorot_limit(fan_in, fan_out))
+        assert not layer.bias.numpy().any()
+
+
+@pytest.mark.parametrize("family", ["resnet", "ft_transformer"])
+def test_layer_norms_start_at_scale_one_offset_zero_epsilon_1e5(family):
+    norms = [
+        layer
+        for layer in small_model(family).layers
+        if isinstance(layer, keras.layers.LayerNormalization)
+    ]
+    assert len(norms) == (2 if family == "resnet" else 3)
+    for layer in norms:
+        assert layer.epsilon == LAYER_NORM_EPSILON == 1e-5
+        assert (layer.gamma.numpy() == 1).all()
+        assert not layer.beta.numpy().any()
+
+
+def test_attention_projections_are_each_glorot_uniform_over_their_d_by_d_matrix():
+    """Limit sqrt(6/16) ~ 0.61 and draws reaching past 0.75 of it: fans taken from the query
+    kernel's 3-D shape (8, 2, 4), as older Keras did, would cap them at sqrt(6/48) ~ 0.35."""
+    attention = small_model("ft_transformer").get_layer("block_0_attention")
+    kernels = {w.path.split("/")[-2]: w.numpy() for w in attention.weights if "kernel" in w.path}
+    biases = [w.numpy() for w in attention.weights if "bias" in w.path]
+    assert set(kernels) == {"query", "key", "value", "attention_output"}
+    for kernel in kernels.values():
+        assert kernel.size == 8 * 8
+        assert_uniform_within(kernel, glorot_limit(8, 8), spread=0.75)
+    assert len({kernel.tobytes() for kernel in kernels.values()}) == 4
+    assert len(biases) == 4
+    assert not any(bias.any() for bias in biases)
+
+
+def test_the_tokenizer_and_cls_token_are_uniform_in_one_over_root_d_token():
+    tokenizer = small_model("ft_transformer").get_layer("tokenizer")
+    assert isinstance(tokenizer, FeatureTokenizer)
+    assert [tuple(w.shape) for w in tokenizer.weights] == [(9, 8), (9, 8), (8,)]
+    values = np.concatenate([w.numpy().ravel() for w in tokenizer.weights])
+    assert_uniform_within(values, 1 / math.sqrt(8))
+
+
+def test_the_cls_token_is_appended_last_and_the_head_reads_it():
+    model = small_model("ft_transformer")
+    tokenizer = model.get_layer("tokenizer")
+    x = np.arange(18, dtype="float32").reshape(2, 9)
+    tokens = tokenizer(x).numpy()
+    assert tokens.shape == (2, 10, 8)
+    weight, bias, cls = (w.numpy() for w in tokenizer.weights)
+    np.testing.assert_allclose(tokens[:, :9], x[:, :, None] * weight + bias, rtol=1e-6)
+    np.testing.assert_allclose(tokens[:, 9], np.broadcast_to(cls, (2, 8)))
+    last_block = model.get_layer("block_0_ffn_residual").output
+    probe = keras.Model(model.inputs, [last_block, model.get_layer("head_norm").input])
+    stream, head_input = (value.numpy() for value in probe({"inputs": x}))
+    np.testing.assert_array_equal(head_input, stream[:, -1])
+
+
+def test_an_ft_transformer_round_trips_through_the_keras_format(tmp_path):
+    model = small_model("ft_transformer")
+    model.save(tmp_path / "model.keras")
+    loaded = keras.models.load_model(tmp_path / "model.keras")
+    assert isinstance(loaded.get_layer("tokenizer"), FeatureTokenizer)
+    x = np.random.default_rng(1).normal(size=(3, 9)).astype("float32")
+    np.testing.assert_allclose(loaded({"inputs": x}), model({"inputs": x}), atol=1e-6)
+
+
+def test_the_fit_reports_the_count_the_train_run_logs(penguins_spec, encoded_train):
+    spec = penguins_spec.model_copy(
+        update={"training": training_spec(SMALL["resnet"]).model_copy(update={"epochs": 1})}
+    )
+    result = fit_model(encoded_train, None, 9, 3, spec.training, seed=0)
+    logged = training_params(spec, seed=0, mode="graph", world_size=1)["parameter_count"]
+    assert result.parameter_count == logged == parameter_count(spec.training, 9, 3)
+
+
+def test_an_ft_transformer_exports_and_serves_its_own_probabilities(
+    penguins_spec, penguins_snapshot, transform_run, tmp_path
+):
+    model = small_model("ft_transformer")
+    output = tft.TFTransformOutput(str(transform_run.transform_dir))
+    exported = export_serving_model(model, output, penguins_spec.dataset, tmp_path / "model")
+    check_export(exported, penguins_spec.dataset)
+    test = pq.read_table(penguins_snapshot.snapshot_dir / "test")
+    inputs, _ = split_arrays(penguins_snapshot.snapshot_dir, "test", penguins_snapshot.manifest)
+    served = load_predictor(exported, "tensorflow").predict(test)
+    np.testing.assert_allclose(served, model({"inputs": inputs}).numpy(), atol=1e-5)
 
 
 def test_adam_takes_the_spec_epsilon(penguins_spec):
@@ -39,7 +202,7 @@ def test_adam_takes_the_spec_epsilon(penguins_spec):
 
 
 def test_unknown_compile_mode_is_refused(penguins_spec):
-    model = build_model(9, 3, [4])
+    model = build_model(penguins_spec.training, 9, 3)
     with pytest.raises(ValueError, match="unknown compile mode"):
         compile_model(model, penguins_spec.training, "turbo")
 

@@ -1,13 +1,53 @@
-"""The classifier: the spec's architecture, optimizer settings, and compile mode."""
+"""The classifier: the spec's model family, its initialisation, optimizer settings, compile mode
+and export."""
 
 from __future__ import annotations
 
+import math
+
+import numpy as np
+import pyarrow.parquet as pq
+import pytest
 import torch
+from torch import nn
 from torch.nn import functional as F
 
-from components.common.features import input_names
-from components.spec import default_spec_path, load_spec
+from components.common import architectures
+from components.common.features import encode, input_names
+from components.export import TORCHSCRIPT_FILE, load_predictor
+from components.spec import TrainingSpec, default_spec_path, load_spec
+from components.torch_trainer.export import export_model
 from components.torch_trainer.model import Classifier, EpochSums, make_optimizer
+from components.torch_trainer.networks import FeatureTokenizer
+
+SMALL = {
+    "mlp": {"family": "mlp"},
+    "resnet": {
+        "family": "resnet",
+        "params": {"d_main": 8, "d_hidden": 12, "n_blocks": 2, "dropout": 0.2},
+    },
+    "ft_transformer": {
+        "family": "ft_transformer",
+        "params": {"d_token": 8, "n_blocks": 2, "n_heads": 2, "d_ffn": 12},
+    },
+}
+OTHER = {
+    "mlp": {"family": "mlp"},
+    "resnet": {
+        "family": "resnet",
+        "params": {"d_main": 16, "d_hidden": 6, "n_blocks": 1, "residual_dropout": 0.1},
+    },
+    "ft_transformer": {
+        "family": "ft_transformer",
+        "params": {"d_token": 12, "n_blocks": 1, "n_heads": 3, "d_ffn": 20, "ffn_dropout": 0.1},
+    },
+}
+# (model, hidden_sizes, n_inputs, n_classes): each family at two sizes.
+SIZES = [
+    *((SMALL[family], [16, 8], 9, 3) for family in SMALL),
+    *((OTHER[family], [20], 14, 5) for family in OTHER),
+]
+SIZE_IDS = [f"{model['family']}-{n_inputs}in" for model, _, n_inputs, _ in SIZES]
 
 
 def penguins_training(**changes):
@@ -38,18 +78,95 @@ def test_optimizer_settings_come_from_the_spec():
     assert isinstance(sgd, torch.optim.SGD)
 
 
-def test_compile_mode_keeps_the_eager_state_dict_keys(penguins_snapshot):
-    eager = penguins_classifier(penguins_snapshot.manifest)
-    compiled = Classifier(eager.n_inputs, eager.n_classes, eager.hidden_sizes, "compile")
+def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Classifier:
+    torch.manual_seed(0)
+    training = TrainingSpec(model=model, hidden_sizes=hidden_sizes)
+    return Classifier.from_spec(training, n_inputs, n_classes)
+
+
+@pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
+def test_each_family_has_the_shared_parameter_count_and_returns_logits(
+    model, hidden_sizes, n_inputs, n_classes
+):
+    network = classifier(model, hidden_sizes, n_inputs, n_classes)
+    expected = architectures.parameter_count(network.training_spec, n_inputs, n_classes)
+    assert network.parameter_count() == expected
+    assert network(torch.randn(5, n_inputs)).shape == (5, n_classes)
+
+
+def assert_glorot_uniform(weight: torch.Tensor) -> None:
+    """Within ±sqrt(6 / (fan_in + fan_out)) of the matrix's own fans, and spread over it."""
+    fan_out, fan_in = weight.shape
+    limit = math.sqrt(6 / (fan_in + fan_out))
+    largest = weight.abs().max().item()
+    assert 0.75 * limit < largest <= limit, (tuple(weight.shape), largest, limit)
+
+
+@pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
+def test_each_family_is_initialised_by_the_shared_contract(
+    model, hidden_sizes, n_inputs, n_classes
+):
+    network = classifier(model, hidden_sizes, n_inputs, n_classes).network
+    seen = set()
+    for module in network.modules():
+        if isinstance(module, nn.Linear):
+            assert_glorot_uniform(module.weight)
+            assert torch.count_nonzero(module.bias) == 0
+        elif isinstance(module, nn.MultiheadAttention):
+            for projection in module.in_proj_weight.chunk(3):  # Q, K, V: each its own matrix
+                assert_glorot_uniform(projection)
+            assert torch.count_nonzero(module.in_proj_bias) == 0
+        elif isinstance(module, nn.LayerNorm):
+            assert module.eps == architectures.LAYER_NORM_EPSILON == 1e-5
+            assert torch.equal(module.weight, torch.ones_like(module.weight))
+            assert torch.count_nonzero(module.bias) == 0
+        elif isinstance(module, FeatureTokenizer):
+            bound = 1 / math.sqrt(model["params"]["d_token"])
+            for parameter in (module.weight, module.bias, module.cls):
+                assert 0.5 * bound < parameter.abs().max().item() <= bound
+        seen.add(type(module))
+    expected = {
+        "mlp": {nn.Linear},
+        "resnet": {nn.Linear, nn.LayerNorm},
+        "ft_transformer": {nn.Linear, nn.LayerNorm, nn.MultiheadAttention, FeatureTokenizer},
+    }
+    assert expected[model["family"]] <= seen
+
+
+@pytest.mark.parametrize("family", list(SMALL))
+def test_compile_mode_keeps_the_eager_state_dict_keys(family):
+    eager = classifier(SMALL[family], [16, 8], 9, 3)
+    compiled = Classifier(eager.training_spec, eager.n_inputs, eager.n_classes, "compile")
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
-def test_inference_module_outputs_probabilities_with_the_trained_weights(penguins_snapshot):
-    model = penguins_classifier(penguins_snapshot.manifest)
-    x = torch.randn(4, 9)
-    probabilities = model.inference_module()(x)
-    torch.testing.assert_close(probabilities, torch.softmax(model(x), dim=1))
+@pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
+def test_inference_module_outputs_probabilities_with_the_trained_weights(
+    model, hidden_sizes, n_inputs, n_classes
+):
+    network = classifier(model, hidden_sizes, n_inputs, n_classes).eval()  # as after training
+    x = torch.randn(4, n_inputs)
+    probabilities = network.inference_module()(x)
+    torch.testing.assert_close(probabilities, torch.softmax(network(x), dim=1))
     torch.testing.assert_close(probabilities.sum(dim=1), torch.ones(4))
+
+
+@pytest.mark.parametrize("family", ["resnet", "ft_transformer"])
+def test_export_predicts_the_inference_module_probabilities(family, penguins_snapshot, tmp_path):
+    manifest = penguins_snapshot.manifest
+    network = classifier(SMALL[family], [16, 8], len(input_names(manifest)), 3)
+    module = network.inference_module()
+    export_model(module, network.n_inputs, manifest, tmp_path)
+    rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
+    x = torch.from_numpy(encode(rows, manifest))
+    with torch.inference_mode():
+        expected = module(x).numpy()
+        torchscript = torch.jit.load(str(tmp_path / TORCHSCRIPT_FILE))(x).numpy()
+    predictor = load_predictor(tmp_path, "pytorch")
+    assert predictor.format == "pt2"
+    np.testing.assert_allclose(predictor.predict(rows), expected, atol=1e-6)
+    np.testing.assert_allclose(predictor.predict(rows.slice(0, 1)), expected[:1], atol=1e-6)
+    np.testing.assert_allclose(torchscript, expected, atol=1e-6)
 
 
 def test_epoch_sums_weight_each_batch_by_its_rows():

@@ -17,10 +17,12 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.common.architectures import parameter_count
 from components.common.features import encode, input_names
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
 from components.common.tracking import TAG_FRAMEWORK, tracking_uri
 from components.export import load_predictor
+from components.spec import load_spec
 from components.torch_trainer.checkpoint import EPOCHS_DONE, LAST_CHECKPOINT, state_sha256
 from components.torch_trainer.run_log import RUN_ID_FILE
 from components.torch_trainer.train import main
@@ -173,6 +175,29 @@ def test_compile_mode_trains_a_compiled_network_and_exports_it(
     assert run.data.params["compile"] == "compile"
     assert run.data.metrics["first_step_s"] > 0  # includes the compilation, timed apart
     assert load_predictor(tmp_path / "model", "pytorch").format == "pt2"
+
+
+@pytest.mark.slow
+def test_an_ft_transformer_trains_logs_its_model_and_exports(
+    tiny_spec, penguins_snapshot, tmp_path
+):
+    document = yaml.safe_load(tiny_spec.read_text())
+    document["training"]["epochs"] = 1
+    document["training"]["model"] = {
+        "family": "ft_transformer",
+        "params": {"d_token": 8, "n_heads": 2, "d_ffn": 16, "n_blocks": 1},
+    }
+    spec = tmp_path / "ft.yaml"
+    spec.write_text(yaml.safe_dump(document))
+    assert main(train_argv(spec, penguins_snapshot, tmp_path)) == 0
+    _, run = the_only_run(tmp_path / "runs")
+    training = load_spec(spec).spec.training
+    assert run.data.params["model"] == training.model.describe()
+    assert run.data.params["model"].startswith("ft_transformer(d_token=8, n_blocks=1, n_heads=2")
+    assert run.data.params["parameter_count"] == str(parameter_count(training, 9, 3))
+    test_rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
+    probabilities = load_predictor(tmp_path / "model", "pytorch").predict(test_rows)
+    np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
 def test_a_missing_snapshot_fails_clearly_before_any_run(tiny_spec, tmp_path, capsys):
