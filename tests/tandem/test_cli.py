@@ -23,6 +23,7 @@ from sklearn.datasets import load_wine
 
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, tracking_uri
 from components.ingest.snapshot import SNAPSHOTS_DIR
+from components.spec import TrainingSpec, default_spec_path
 from tandem import cli
 from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
@@ -155,6 +156,37 @@ def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch
     assert "fairness audit passed" in out
     assert (tmp_path / "out" / SNAPSHOTS_DIR).is_dir()
     assert (tmp_path / "out" / "reports" / "tandem-wine.html").is_file()
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    "model",
+    [
+        {"family": "resnet", "params": {"d_main": 16, "d_hidden": 32, "n_blocks": 1}},
+        {"family": "ft_transformer", "params": {"d_token": 8, "n_heads": 2, "d_ffn": 16}},
+    ],
+    ids=lambda model: model["family"],
+)
+def test_run_trains_a_model_family_in_both_pipelines(tmp_path, model):
+    """`tandem run` on penguins with a non-MLP family: both pipelines train it, the audit passes
+    (same model logged by both, the same parameter count)."""
+    document = yaml.safe_load(default_spec_path().read_text())
+    document["training"]["model"] = model
+    document["training"]["epochs"] = 5
+    (tmp_path / "family.yaml").write_text(yaml.safe_dump(document))
+    completed = _tandem_process(
+        tmp_path, "run", "--spec", "family.yaml", "--seeds", "1", "--output-dir", "out"
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    assert "fairness audit passed" in " ".join(completed.stdout.split())
+    client = MlflowClient(tracking_uri(tmp_path / "out"))
+    experiment = client.get_experiment_by_name("tandem-penguins")
+    trains = client.search_runs([experiment.experiment_id], f"tags.`{TAG_STEP}` = 'train'")
+    assert len(trains) == 2
+    assert {run.data.params["model"] for run in trains} == {
+        TrainingSpec.model_validate({"model": model}).model.describe()
+    }
+    assert len({run.data.params["parameter_count"] for run in trains}) == 1
 
 
 def _tandem_process(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
