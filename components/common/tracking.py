@@ -42,9 +42,14 @@ PIPELINE_SECONDS = "pipeline_wall_s"
 
 def rss_metrics(peak_rss_mb: float, start_rss_mb: float | None) -> dict[str, float]:
     """A step's memory metrics: its peak and, when its peak window had a start (what
-    `resources.reset_peak_rss` returned; None where the OS cannot reset the peak), that start."""
-    start = {} if start_rss_mb is None else {START_RSS: start_rss_mb}
-    return {PEAK_RSS: peak_rss_mb, **start}
+    `resources.reset_peak_rss` returned; None where the OS cannot reset the peak), that start.
+
+    The peak is at least the start: Linux updates the high-water mark (VmHWM) lazily, so memory
+    the process held at the reset and returned without an unmap (allocator trims) can leave VmHWM
+    below the RSS read just after the reset."""
+    if start_rss_mb is None:
+        return {PEAK_RSS: peak_rss_mb}
+    return {PEAK_RSS: max(peak_rss_mb, start_rss_mb), START_RSS: start_rss_mb}
 
 
 def training_params(training, seed: int) -> dict[str, object]:

@@ -20,6 +20,7 @@ import pyarrow.parquet as pq
 from components.common.errors import TandemError
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
+from components.common.tracking import PEAK_RSS, START_RSS, rss_metrics
 from components.ingest.layout import OUTPUT_DIRS, QUARANTINE, SUMMARY_FILE, snapshot_schema
 from components.ingest.snapshot import (
     FORMAT_VERSION,
@@ -275,13 +276,14 @@ def run_ingest(
     point_current(current_snapshot_link(output_dir, loaded.spec.name), final)
     timings["total_s"] = time.perf_counter() - started
 
+    memory = rss_metrics(peak_rss_mb(), start_rss_mb)
     result = IngestResult(
         final,
         manifest,
         cache_hit,
         timings=timings,
-        peak_rss_mb=peak_rss_mb(),
-        start_rss_mb=start_rss_mb,
+        peak_rss_mb=memory[PEAK_RSS],
+        start_rss_mb=memory.get(START_RSS),
     )
     if track:
         report("logging the ingest run to MLflow")
@@ -294,7 +296,7 @@ def _log_to_mlflow(loaded: LoadedSpec, output_dir: Path, result: IngestResult) -
     from mlflow.data.dataset_source_registry import resolve_dataset_source
     from mlflow.data.meta_dataset import MetaDataset
 
-    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, rss_metrics, step_run
+    from components.common.tracking import STEP_SECONDS, TAG_FINGERPRINT, step_run
 
     counts = result.counts
     fingerprint_ = result.manifest["fingerprint"]

@@ -15,6 +15,8 @@ from mlflow.tracking import MlflowClient
 
 from components.common.errors import TandemError
 from components.common.tracking import (
+    PEAK_RSS,
+    START_RSS,
     TAG_FINGERPRINT,
     TAG_FRAMEWORK,
     TAG_GIT_REVISION,
@@ -22,6 +24,7 @@ from components.common.tracking import (
     check_reachable,
     experiment_name,
     pipeline_run,
+    rss_metrics,
     step_run,
     tag_pipeline_run,
     tracking_uri,
@@ -148,3 +151,9 @@ def test_after_a_step_the_fluent_api_follows_the_environment_again(tmp_path, mon
     other = f"sqlite:///{tmp_path / 'other.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", other)
     assert mlflow.get_tracking_uri() == other
+
+
+def test_a_steps_peak_is_never_below_its_start():
+    assert rss_metrics(2019.8, 2020.1) == {PEAK_RSS: 2020.1, START_RSS: 2020.1}
+    assert rss_metrics(2500.0, 2020.1) == {PEAK_RSS: 2500.0, START_RSS: 2020.1}
+    assert rss_metrics(2500.0, None) == {PEAK_RSS: 2500.0}
