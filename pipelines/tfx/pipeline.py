@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import tensorflow_data_validation as tfdv
 from tfx import v1 as tfx
 from tfx.components import FileBasedExampleGen
 from tfx.dsl.components.base import executor_spec
@@ -80,7 +81,13 @@ def create_pipeline(
         output_file_format=FILE_FORMAT,
         custom_executor_spec=executor_spec.ExecutorClassSpec(SnapshotExampleGenExecutor),
     )
-    statistics_gen = tfx.components.StatisticsGen(examples=example_gen.outputs["examples"])
+    # Sketched top-k and unique counts (Misra-Gries, KMV): TFDV's exact default keeps a count for
+    # every distinct string, so its memory grew with the rows through the id column (one value
+    # per row): StatisticsGen's own memory 406 MiB at 1M rows, 2.8 GiB at 10M (benchmarks scale).
+    statistics_gen = tfx.components.StatisticsGen(
+        examples=example_gen.outputs["examples"],
+        stats_options=tfdv.StatsOptions(use_sketch_based_topk_uniques=True),
+    )
     schema_gen = tfx.components.SchemaGen(
         statistics=statistics_gen.outputs["statistics"],
         exclude_splits=[split for split in SPLITS if split != TRAIN_SPLIT],

@@ -343,3 +343,12 @@ def test_kubeflow_v2_ir_names_every_component_in_order(tmp_path) -> None:
 
 if __name__ == "__main__":
     print(f"wrote {regenerate_golden()}")
+
+
+def test_statistics_gen_sketches_top_k_and_uniques(tmp_path) -> None:
+    """TFDV's exact top-k/uniques keeps every distinct string (one per row in the id column), so
+    StatisticsGen's memory grew with the rows; the pipeline asks for the bounded sketches."""
+    job = compile_golden_ir(tmp_path / "pipeline.json")
+    task = job["pipelineSpec"]["root"]["dag"]["tasks"]["StatisticsGen"]
+    options = task["inputs"]["parameters"]["stats_options_json"]["runtimeValue"]["constantValue"]
+    assert json.loads(options["stringValue"])["_use_sketch_based_topk_uniques"] is True
