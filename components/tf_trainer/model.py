@@ -94,17 +94,23 @@ def _mlp(x, hidden_sizes: list[int], n_classes: int):
     return _linear(n_classes, "probabilities", activation="softmax")(x)
 
 
+def _feed_forward(x, inner: int, dropout: float, residual_dropout: float, name: str):
+    """LayerNorm → Dense + ReLU → dropout → Dense → dropout, added to its input: the resnet's
+    block and the ft_transformer's feed-forward network (layers named `<name>_<part>`)."""
+    width = x.shape[-1]
+    z = _layer_norm(f"{name}_norm")(x)
+    z = _linear(inner, f"{name}_linear_1", activation="relu")(z)
+    z = keras.layers.Dropout(dropout, name=f"{name}_dropout")(z)
+    z = _linear(width, f"{name}_linear_2")(z)
+    z = keras.layers.Dropout(residual_dropout, name=f"{name}_residual_dropout")(z)
+    return keras.layers.Add(name=f"{name}_residual")([x, z])
+
+
 def _resnet(x, model: ResNetModel, n_classes: int):
     p = model.params
     x = _linear(p.d_main, "stem")(x)
     for index in range(p.n_blocks):
-        block = f"block_{index}"
-        z = _layer_norm(f"{block}_norm")(x)
-        z = _linear(p.d_hidden, f"{block}_linear_1", activation="relu")(z)
-        z = keras.layers.Dropout(p.dropout, name=f"{block}_dropout")(z)
-        z = _linear(p.d_main, f"{block}_linear_2")(z)
-        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_residual_dropout")(z)
-        x = keras.layers.Add(name=f"{block}_residual")([x, z])
+        x = _feed_forward(x, p.d_hidden, p.dropout, p.residual_dropout, f"block_{index}")
     return _head(x, n_classes)
 
 
@@ -130,12 +136,7 @@ def _ft_transformer(x, model: FTTransformerModel, n_classes: int):
         z = _attention(p, f"{block}_attention")(z, z)
         z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_attention_residual_dropout")(z)
         t = keras.layers.Add(name=f"{block}_attention_residual")([t, z])
-        z = _layer_norm(f"{block}_ffn_norm")(t)
-        z = _linear(p.d_ffn, f"{block}_ffn_linear_1", activation="relu")(z)
-        z = keras.layers.Dropout(p.ffn_dropout, name=f"{block}_ffn_dropout")(z)
-        z = _linear(p.d_token, f"{block}_ffn_linear_2")(z)
-        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_ffn_residual_dropout")(z)
-        t = keras.layers.Add(name=f"{block}_ffn_residual")([t, z])
+        t = _feed_forward(t, p.d_ffn, p.ffn_dropout, p.residual_dropout, f"{block}_ffn")
     return _head(t[:, -1], n_classes)
 
 
