@@ -128,7 +128,6 @@ class _Fitted:
 
     network: object  # the Classifier, unwrapped
     train_rows: int
-    n_inputs: int
     throughput: object
     start_epoch: int
     start_state: str
@@ -214,7 +213,6 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     return _Fitted(
         network,
         len(train_set),
-        n_inputs,
         throughput,
         start_epoch,
         start_state,
@@ -245,7 +243,7 @@ def _finish_on_rank_zero(
                 **rss_metrics(peak_rss_mb(), start_rss_mb),
             }
         )
-    export_model(fitted.network.inference_module(), fitted.n_inputs, manifest, model_dir)
+    export_model(fitted.network.inference_module(), fitted.network.n_inputs, manifest, model_dir)
     _log_input_probe(run, snapshot_dir, manifest)
     run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
     return {"mlflow_run_id": run.run_id, "samples_per_s": samples_per_s}
