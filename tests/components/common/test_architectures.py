@@ -7,24 +7,15 @@ import pytest
 
 from components.common.architectures import parameter_count
 from components.spec import TrainingSpec
-
-FAMILIES = {
-    "mlp": {"hidden_sizes": [16, 8]},
-    "resnet": {"model": {"family": "resnet", "params": {"d_main": 12, "d_hidden": 20}}},
-    "ft_transformer": {
-        "model": {"family": "ft_transformer", "params": {"d_token": 8, "n_heads": 2, "d_ffn": 12}}
-    },
-}
-SIZES = [(9, 3), (14, 5)]
+from tests.components.model_families import SIZE_IDS, SIZES, training_spec
 
 
-@pytest.mark.parametrize("family", sorted(FAMILIES))
-@pytest.mark.parametrize(("n_inputs", "n_classes"), SIZES)
-def test_both_frameworks_build_the_stated_count(family, n_inputs, n_classes):
+@pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
+def test_both_frameworks_build_the_stated_count(model, hidden_sizes, n_inputs, n_classes):
     from components.tf_trainer.model import build_model, trainable_parameter_count
     from components.torch_trainer.model import Classifier
 
-    training = TrainingSpec.model_validate(FAMILIES[family])
+    training = training_spec(model, hidden_sizes)
     keras_count = trainable_parameter_count(build_model(training, n_inputs, n_classes))
     torch_count = Classifier.from_spec(training, n_inputs, n_classes).parameter_count()
     assert keras_count == torch_count == parameter_count(training, n_inputs, n_classes)

@@ -16,7 +16,6 @@ import tensorflow_transform as tft
 from benchmarks.bare_keras import split_arrays
 from components.common.architectures import LAYER_NORM_EPSILON, parameter_count
 from components.export import load_predictor
-from components.spec import TrainingSpec
 from components.tf_trainer import training
 from components.tf_trainer.config import n_inputs
 from components.tf_trainer.export import check_export, export_serving_model
@@ -29,33 +28,7 @@ from components.tf_trainer.model import (
 )
 from components.tf_trainer.trainer import training_params
 from components.tf_trainer.training import StepTimer, fit_model, is_chief, make_strategy
-
-SMALL = {
-    "mlp": {"family": "mlp"},
-    "resnet": {"family": "resnet", "params": {"d_main": 8, "d_hidden": 16, "n_blocks": 1}},
-    "ft_transformer": {
-        "family": "ft_transformer",
-        "params": {"d_token": 8, "n_blocks": 1, "n_heads": 2, "d_ffn": 16},
-    },
-}
-OTHER = {
-    "mlp": {"family": "mlp"},
-    "resnet": {
-        "family": "resnet",
-        "params": {"d_main": 12, "d_hidden": 6, "n_blocks": 3, "dropout": 0.1},
-    },
-    "ft_transformer": {
-        "family": "ft_transformer",
-        "params": {"d_token": 12, "n_blocks": 2, "n_heads": 3, "d_ffn": 20, "ffn_dropout": 0.1},
-    },
-}
-# (model specs, hidden_sizes, n_inputs, n_classes): penguins-like, and a second size
-SIZES = [(SMALL, [16, 8], 9, 3), (OTHER, [12], 5, 4)]
-FAMILIES = list(SMALL)
-
-
-def training_spec(model: dict, hidden_sizes: list[int] | None = None) -> TrainingSpec:
-    return TrainingSpec(model=model, hidden_sizes=hidden_sizes or [16, 8])
+from tests.components.model_families import SIZE_IDS, SIZES, SMALL, training_spec
 
 
 def small_model(family: str) -> keras.Model:
@@ -82,14 +55,13 @@ def test_the_penguins_mlp_has_the_torch_formula_count(penguins_spec):
     assert trainable_parameter_count(model) == parameter_count(training, 9, 3) == torch_style
 
 
-@pytest.mark.parametrize("family", FAMILIES)
-@pytest.mark.parametrize(("models", "hidden_sizes", "width", "classes"), SIZES)
+@pytest.mark.parametrize(("family", "hidden_sizes", "width", "classes"), SIZES, ids=SIZE_IDS)
 def test_each_family_has_the_stated_parameter_count_and_gives_probabilities(
-    family, models, hidden_sizes, width, classes
+    family, hidden_sizes, width, classes
 ):
-    training = training_spec(models[family], hidden_sizes)
+    training = training_spec(family, hidden_sizes)
     model = build_model(training, width, classes)
-    assert model.name == family
+    assert model.name == family["family"]
     assert trainable_parameter_count(model) == parameter_count(training, width, classes)
     assert not model.non_trainable_weights
     x = np.random.default_rng(0).normal(size=(7, width)).astype("float32")
@@ -99,7 +71,7 @@ def test_each_family_has_the_stated_parameter_count_and_gives_probabilities(
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
 
 
-@pytest.mark.parametrize("family", FAMILIES)
+@pytest.mark.parametrize("family", list(SMALL))
 def test_dense_layers_are_glorot_uniform_with_zero_biases(family):
     dense = [layer for layer in small_model(family).layers if type(layer) is keras.layers.Dense]
     assert dense

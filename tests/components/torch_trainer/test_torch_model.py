@@ -15,39 +15,11 @@ from torch.nn import functional as F
 from components.common import architectures
 from components.common.features import encode, input_names
 from components.export import TORCHSCRIPT_FILE, load_predictor
-from components.spec import TrainingSpec, default_spec_path, load_spec
+from components.spec import default_spec_path, load_spec
 from components.torch_trainer.export import export_model
 from components.torch_trainer.model import Classifier, EpochSums, make_optimizer
 from components.torch_trainer.networks import FeatureTokenizer
-
-SMALL = {
-    "mlp": {"family": "mlp"},
-    "resnet": {
-        "family": "resnet",
-        "params": {"d_main": 8, "d_hidden": 12, "n_blocks": 2, "dropout": 0.2},
-    },
-    "ft_transformer": {
-        "family": "ft_transformer",
-        "params": {"d_token": 8, "n_blocks": 2, "n_heads": 2, "d_ffn": 12},
-    },
-}
-OTHER = {
-    "mlp": {"family": "mlp"},
-    "resnet": {
-        "family": "resnet",
-        "params": {"d_main": 16, "d_hidden": 6, "n_blocks": 1, "residual_dropout": 0.1},
-    },
-    "ft_transformer": {
-        "family": "ft_transformer",
-        "params": {"d_token": 12, "n_blocks": 1, "n_heads": 3, "d_ffn": 20, "ffn_dropout": 0.1},
-    },
-}
-# (model, hidden_sizes, n_inputs, n_classes): each family at two sizes.
-SIZES = [
-    *((SMALL[family], [16, 8], 9, 3) for family in SMALL),
-    *((OTHER[family], [20], 14, 5) for family in OTHER),
-]
-SIZE_IDS = [f"{model['family']}-{n_inputs}in" for model, _, n_inputs, _ in SIZES]
+from tests.components.model_families import SIZE_IDS, SIZES, SMALL, training_spec
 
 
 def penguins_training(**changes):
@@ -80,8 +52,7 @@ def test_optimizer_settings_come_from_the_spec():
 
 def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Classifier:
     torch.manual_seed(0)
-    training = TrainingSpec(model=model, hidden_sizes=hidden_sizes)
-    return Classifier.from_spec(training, n_inputs, n_classes)
+    return Classifier.from_spec(training_spec(model, hidden_sizes), n_inputs, n_classes)
 
 
 @pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
