@@ -59,8 +59,8 @@ def train_bare(
     x, y = split_arrays(snapshot_dir, "train", manifest)
     x_eval, y_eval = split_arrays(snapshot_dir, "eval", manifest)
     set_seed(seed)
-    model = build_model(training, n_inputs(spec.dataset), len(spec.dataset.classes))
-    compile_model(model, training, mode)
+    model = build_model(training, n_inputs(spec.dataset), spec.dataset.n_outputs)
+    compile_model(model, training, mode, task=spec.dataset.task)
     timer = StepTimer()
     fit_start = time.perf_counter()
     history = model.fit(

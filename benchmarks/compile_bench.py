@@ -192,7 +192,7 @@ def _tensorflow(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) ->
 
     first = {}
     for mode, model in models.items():
-        compile_model(model, training, mode)
+        compile_model(model, training, mode, task="classification")
         first[mode] = _first_call_s(
             lambda m=model: m.fit(dataset.take(1), epochs=1, verbose=0, shuffle=False)
         )

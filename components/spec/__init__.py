@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_valida
 from components.common.errors import TandemError
 
 PACKAGE_SCHEME = "package://"
+Task = Literal["classification", "regression"]
 DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
 
 
@@ -69,8 +70,15 @@ class DatasetSpec(_Strict):
     format: Literal["csv", "parquet"] | None = Field(
         None, description="Default: from the file suffix."
     )
+    task: Task = Field(
+        "classification",
+        description="classification (binary or multiclass, over `classes`) or regression "
+        "(a numeric label).",
+    )
     label: str = Field(min_length=1)
-    classes: list[str] = Field(min_length=2)
+    classes: list[str] | None = Field(
+        None, description="The label's classes (classification only; their order is the output's)."
+    )
     id: str | None = Field(
         None, description="Unique row key; without it rows are keyed by their content."
     )
@@ -98,10 +106,15 @@ class DatasetSpec(_Strict):
         clash = sorted(set(self.ignore_columns) & {*names, self.label, self.id})
         if clash:
             raise ValueError(f"ignore_columns also names a used column: {', '.join(clash)}")
-        if len(set(self.classes)) != len(self.classes):
-            raise ValueError("classes lists a class twice")
+        if self.task == "classification":
+            if self.classes is None or len(self.classes) < 2:
+                raise ValueError("classification needs 'classes' listing at least 2 classes")
+            if len(set(self.classes)) != len(self.classes):
+                raise ValueError("classes lists a class twice")
+        elif self.classes is not None:
+            raise ValueError("a regression dataset takes no 'classes' (its label is numeric)")
         tokens = set(self.missing_values)
-        for owner, values in [("classes", self.classes)] + [
+        for owner, values in [("classes", self.classes or [])] + [
             (f"feature '{f.name}' values", f.values or []) for f in self.features
         ]:
             unreadable = sorted(tokens.intersection(values))
@@ -110,6 +123,11 @@ class DatasetSpec(_Strict):
                     f"{owner} include {unreadable}, which missing_values reads as missing"
                 )
         return self
+
+    @property
+    def n_outputs(self) -> int:
+        """The network's output width: one logit per class, or one regression prediction."""
+        return 1 if self.task == "regression" else len(self.classes)
 
     @property
     def numeric_features(self) -> list[Feature]:
@@ -237,26 +255,42 @@ class IngestSpec(_Strict):
     threads: int = Field(2, ge=1, description="Batches a Beam worker validates and writes at once.")
 
 
-GATED_METRICS = {"accuracy": "min", "macro_f1": "min", "log_loss": "max", "ece": "max"}
+# Metrics a threshold can gate, per task: "min" means the metric must reach the threshold, "max"
+# that it must not exceed it. ROC AUC and PR AUC exist for binary classification only.
+GATED_METRICS: dict[str, dict[str, Literal["min", "max"]]] = {
+    "classification": {
+        "accuracy": "min",
+        "macro_f1": "min",
+        "log_loss": "max",
+        "ece": "max",
+        "roc_auc": "min",
+        "pr_auc": "min",
+    },
+    "regression": {"rmse": "max", "mae": "max", "r2": "min"},
+}
+BINARY_ONLY_METRICS = ("roc_auc", "pr_auc")
 
 
 class EvaluationSpec(_Strict):
-    thresholds: dict[str, float] = Field(
-        default_factory=lambda: {"accuracy": 0.8},
-        description="Absolute gates: accuracy/macro_f1 are minimums, log_loss/ece maximums.",
+    thresholds: dict[str, float] | None = Field(
+        None,
+        description="Absolute gates. Classification: accuracy, macro_f1, roc_auc, pr_auc minimums; "
+        "log_loss, ece maximums (default accuracy 0.8). Regression: rmse, mae maximums; r2 minimum "
+        "(default none).",
     )
     regression_tolerance: float = Field(
-        0.02, ge=0, description="How far a challenger may trail the champion on a gated metric."
+        0.02,
+        ge=0,
+        description="How far a challenger may trail the champion on a gated metric (relative, "
+        "for rmse and mae).",
     )
     latency_calls: int = Field(200, ge=10, description="Timed predict calls per batch size.")
 
-    @model_validator(mode="after")
-    def _known_metrics(self) -> EvaluationSpec:
-        unknown = sorted(set(self.thresholds) - set(GATED_METRICS))
-        if unknown:
-            known = ", ".join(GATED_METRICS)
-            raise ValueError(f"thresholds for unknown metrics {unknown}; known: {known}")
-        return self
+    def gates(self, task: Task) -> dict[str, float]:
+        """The thresholds, or the task's default ones."""
+        if self.thresholds is not None:
+            return dict(self.thresholds)
+        return {"accuracy": 0.8} if task == "classification" else {}
 
 
 class Spec(_Strict):
@@ -265,6 +299,24 @@ class Spec(_Strict):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @model_validator(mode="after")
+    def _thresholds_fit_task(self) -> Spec:
+        task = self.dataset.task
+        gated = set(self.evaluation.gates(task))
+        unknown = sorted(gated - set(GATED_METRICS[task]))
+        if unknown:
+            known = ", ".join(GATED_METRICS[task])
+            raise ValueError(
+                f"evaluation.thresholds: {unknown} do not apply to {task}; known: {known}"
+            )
+        binary = task == "classification" and len(self.dataset.classes) == 2
+        multiclass_only = sorted(gated.intersection(BINARY_ONLY_METRICS)) if not binary else []
+        if multiclass_only:
+            raise ValueError(
+                f"evaluation.thresholds: {multiclass_only} need a binary label (2 classes)"
+            )
+        return self
 
 
 class LoadedSpec(BaseModel):
@@ -340,7 +392,8 @@ def validation_message(path: Path, error: ValidationError) -> str:
     lines = []
     for issue in error.errors():
         message = re.sub(r"^(Value error|Assertion failed), ", "", issue["msg"])
-        lines.append(f"{path}: {_field_path(issue['loc'])}: {message}")
+        where = f"{_field_path(issue['loc'])}: " if issue["loc"] else ""
+        lines.append(f"{path}: {where}{message}")
     return "\n".join(lines)
 
 

@@ -87,7 +87,8 @@ class ServingModule(tf.Module):
 
     def _probabilities(self, raw: dict) -> dict[str, tf.Tensor]:
         transformed = self.tft_layer(raw)
-        return {OUTPUT: self.model({INPUTS: transformed[INPUTS]}, training=False)}
+        logits = self.model({INPUTS: transformed[INPUTS]}, training=False)
+        return {OUTPUT: tf.nn.softmax(logits, axis=-1)}
 
     def _serve_features(self, features):
         raw = {

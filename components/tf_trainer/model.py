@@ -2,8 +2,9 @@
 
 `build_model` builds `training.model` (mlp, resnet or ft_transformer) layer for layer as the
 PyTorch side does, with the parameter count and the initialisation that
-`components.common.architectures` states for both. The last Dense layer applies softmax here,
-inside the model; torch applies it in the loss.
+`components.common.architectures` states for both. Like the torch network it returns raw
+outputs (logits for classification, the standardised prediction for regression): the loss applies
+softmax, the export adds it.
 
 Keras' defaults already match that contract for Dense (Glorot-uniform kernel, zero bias); the
 builders spell them out anyway. They differ for LayerNormalization (epsilon 1e-3, set to 1e-5
@@ -26,11 +27,13 @@ from components.spec import (
     FTTransformerParams,
     MLPModel,
     ResNetModel,
+    Task,
     TrainingSpec,
 )
 from components.tf_trainer.config import INPUTS
 
 COMPILE_MODES = ("eager", "graph", "xla")
+OUTPUT_LAYER = "outputs"
 
 
 def _uniform(limit: float) -> keras.initializers.Initializer:
@@ -53,11 +56,11 @@ def _layer_norm(name: str) -> keras.layers.LayerNormalization:
     return keras.layers.LayerNormalization(epsilon=LAYER_NORM_EPSILON, name=name)
 
 
-def _head(x, n_classes: int):
-    """LayerNorm → ReLU → Dense + softmax: the resnet's and the ft_transformer's output."""
+def _head(x, n_outputs: int):
+    """LayerNorm → ReLU → Dense: the resnet's and the ft_transformer's output."""
     x = _layer_norm("head_norm")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
-    return _linear(n_classes, "probabilities", activation="softmax")(x)
+    return _linear(n_outputs, OUTPUT_LAYER)(x)
 
 
 @keras.saving.register_keras_serializable(package="tandem")
@@ -88,10 +91,10 @@ class FeatureTokenizer(keras.layers.Layer):
         return {**super().get_config(), "d_token": self.d_token}
 
 
-def _mlp(x, hidden_sizes: list[int], n_classes: int):
+def _mlp(x, hidden_sizes: list[int], n_outputs: int):
     for index, width in enumerate(hidden_sizes):
         x = _linear(width, f"hidden_{index}", activation="relu")(x)
-    return _linear(n_classes, "probabilities", activation="softmax")(x)
+    return _linear(n_outputs, OUTPUT_LAYER)(x)
 
 
 def _feed_forward(x, inner: int, dropout: float, residual_dropout: float, name: str):
@@ -106,12 +109,12 @@ def _feed_forward(x, inner: int, dropout: float, residual_dropout: float, name: 
     return keras.layers.Add(name=f"{name}_residual")([x, z])
 
 
-def _resnet(x, model: ResNetModel, n_classes: int):
+def _resnet(x, model: ResNetModel, n_outputs: int):
     p = model.params
     x = _linear(p.d_main, "stem")(x)
     for index in range(p.n_blocks):
         x = _feed_forward(x, p.d_hidden, p.dropout, p.residual_dropout, f"block_{index}")
-    return _head(x, n_classes)
+    return _head(x, n_outputs)
 
 
 def _attention(p: FTTransformerParams, name: str) -> keras.layers.MultiHeadAttention:
@@ -127,7 +130,7 @@ def _attention(p: FTTransformerParams, name: str) -> keras.layers.MultiHeadAtten
     )
 
 
-def _ft_transformer(x, model: FTTransformerModel, n_classes: int):
+def _ft_transformer(x, model: FTTransformerModel, n_outputs: int):
     p = model.params
     t = FeatureTokenizer(p.d_token, name="tokenizer")(x)
     for index in range(p.n_blocks):
@@ -137,24 +140,24 @@ def _ft_transformer(x, model: FTTransformerModel, n_classes: int):
         z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_attention_residual_dropout")(z)
         t = keras.layers.Add(name=f"{block}_attention_residual")([t, z])
         t = _feed_forward(t, p.d_ffn, p.ffn_dropout, p.residual_dropout, f"{block}_ffn")
-    return _head(t[:, -1], n_classes)
+    return _head(t[:, -1], n_outputs)
 
 
-def build_model(training: TrainingSpec, n_inputs: int, n_classes: int) -> keras.Model:
-    """The spec's family: {"inputs": float32 [batch, n_inputs]} → class probabilities
-    [batch, n_classes].
+def build_model(training: TrainingSpec, n_inputs: int, n_outputs: int) -> keras.Model:
+    """The spec's family: {"inputs": float32 [batch, n_inputs]} → raw outputs [batch, n_outputs]
+    (class logits, or one standardised regression prediction).
 
     The input is a one-key dict, the structure the transformed datasets yield.
     """
     inputs = keras.Input(shape=(n_inputs,), dtype="float32", name=INPUTS)
     model = training.model
     if isinstance(model, MLPModel):
-        probabilities = _mlp(inputs, training.hidden_sizes, n_classes)
+        outputs = _mlp(inputs, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):
-        probabilities = _resnet(inputs, model, n_classes)
+        outputs = _resnet(inputs, model, n_outputs)
     else:
-        probabilities = _ft_transformer(inputs, model, n_classes)
-    return keras.Model({INPUTS: inputs}, probabilities, name=model.family)
+        outputs = _ft_transformer(inputs, model, n_outputs)
+    return keras.Model({INPUTS: inputs}, outputs, name=model.family)
 
 
 def trainable_parameter_count(model: keras.Model) -> int:
@@ -168,8 +171,18 @@ def make_optimizer(training: TrainingSpec) -> keras.optimizers.Optimizer:
     return keras.optimizers.SGD(training.learning_rate)
 
 
-def compile_model(model: keras.Model, training: TrainingSpec, mode: str | None = None) -> None:
-    """Compile for `mode` (default: the spec's compile.tensorflow).
+def _loss_and_metrics(task: Task) -> tuple[keras.losses.Loss, list[keras.metrics.Metric]]:
+    """Cross-entropy on logits and accuracy, or mean squared error and RMSE (standardised)."""
+    if task == "regression":
+        return keras.losses.MeanSquaredError(), [keras.metrics.RootMeanSquaredError(name="rmse")]
+    loss = keras.losses.SparseCategoricalCrossentropy(from_logits=True)
+    return loss, [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+
+
+def compile_model(
+    model: keras.Model, training: TrainingSpec, mode: str | None = None, *, task: Task
+) -> None:
+    """Compile for the task and `mode` (default: the spec's compile.tensorflow).
 
     eager → run_eagerly; graph → tf.function without XLA; xla → jit_compile=True. jit_compile is
     always set: Keras's "auto" turns XLA off on CPU-only machines.
@@ -177,10 +190,11 @@ def compile_model(model: keras.Model, training: TrainingSpec, mode: str | None =
     mode = mode or training.compile.tensorflow
     if mode not in COMPILE_MODES:
         raise ValueError(f"unknown compile mode {mode!r}: expected one of {list(COMPILE_MODES)}")
+    loss, metrics = _loss_and_metrics(task)
     model.compile(
         optimizer=make_optimizer(training),
-        loss=keras.losses.SparseCategoricalCrossentropy(),
-        metrics=[keras.metrics.SparseCategoricalAccuracy(name="accuracy")],
+        loss=loss,
+        metrics=metrics,
         run_eagerly=mode == "eager",
         jit_compile=mode == "xla",
     )

@@ -66,12 +66,12 @@ def tensorboard_callbacks(
 def training_params(spec: Spec, seed: int, mode: str, world_size: int) -> dict[str, Any]:
     """The train run's params, named as the PyTorch side names them."""
     training = spec.training
-    n_inputs, n_classes = cfg.n_inputs(spec.dataset), len(spec.dataset.classes)
+    n_inputs = cfg.n_inputs(spec.dataset)
     return {
         **tracking.training_params(training, seed),
         "compile": mode,
         "world_size": world_size,
-        "parameter_count": parameter_count(training, n_inputs, n_classes),
+        "parameter_count": parameter_count(training, n_inputs, spec.dataset.n_outputs),
     }
 
 
@@ -123,11 +123,12 @@ def train_and_export(
             train,
             evaluation,
             cfg.n_inputs(spec.dataset),
-            len(spec.dataset.classes),
+            spec.dataset.n_outputs,
             spec.training,
             seed,
             callbacks=callbacks,
             strategy=strategy,
+            task=spec.dataset.task,
         )
         if track:
             mlflow.log_metrics(result.metrics(start_rss_mb))

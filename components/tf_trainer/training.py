@@ -24,7 +24,7 @@ import tensorflow as tf
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
 from components.common.tracking import rss_metrics
-from components.spec import TrainingSpec
+from components.spec import Task, TrainingSpec
 from components.tf_trainer.config import INPUTS
 from components.tf_trainer.model import build_model, compile_model, trainable_parameter_count
 
@@ -158,21 +158,23 @@ def fit_model(
     train: SplitArrays,
     evaluation: SplitArrays | None,
     n_inputs: int,
-    n_classes: int,
+    n_outputs: int,
     training: TrainingSpec,
     seed: int,
     mode: str | None = None,
     epochs: int | None = None,
     callbacks: list[keras.callbacks.Callback] | None = None,
     strategy: tf.distribute.Strategy | None = None,
+    *,
+    task: Task,
 ) -> FitResult:
     """Seed, build and compile under the strategy, then one Keras `fit` on the arrays for
     `epochs` (default: the spec's), at the spec's batch size, reshuffled each epoch."""
     set_seed(seed)
     strategy = strategy or make_strategy()
     with strategy.scope():
-        model = build_model(training, n_inputs, n_classes)
-        compile_model(model, training, mode)
+        model = build_model(training, n_inputs, n_outputs)
+        compile_model(model, training, mode, task=task)
     timer = StepTimer()
     x, y = train.as_fit_data()
     start = time.perf_counter()

@@ -1,4 +1,4 @@
-"""The classifier both frameworks build from the spec: its model family on the encoded inputs.
+"""The network both frameworks build from the spec: its model family on the encoded inputs.
 
 The network (`networks.build_network`) returns logits; softmax only in the export. Its parameter
 count is `architectures.parameter_count`, as Keras counts it: penguins' MLP (9 inputs, [16, 8],
@@ -44,16 +44,16 @@ class EpochSums:
         }
 
 
-class Classifier(nn.Module):
+class Network(nn.Module):
     """The spec's network. In compile mode its forward is `torch.compile`d (at the first step)."""
 
     def __init__(
-        self, training: TrainingSpec, n_inputs: int, n_classes: int, compile_mode: str = "eager"
+        self, training: TrainingSpec, n_inputs: int, n_outputs: int, compile_mode: str = "eager"
     ):
         super().__init__()
         # Not `self.training`: nn.Module keeps its train/eval mode there.
-        self.training_spec, self.n_inputs, self.n_classes = training, n_inputs, n_classes
-        self.network = build_network(training, n_inputs, n_classes)
+        self.training_spec, self.n_inputs, self.n_outputs = training, n_inputs, n_outputs
+        self.network = build_network(training, n_inputs, n_outputs)
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
         # (nn.Module.compile() compiled nothing with torch 2.13: Dynamo captured no graph.)
@@ -62,8 +62,8 @@ class Classifier(nn.Module):
         )
 
     @classmethod
-    def from_spec(cls, training: TrainingSpec, n_inputs: int, n_classes: int) -> Classifier:
-        return cls(training, n_inputs, n_classes, training.compile.pytorch)
+    def from_spec(cls, training: TrainingSpec, n_inputs: int, n_outputs: int) -> Network:
+        return cls(training, n_inputs, n_outputs, training.compile.pytorch)
 
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.network.parameters())
@@ -75,7 +75,7 @@ class Classifier(nn.Module):
 
     def inference_module(self) -> nn.Module:
         """An eager copy of the trained network with softmax on top, in eval mode (to export)."""
-        network = build_network(self.training_spec, self.n_inputs, self.n_classes)
+        network = build_network(self.training_spec, self.n_inputs, self.n_outputs)
         network.load_state_dict(self.network.state_dict())
         return nn.Sequential(network, nn.Softmax(dim=1)).eval()
 

@@ -1,7 +1,8 @@
 """The spec's model families in torch, layer for layer as `components.spec` describes them.
 
-`build_network` returns logits [batch, n_classes]; every family has exactly
-`architectures.parameter_count` trainable parameters and is initialised by the contract in
+`build_network` returns raw outputs [batch, n_outputs] (logits, or a regression prediction);
+every family has exactly `architectures.parameter_count` trainable parameters and is initialised
+by the contract in
 `components.common.architectures`, set explicitly: torch's own defaults (Kaiming-uniform weights,
 non-zero biases) differ from Keras'.
 """
@@ -66,8 +67,8 @@ def _layer_norm(width: int) -> nn.LayerNorm:
     return nn.LayerNorm(width, eps=LAYER_NORM_EPSILON)
 
 
-def _head(width: int, n_classes: int) -> list[nn.Module]:
-    return [_layer_norm(width), nn.ReLU(), nn.Linear(width, n_classes)]
+def _head(width: int, n_outputs: int) -> list[nn.Module]:
+    return [_layer_norm(width), nn.ReLU(), nn.Linear(width, n_outputs)]
 
 
 def _feed_forward(width: int, inner: int, dropout: float, residual_dropout: float) -> Residual:
@@ -84,25 +85,25 @@ def _feed_forward(width: int, inner: int, dropout: float, residual_dropout: floa
     )
 
 
-def mlp(n_inputs: int, hidden_sizes: list[int], n_classes: int) -> nn.Sequential:
+def mlp(n_inputs: int, hidden_sizes: list[int], n_outputs: int) -> nn.Sequential:
     layers: list[nn.Module] = []
     width = n_inputs
     for size in hidden_sizes:
         layers += [nn.Linear(width, size), nn.ReLU()]
         width = size
-    return nn.Sequential(*layers, nn.Linear(width, n_classes))
+    return nn.Sequential(*layers, nn.Linear(width, n_outputs))
 
 
-def resnet(model: ResNetModel, n_inputs: int, n_classes: int) -> nn.Sequential:
+def resnet(model: ResNetModel, n_inputs: int, n_outputs: int) -> nn.Sequential:
     p = model.params
     blocks = [
         _feed_forward(p.d_main, p.d_hidden, p.dropout, p.residual_dropout)
         for _ in range(p.n_blocks)
     ]
-    return nn.Sequential(nn.Linear(n_inputs, p.d_main), *blocks, *_head(p.d_main, n_classes))
+    return nn.Sequential(nn.Linear(n_inputs, p.d_main), *blocks, *_head(p.d_main, n_outputs))
 
 
-def ft_transformer(model: FTTransformerModel, n_inputs: int, n_classes: int) -> nn.Sequential:
+def ft_transformer(model: FTTransformerModel, n_inputs: int, n_outputs: int) -> nn.Sequential:
     p = model.params
     blocks: list[nn.Module] = []
     for _ in range(p.n_blocks):
@@ -117,7 +118,7 @@ def ft_transformer(model: FTTransformerModel, n_inputs: int, n_classes: int) -> 
         FeatureTokenizer(n_inputs, p.d_token),
         *blocks,
         LastToken(),
-        *_head(p.d_token, n_classes),
+        *_head(p.d_token, n_outputs),
     )
 
 
@@ -143,13 +144,13 @@ def initialise(network: nn.Module) -> nn.Module:
     return network
 
 
-def build_network(training: TrainingSpec, n_inputs: int, n_classes: int) -> nn.Sequential:
+def build_network(training: TrainingSpec, n_inputs: int, n_outputs: int) -> nn.Sequential:
     """The spec's model family (`training.model`), initialised; it returns logits."""
     model = training.model
     if isinstance(model, MLPModel):
-        network = mlp(n_inputs, training.hidden_sizes, n_classes)
+        network = mlp(n_inputs, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):
-        network = resnet(model, n_inputs, n_classes)
+        network = resnet(model, n_inputs, n_outputs)
     else:
-        network = ft_transformer(model, n_inputs, n_classes)
+        network = ft_transformer(model, n_inputs, n_outputs)
     return initialise(network)

@@ -126,7 +126,7 @@ def _fabric(topology, loggers: list):
 class _Fitted:
     """What one attempt's fit leaves for the summary and the final logging."""
 
-    network: object  # the Classifier, unwrapped
+    network: object  # the Network, unwrapped
     train_rows: int
     throughput: object
     start_epoch: int
@@ -170,7 +170,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     from components.torch_trainer.checkpoint import LAST_CHECKPOINT, resume, state_sha256
     from components.torch_trainer.data import shard_loader, split_dataset
     from components.torch_trainer.loop import fit
-    from components.torch_trainer.model import Classifier, make_optimizer
+    from components.torch_trainer.model import Network, make_optimizer
 
     training = loaded.spec.training
     fabric = _fabric(topology, _loggers(log_root, run.run_id if run else f"seed-{seed}"))
@@ -178,7 +178,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     train_set = split_dataset(snapshot_dir, "train", manifest)
     eval_set = split_dataset(snapshot_dir, "eval", manifest)
     n_inputs = train_set.tensors[0].shape[1]
-    network = Classifier.from_spec(training, n_inputs, len(manifest["classes"]))
+    network = Network.from_spec(training, n_inputs, len(manifest["classes"]))
     if run is not None and not run.resumed:
         run.log_params(_run_params(training, topology, seed, network.parameter_count()))
         run.set_tags(environment_tags(PYTORCH.name, _accelerators()))

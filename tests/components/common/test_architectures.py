@@ -13,11 +13,11 @@ from tests.components.model_families import SIZE_IDS, SIZES, training_spec
 @pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
 def test_both_frameworks_build_the_stated_count(model, hidden_sizes, n_inputs, n_classes):
     from components.tf_trainer.model import build_model, trainable_parameter_count
-    from components.torch_trainer.model import Classifier
+    from components.torch_trainer.model import Network
 
     training = training_spec(model, hidden_sizes)
     keras_count = trainable_parameter_count(build_model(training, n_inputs, n_classes))
-    torch_count = Classifier.from_spec(training, n_inputs, n_classes).parameter_count()
+    torch_count = Network.from_spec(training, n_inputs, n_classes).parameter_count()
     assert keras_count == torch_count == parameter_count(training, n_inputs, n_classes)
 
 

@@ -17,7 +17,9 @@ from components.tf_trainer.training import fit_model
 
 @pytest.fixture(scope="module")
 def exported(penguins_spec, encoded_train, transform_run, tmp_path_factory):
-    result = fit_model(encoded_train, None, 9, 3, penguins_spec.training, seed=0, epochs=3)
+    result = fit_model(
+        encoded_train, None, 9, 3, penguins_spec.training, seed=0, epochs=3, task="classification"
+    )
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
     out_dir = tmp_path_factory.mktemp("tf-export") / "model"
     return export_serving_model(result.model, output, penguins_spec.dataset, out_dir)

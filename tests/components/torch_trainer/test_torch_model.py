@@ -17,7 +17,7 @@ from components.common.features import encode, input_names
 from components.export import TORCHSCRIPT_FILE, load_predictor
 from components.spec import default_spec_path, load_spec
 from components.torch_trainer.export import export_model
-from components.torch_trainer.model import Classifier, EpochSums, make_optimizer
+from components.torch_trainer.model import EpochSums, Network, make_optimizer
 from components.torch_trainer.networks import FeatureTokenizer
 from tests.components.model_families import SIZE_IDS, SIZES, SMALL, training_spec
 
@@ -26,9 +26,9 @@ def penguins_training(**changes):
     return load_spec(default_spec_path()).spec.training.model_copy(update=changes)
 
 
-def penguins_classifier(manifest: dict, **changes) -> Classifier:
+def penguins_classifier(manifest: dict, **changes) -> Network:
     training = penguins_training(**changes)
-    return Classifier.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
+    return Network.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
 
 
 def test_penguins_parameter_count_matches_the_keras_count(penguins_snapshot):
@@ -50,9 +50,9 @@ def test_optimizer_settings_come_from_the_spec():
     assert isinstance(sgd, torch.optim.SGD)
 
 
-def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Classifier:
+def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Network:
     torch.manual_seed(0)
-    return Classifier.from_spec(training_spec(model, hidden_sizes), n_inputs, n_classes)
+    return Network.from_spec(training_spec(model, hidden_sizes), n_inputs, n_classes)
 
 
 @pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
@@ -107,7 +107,7 @@ def test_each_family_is_initialised_by_the_shared_contract(
 @pytest.mark.parametrize("family", list(SMALL))
 def test_compile_mode_keeps_the_eager_state_dict_keys(family):
     eager = classifier(SMALL[family], [16, 8], 9, 3)
-    compiled = Classifier(eager.training_spec, eager.n_inputs, eager.n_classes, "compile")
+    compiled = Network(eager.training_spec, eager.n_inputs, eager.n_outputs, "compile")
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
