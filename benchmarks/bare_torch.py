@@ -23,15 +23,15 @@ from pathlib import Path
 
 import torch
 import torch.distributed as dist
-from torch.nn import functional as F
 from torch.nn.parallel import DistributedDataParallel
 
 from components.common.resources import peak_rss_mb
+from components.common.targets import n_outputs
 from components.ingest.snapshot import require_manifest
 from components.spec import load_spec
 from components.torch_trainer.data import shard_loader, split_dataset
 from components.torch_trainer.export import export_model
-from components.torch_trainer.model import make_optimizer
+from components.torch_trainer.model import loss_function, make_optimizer
 from components.torch_trainer.networks import build_network
 
 
@@ -51,7 +51,8 @@ def train(
     torch.manual_seed(seed)
     manifest = require_manifest(snapshot_dir)
     dataset = split_dataset(snapshot_dir, "train", manifest)
-    network = build_network(training, dataset.tensors[0].shape[1], len(manifest["classes"]))
+    network = build_network(training, dataset.tensors[0].shape[1], n_outputs(manifest))
+    loss_of = loss_function(manifest["task"])
     model = DistributedDataParallel(network) if world > 1 else network
     optimizer = make_optimizer(training, model.parameters())
     loader = shard_loader(dataset, training.batch_size, world, rank, seed, shuffle=True)
@@ -62,7 +63,7 @@ def train(
         for x, y in loader:
             step_started = time.perf_counter()
             optimizer.zero_grad(set_to_none=True)
-            loss = F.cross_entropy(model(x), y)
+            loss = loss_of(model(x), y)
             loss.backward()
             optimizer.step()
             elapsed = time.perf_counter() - step_started

@@ -27,6 +27,13 @@ METRICS: tuple[MetricDef, ...] = (
     MetricDef("macro_f1", "evaluate", "macro_f1", "Macro F1 (test)", "", True, QUALITY),
     MetricDef("log_loss", "evaluate", "log_loss", "Log loss (test)", "", False, QUALITY),
     MetricDef("ece", "evaluate", "ece", "Calibration error (ECE)", "", False, QUALITY),
+    MetricDef("roc_auc", "evaluate", "roc_auc", "ROC AUC (test)", "", True, QUALITY),
+    MetricDef(
+        "pr_auc", "evaluate", "pr_auc", "PR AUC / average precision (test)", "", True, QUALITY
+    ),
+    MetricDef("rmse", "evaluate", "rmse", "RMSE (test)", "label units", False, QUALITY),
+    MetricDef("mae", "evaluate", "mae", "MAE (test)", "label units", False, QUALITY),
+    MetricDef("r2", "evaluate", "r2", "R² (test)", "", True, QUALITY),
     MetricDef(
         "train.samples_per_s",
         "train",
@@ -86,9 +93,29 @@ METRICS: tuple[MetricDef, ...] = (
     ),
 )
 
-SLICE_METRIC = "accuracy"
+# The per-slice metric the report compares: accuracy for classification, RMSE for regression
+# (whether higher is better).
+SLICE_METRICS = {"accuracy": True, "rmse": False}
 SLICE_PREFIX = "slice."
-CURVES = ("train_loss", "val_loss", "train_accuracy", "val_accuracy")
+CURVES = tuple(
+    f"{split}_{quantity}" for quantity in ("loss", "accuracy", "rmse") for split in ("train", "val")
+)
+
+
+def slice_name(metric: str) -> tuple[str, str, str] | None:
+    """("island", "Biscoe", "accuracy") for "slice.island.Biscoe.accuracy"; None for a metric
+    that is not a compared slice metric.
+
+    A value may itself hold dots (a bucket such as "(35.0, 40.0]"); a feature name does not.
+    """
+    if not metric.startswith(SLICE_PREFIX):
+        return None
+    for quantity in SLICE_METRICS:
+        suffix = f".{quantity}"
+        if metric.endswith(suffix):
+            feature, _, value = metric[len(SLICE_PREFIX) : -len(suffix)].partition(".")
+            return (feature, value, quantity) if feature and value else None
+    return None
 
 
 def metric_def(key: str) -> MetricDef:

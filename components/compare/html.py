@@ -25,7 +25,7 @@ MISSING = "—"
 
 # Report section → the plots it shows, in order (a plot missing from `plots` is left out).
 SECTION_PLOTS = {
-    "curves": ("loss_curves", "accuracy_curves"),
+    "curves": ("loss_curves", "accuracy_curves", "rmse_curves"),
     "quality": ("quality",),
     "slices": ("slices",),
     "throughput": ("throughput", "memory"),

@@ -19,7 +19,7 @@ from matplotlib.lines import Line2D
 from matplotlib.ticker import EngFormatter
 
 from components.common.frameworks import FRAMEWORKS, NAMES
-from components.compare.catalogue import SLICE_METRIC, SLICE_PREFIX
+from components.compare.catalogue import METRICS, QUALITY, slice_name
 from components.compare.model import Comparison, MetricComparison, Summary
 
 DPI = 110
@@ -27,7 +27,7 @@ FRAMEWORK_COLOURS = {framework.name: framework.colour for framework in FRAMEWORK
 FRAMEWORK_LABELS = {framework.name: framework.label for framework in FRAMEWORKS}
 CURVE_STYLES = {"train": "-", "val": "--"}
 
-QUALITY_KEYS = ("accuracy", "macro_f1", "log_loss", "ece")
+QUALITY_KEYS = tuple(d.key for d in METRICS if d.group == QUALITY)
 THROUGHPUT_KEYS = ("train.samples_per_s", "train.fit_s")
 MEMORY_KEYS = ("train.peak_rss_mb", "evaluate.peak_rss_mb")
 LATENCY_KEYS = {
@@ -40,14 +40,15 @@ COST_KEYS = ("pipeline.wall_s", "pipeline.stages_s", "pipeline.overhead_s")
 def write_plots(comparison: Comparison, directory: str | Path) -> dict[str, Path]:
     """Write every plot the data allows into `directory`; returns plot name → PNG path.
 
-    Names: loss_curves, accuracy_curves, quality, slices, throughput, memory, latency,
-    model_size, cost.
+    Names: loss_curves, accuracy_curves (classification), rmse_curves (regression), quality,
+    slices, throughput, memory, latency, model_size, cost.
     """
     directory = Path(directory)
     metrics = {m.metric: m for m in comparison.metrics}
     figures = {
         "loss_curves": _curves(comparison, "loss", "Loss per epoch"),
         "accuracy_curves": _curves(comparison, "accuracy", "Accuracy per epoch"),
+        "rmse_curves": _curves(comparison, "rmse", "RMSE per epoch (standardised target)"),
         "quality": _metric_panels(metrics, QUALITY_KEYS, "Quality on the test split"),
         "slices": _slices(comparison.slices),
         "throughput": _metric_panels(metrics, THROUGHPUT_KEYS, "Training throughput and time"),
@@ -209,20 +210,8 @@ def _latency(metrics: dict[str, MetricComparison]) -> Figure | None:
     return figure
 
 
-def slice_name(metric: str) -> tuple[str, str] | None:
-    """("island", "Biscoe") for "slice.island.Biscoe.accuracy"; None for another metric.
-
-    A value may itself hold dots (a bucket such as "(35.0, 40.0]"); a feature name does not.
-    """
-    suffix = f".{SLICE_METRIC}"
-    if not (metric.startswith(SLICE_PREFIX) and metric.endswith(suffix)):
-        return None
-    feature, _, value = metric[len(SLICE_PREFIX) : -len(suffix)].partition(".")
-    return (feature, value) if feature and value else None
-
-
 def _slices(slices: Sequence[MetricComparison]) -> Figure | None:
-    """Each slice's accuracy with CIs, slices grouped by feature."""
+    """Each slice's accuracy (or RMSE) with CIs, slices grouped by feature."""
     named = {m.metric: slice_name(m.metric) for m in slices}
     comparisons = [
         m for m in slices if named[m.metric] and (_finite(m.tensorflow) or _finite(m.pytorch))
@@ -230,11 +219,13 @@ def _slices(slices: Sequence[MetricComparison]) -> Figure | None:
     if not comparisons:
         return None
     comparisons.sort(key=lambda m: named[m.metric])
-    labels = [f"{feature}\n{value}" for feature, value in (named[m.metric] for m in comparisons)]
+    labels = [f"{feature}\n{value}" for feature, value, _ in (named[m.metric] for m in comparisons)]
+    quantity = named[comparisons[0].metric][2]
     figure = Figure(figsize=(max(6.0, 0.9 * len(comparisons) + 2), 4.5), layout="constrained")
     axes = figure.add_subplot()
     drawn = _draw_comparisons(axes, comparisons, labels)
-    axes.set_ylabel(SLICE_METRIC)
-    axes.set_title(f"{SLICE_METRIC.capitalize()} per slice — mean and 95% CI over seeds")
+    axes.set_ylabel(quantity)
+    title = "Accuracy" if quantity == "accuracy" else quantity.upper()
+    axes.set_title(f"{title} per slice — mean and 95% CI over seeds")
     _framework_legend(axes, [f for f in NAMES if f in drawn])
     return figure

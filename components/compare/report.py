@@ -12,7 +12,7 @@ from pathlib import Path
 from components.common.frameworks import PYTORCH, TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT
 from components.common.tracking import TAG_RUN_GROUP, TAG_STEP
-from components.compare.catalogue import METRICS, SLICE_METRIC, SLICE_PREFIX
+from components.compare.catalogue import METRICS, SLICE_METRICS, slice_name
 from components.compare.collect import collect_runs, require_both_frameworks
 from components.compare.fairness import audit
 from components.compare.model import Comparison, MetricComparison, PipelineRun
@@ -56,19 +56,17 @@ def metric_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
 
 
 def slice_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
-    """Per-slice accuracy (slice.<feature>.<value>.accuracy), in the order the runs logged."""
-    suffix = f".{SLICE_METRIC}"
+    """Per-slice accuracy or RMSE (slice.<feature>.<value>.<metric>), in the order the runs
+    logged."""
     names = dict.fromkeys(
-        name
-        for run in runs
-        for name in run.evaluate.metrics
-        if name.startswith(SLICE_PREFIX) and name.endswith(suffix)
+        name for run in runs for name in run.evaluate.metrics if slice_name(name) is not None
     )
     compared = []
     for name in names:
-        feature, _, value = name.removeprefix(SLICE_PREFIX).removesuffix(suffix).partition(".")
-        label = f"{feature} = {value}: accuracy"
-        comparison = _side_by_side(runs, name, label, "", True, "evaluate", name)
+        feature, value, quantity = slice_name(name)
+        label = f"{feature} = {value}: {quantity}"
+        higher_is_better = SLICE_METRICS[quantity]
+        comparison = _side_by_side(runs, name, label, "", higher_is_better, "evaluate", name)
         if comparison is not None:
             compared.append(comparison)
     return tuple(compared)

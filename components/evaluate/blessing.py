@@ -1,9 +1,12 @@
 """The blessing: may this model be pushed? Absolute thresholds plus no regression vs the champion.
 
-Every metric in the spec's evaluation.thresholds is gated twice: against its threshold, and (when
-the registry has a champion) against the champion's value less the regression tolerance. The first
-model ever has no champion and is judged on thresholds only. GATED_METRICS gives each metric's
-direction: "min" (higher is better, the limit is a minimum) or "max" (lower is better).
+Every metric in the spec's evaluation thresholds is checked against its threshold. Against the
+registry's champion (when there is one): for classification every gated metric, which may trail
+the champion's value by the regression tolerance (an absolute amount: 0.02 of accuracy); for
+regression RMSE, which may exceed the champion's by the tolerance as a fraction (0.02: 2%), since
+an RMSE is in the label's units. The first model ever has no champion and is judged on thresholds
+only. GATED_METRICS gives each metric's direction per task: "min" (higher is better, the limit is a
+minimum) or "max" (lower is better).
 """
 
 from __future__ import annotations
@@ -14,12 +17,16 @@ from pathlib import Path
 from typing import Literal
 
 from components.common.errors import TandemError
-from components.spec import GATED_METRICS, EvaluationSpec
+from components.spec import GATED_METRICS, EvaluationSpec, Task
 
 BLESSING_FILE = "blessing.json"
 # Metrics are ratios such as 40/44 and limits are sums such as 0.95 - 0.02: without a little slack
 # a value exactly on its limit could fail by float rounding.
 _SLACK = 1e-12
+
+
+DIRECTIONS = {metric: d for metrics in GATED_METRICS.values() for metric, d in metrics.items()}
+REGRESSION_CHAMPION_METRIC = "rmse"
 
 
 @dataclass(frozen=True)
@@ -32,7 +39,7 @@ class Check:
 
     def describe(self) -> str:
         """One line, e.g. `accuracy 0.91 >= 0.93 (no_regression): failed`."""
-        sign = ">=" if GATED_METRICS[self.metric] == "min" else "<="
+        sign = ">=" if DIRECTIONS[self.metric] == "min" else "<="
         verdict = "passed" if self.passed else "failed"
         return f"{self.metric} {self.value:.4g} {sign} {self.limit:.4g} ({self.kind}): {verdict}"
 
@@ -60,7 +67,7 @@ class Blessing:
 
 
 def _check(metric: str, kind: str, value: float, limit: float) -> Check:
-    higher_is_better = GATED_METRICS[metric] == "min"
+    higher_is_better = DIRECTIONS[metric] == "min"
     passed = value >= limit - _SLACK if higher_is_better else value <= limit + _SLACK
     return Check(metric, kind, float(value), float(limit), bool(passed))
 
@@ -69,36 +76,44 @@ def _value(metrics: dict[str, float], metric: str, whose: str) -> float:
     if metric not in metrics:
         have = ", ".join(sorted(metrics)) or "none"
         raise TandemError(
-            f"{whose} has no '{metric}' metric, which evaluation.thresholds gates "
+            f"{whose} has no '{metric}' metric, which the blessing gates "
             f"(it has: {have}); evaluate it again, or remove the threshold from the spec"
         )
     return float(metrics[metric])
 
 
+def _champion_limit(metric: str, best: float, tolerance: float, task: Task) -> float:
+    if task == "regression":
+        return best * (1 + tolerance)
+    return best - tolerance if DIRECTIONS[metric] == "min" else best + tolerance
+
+
 def judge(
     metrics: dict[str, float],
     evaluation: EvaluationSpec,
+    task: Task,
     champion_metrics: dict[str, float] | None = None,
     champion_version: str | None = None,
 ) -> Blessing:
-    """Bless `metrics` if every threshold holds and, given a champion, no gated metric regresses
-    beyond evaluation.regression_tolerance."""
+    """Bless `metrics` if every threshold holds and, given a champion, the model does not regress
+    beyond evaluation.regression_tolerance (see the module docstring)."""
+    gates = evaluation.gates(task)
     checks = [
         _check(metric, "threshold", _value(metrics, metric, "the model"), limit)
-        for metric, limit in evaluation.thresholds.items()
+        for metric, limit in gates.items()
     ]
     if champion_metrics is not None:
         champion = (
             f"the champion (version {champion_version})" if champion_version else "the champion"
         )
-        tolerance = evaluation.regression_tolerance
-        for metric in evaluation.thresholds:
+        compared = [REGRESSION_CHAMPION_METRIC] if task == "regression" else list(gates)
+        for metric in compared:
             best = _value(champion_metrics, metric, champion)
-            limit = best - tolerance if GATED_METRICS[metric] == "min" else best + tolerance
+            limit = _champion_limit(metric, best, evaluation.regression_tolerance, task)
             checks.append(
                 _check(metric, "no_regression", _value(metrics, metric, "the model"), limit)
             )
-    gated = {metric: float(metrics[metric]) for metric in GATED_METRICS if metric in metrics}
+    gated = {metric: float(metrics[metric]) for metric in GATED_METRICS[task] if metric in metrics}
     return Blessing(all(c.passed for c in checks), checks, champion_version, gated)
 
 

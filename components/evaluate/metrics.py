@@ -1,4 +1,5 @@
-"""Classification metrics on validated predictions: overall and per slice, plain numpy.
+"""Metrics on validated predictions, overall and per slice: classification (plain numpy, plus
+scikit-learn's ROC AUC and average precision for a binary label) and regression (RMSE, MAE, R²).
 
 Conventions (each matches scikit-learn with the arguments named, which the tests hold it to):
 - predicted class = argmax of the probabilities, the first class on a tie;
@@ -9,7 +10,12 @@ Conventions (each matches scikit-learn with the arguments named, which the tests
 - log loss uses the natural log, the true class's probability clipped to [1e-15, 1]
   (`log_loss(labels=range(k))` up to that clipping);
 - ECE: equal-width confidence bins (0, 1/15], ..., (14/15, 1] over the top probability (the first
-  bin also takes 0); sum over bins of (bin rows / rows) * |bin accuracy - bin mean confidence|.
+  bin also takes 0); sum over bins of (bin rows / rows) * |bin accuracy - bin mean confidence|;
+- binary only: roc_auc is `roc_auc_score` and pr_auc `average_precision_score` of the second
+  class's probability (the second class in the spec's `classes` is the positive one); a slice
+  holding one class has neither;
+- regression: rmse = sqrt(mean squared error), mae, and r2 = `r2_score` (1 - SS_res / SS_tot;
+  with a constant truth 1.0 when the predictions are exact, else 0.0).
 """
 
 from __future__ import annotations
@@ -21,11 +27,14 @@ import pyarrow as pa
 
 from components.common.errors import TandemError
 from components.common.features import label_indices
-from components.evaluate.predictions import ID, probability_matrix
+from components.common.targets import is_regression, label_values
+from components.evaluate.predictions import ID, outputs_of
 
 ECE_BINS = 15
 LOG_LOSS_EPSILON = 1e-15
 METRICS = ("accuracy", "macro_f1", "log_loss", "ece")
+BINARY_METRICS = ("roc_auc", "pr_auc")
+REGRESSION_METRICS = ("rmse", "mae", "r2")
 MISSING_SLICE = "__missing__"
 
 
@@ -128,6 +137,60 @@ def classification_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dic
     }
 
 
+def binary_metrics(labels: np.ndarray, probabilities: np.ndarray) -> dict[str, float]:
+    """roc_auc and pr_auc of a binary label (class 1 positive); {} when only one class is there."""
+    from sklearn.metrics import average_precision_score, roc_auc_score
+
+    labels, probabilities = _inputs(labels, probabilities)
+    if probabilities.shape[1] != 2:
+        raise ValueError(f"ROC and PR AUC need 2 classes, not {probabilities.shape[1]}")
+    if len(np.unique(labels)) < 2:
+        return {}
+    return {
+        "roc_auc": float(roc_auc_score(labels, probabilities[:, 1])),
+        "pr_auc": float(average_precision_score(labels, probabilities[:, 1])),
+    }
+
+
+def regression_metrics(labels: np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """rmse, mae and r2 of float `labels` [n] and `predictions` [n]."""
+    labels = np.asarray(labels, dtype=np.float64)
+    predictions = np.asarray(predictions, dtype=np.float64)
+    if labels.ndim != 1 or labels.shape != predictions.shape:
+        raise ValueError(
+            f"labels of shape {labels.shape} do not fit predictions of shape {predictions.shape}"
+        )
+    if len(labels) == 0:
+        raise ValueError("metrics of zero rows are undefined")
+    errors = predictions - labels
+    residual = float((errors**2).sum())
+    total = float(((labels - labels.mean()) ** 2).sum())
+    constant_truth_r2 = 1.0 if residual == 0 else 0.0
+    return {
+        "rmse": float(np.sqrt((errors**2).mean())),
+        "mae": float(np.abs(errors).mean()),
+        "r2": 1.0 - residual / total if total > 0 else constant_truth_r2,
+    }
+
+
+def truth(table: pa.Table, manifest: dict) -> np.ndarray:
+    """The rows' true labels as the metrics take them: class indices, or numbers."""
+    return (
+        label_values(table, manifest) if is_regression(manifest) else label_indices(table, manifest)
+    )
+
+
+def task_metrics(labels: np.ndarray, outputs: np.ndarray, manifest: dict) -> dict[str, float]:
+    """The manifest's task's metrics: regression on predictions [n]; classification on
+    probabilities [n, k], with ROC and PR AUC when k is 2."""
+    if is_regression(manifest):
+        return regression_metrics(labels, outputs)
+    metrics = classification_metrics(labels, outputs)
+    if outputs.shape[1] == 2:
+        metrics.update(binary_metrics(labels, outputs))
+    return metrics
+
+
 def slice_features(manifest: dict) -> list[str]:
     """The categorical features the dataset spec marks `slice: true`, in spec order."""
     return [
@@ -151,8 +214,8 @@ def slice_metrics(predictions: pa.Table, test_split: pa.Table, manifest: dict) -
         raise TandemError(
             f"test row {exc.args[0]!r} has no prediction: validate the predictions first"
         ) from None
-    probabilities = probability_matrix(predictions.take(order), manifest["classes"])
-    labels = label_indices(test_split, manifest)
+    outputs = outputs_of(predictions.take(order), manifest)
+    labels = truth(test_split, manifest)
     results: dict[str, float] = {}
     for feature in slice_features(manifest):
         if feature not in test_split.column_names:
@@ -173,7 +236,7 @@ def slice_metrics(predictions: pa.Table, test_split: pa.Table, manifest: dict) -
         for value in present:
             rows = values == value
             prefix = f"slice.{feature}.{value}"
-            for metric, number in classification_metrics(labels[rows], probabilities[rows]).items():
+            for metric, number in task_metrics(labels[rows], outputs[rows], manifest).items():
                 results[f"{prefix}.{metric}"] = number
             results[f"{prefix}.count"] = float(rows.sum())
     return results

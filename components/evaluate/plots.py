@@ -1,4 +1,5 @@
-"""Evaluation plots as PNG files: a confusion matrix and a reliability (calibration) diagram.
+"""Evaluation plots as PNG files: for classification a confusion matrix and a reliability
+(calibration) diagram; for regression predicted against true values and the residuals.
 
 Figures are built on `matplotlib.figure.Figure` with an explicit Agg canvas, never through pyplot:
 importing this module selects no backend and touches no global state, and a figure is plain
@@ -14,7 +15,12 @@ import numpy as np
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 
-from components.evaluate.metrics import ECE_BINS, calibration_bins, expected_calibration_error
+from components.evaluate.metrics import (
+    ECE_BINS,
+    calibration_bins,
+    expected_calibration_error,
+    regression_metrics,
+)
 
 DPI = 120
 
@@ -94,5 +100,27 @@ def plot_calibration(
     top.legend(loc="upper left")
     bottom.bar(lefts, binned.counts, width=widths, align="edge", edgecolor="black", color="gray")
     bottom.set_xlabel("confidence (top class probability)")
+    bottom.set_ylabel("rows")
+    return _save(figure, path)
+
+
+def plot_predicted_vs_true(
+    labels: np.ndarray, predictions: np.ndarray, path: str | Path, title: str
+) -> Path:
+    """Each test row's prediction against its true value, with the diagonal of a perfect model;
+    below it the histogram of the residuals (prediction - truth)."""
+    metrics = regression_metrics(labels, predictions)
+    figure = Figure(figsize=(5.5, 7), layout="constrained")
+    top, bottom = figure.subplots(2, 1, height_ratios=[3, 1.2])
+    top.scatter(labels, predictions, s=6, alpha=0.35, color="tab:blue", edgecolors="none")
+    low = float(min(labels.min(), predictions.min()))
+    high = float(max(labels.max(), predictions.max()))
+    top.plot([low, high], [low, high], "--", color="gray", label="prediction = truth")
+    top.set_xlabel("true value")
+    top.set_ylabel("prediction")
+    top.set_title(f"{title} (RMSE {metrics['rmse']:.4g}, R² {metrics['r2']:.3f})")
+    top.legend(loc="upper left")
+    bottom.hist(predictions - labels, bins=50, color="gray", edgecolor="black")
+    bottom.set_xlabel("residual (prediction - truth)")
     bottom.set_ylabel("rows")
     return _save(figure, path)

@@ -2,7 +2,8 @@
 
 An adapter runs its exported model on the test split and writes `predictions.parquet`: one row per
 test row with its id, its true label (a cross-check that the adapter read the rows it claims) and
-one probability column per class, in the manifest's class order. Everything after this file is
+one probability column per class, in the manifest's class order — or, for regression, a number
+`label` and a `prediction` column in the label's units. Everything after this file is
 framework-neutral, so `validate_predictions` is strict: a wrong row set, a shuffled label or logits
 in place of probabilities would otherwise turn into plausible-looking metrics.
 """
@@ -23,48 +24,67 @@ from components.export import probability_column
 PREDICTIONS_FILE = "predictions.parquet"
 ID = "id"
 LABEL = "label"
+PREDICTION = "prediction"
 SUM_TOLERANCE = 1e-4
 _EXAMPLES = 3
 
 
-def predictions_schema(classes: Sequence[str]) -> pa.Schema:
-    """id, label, then one float64 probability column per class in class order."""
+def predictions_schema(classes: Sequence[str] | None) -> pa.Schema:
+    """id, label, then one float64 probability column per class in class order; for regression
+    (`classes` None) id, a float64 label and the float64 prediction."""
+    if classes is None:
+        numbers = [pa.field(LABEL, pa.float64()), pa.field(PREDICTION, pa.float64())]
+        return pa.schema([pa.field(ID, pa.string()), *numbers])
     probabilities = [pa.field(probability_column(c), pa.float64()) for c in classes]
     return pa.schema([pa.field(ID, pa.string()), pa.field(LABEL, pa.string()), *probabilities])
 
 
-def _strings(values) -> pa.Array:
+def manifest_classes(manifest: dict) -> list[str] | None:
+    """The classes the predictions carry a column for; None for regression."""
+    return None if manifest["task"] == "regression" else list(manifest["classes"])
+
+
+def _column(values, kind: pa.DataType) -> pa.Array:
     if isinstance(values, pa.ChunkedArray):
         values = values.combine_chunks()
     if isinstance(values, pa.Array):
-        return values.cast(pa.string())
-    return pa.array(list(values), pa.string())
+        return values.cast(kind)
+    return pa.array(list(values), kind)
 
 
 def build_predictions(
     ids: Sequence[str] | pa.Array | pa.ChunkedArray,
-    labels: Sequence[str] | pa.Array | pa.ChunkedArray,
-    probabilities: np.ndarray,
-    classes: Sequence[str],
+    labels: Sequence | pa.Array | pa.ChunkedArray,
+    outputs: np.ndarray,
+    classes: Sequence[str] | None,
 ) -> pa.Table:
-    """The predictions table for `ids` (test-split ids), their class-name `labels` and [n, k]
-    `probabilities` whose columns follow `classes`."""
-    classes = list(classes)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.ndim != 2 or probabilities.shape[1] != len(classes):
+    """The predictions table for `ids` (test-split ids) and their `labels`: class names and [n, k]
+    probabilities whose columns follow `classes`, or (classes None) numbers and [n] predictions."""
+    outputs = np.asarray(outputs, dtype=np.float64)
+    if classes is None:
+        if outputs.ndim != 1:
+            raise TandemError(
+                f"the model returned predictions of shape {outputs.shape}, but a regression "
+                "model gives one number per row: was the model trained on this snapshot?"
+            )
+        columns = [pa.array(outputs)]
+    else:
+        classes = list(classes)
+        if outputs.ndim != 2 or outputs.shape[1] != len(classes):
+            raise TandemError(
+                f"the model returned probabilities of shape {outputs.shape}, but the snapshot "
+                f"has {len(classes)} classes ({', '.join(classes)}): "
+                "was the model trained on this snapshot?"
+            )
+        columns = [pa.array(outputs[:, j]) for j in range(len(classes))]
+    schema = predictions_schema(classes)
+    ids, labels = _column(ids, pa.string()), _column(labels, schema.field(LABEL).type)
+    if not len(ids) == len(labels) == len(outputs):
         raise TandemError(
-            f"the model returned probabilities of shape {probabilities.shape}, but the snapshot "
-            f"has {len(classes)} classes ({', '.join(classes)}): "
-            "was the model trained on this snapshot?"
-        )
-    ids, labels = _strings(ids), _strings(labels)
-    if not len(ids) == len(labels) == len(probabilities):
-        raise TandemError(
-            f"{len(ids)} ids, {len(labels)} labels and {len(probabilities)} probability rows: "
+            f"{len(ids)} ids, {len(labels)} labels and {len(outputs)} prediction rows: "
             "the predictor must give exactly one of each per test row"
         )
-    columns = [ids, labels, *(pa.array(probabilities[:, j]) for j in range(len(classes)))]
-    return pa.Table.from_arrays(columns, schema=predictions_schema(classes))
+    return pa.Table.from_arrays([ids, labels, *columns], schema=schema)
 
 
 def probability_matrix(predictions: pa.Table, classes: Sequence[str]) -> np.ndarray:
@@ -76,6 +96,20 @@ def probability_matrix(predictions: pa.Table, classes: Sequence[str]) -> np.ndar
         for c in classes
     ]
     return np.column_stack([column.to_numpy() for column in columns])
+
+
+def prediction_values(predictions: pa.Table) -> np.ndarray:
+    """float64 [rows] regression predictions; a missing value becomes NaN."""
+    column = predictions.column(PREDICTION).cast(pa.float64())
+    return pc.fill_null(column, np.nan).to_numpy()
+
+
+def outputs_of(predictions: pa.Table, manifest: dict) -> np.ndarray:
+    """Probabilities [rows, classes], or regression predictions [rows]."""
+    classes = manifest_classes(manifest)
+    if classes is None:
+        return prediction_values(predictions)
+    return probability_matrix(predictions, classes)
 
 
 def write_predictions(table: pa.Table, path: str | Path) -> Path:
@@ -119,7 +153,8 @@ def _check_columns(predictions: pa.Table, schema: pa.Schema, source: str) -> Non
             problems.append(f"unexpected {', '.join(unexpected)}")
         raise TandemError(
             f"{source}: predictions must have exactly the columns {', '.join(expected)} "
-            f"({'; '.join(problems)}); a prob_<class> column per manifest class: "
+            f"({'; '.join(problems)}); a prob_<class> column per manifest class, or one "
+            f"'{PREDICTION}' column for regression: "
             "build the table with components.evaluate.predictions.build_predictions"
         )
     if len(set(actual)) != len(actual):
@@ -179,6 +214,17 @@ def _check_labels(ordered: pa.Table, test_labels: pa.Array, label: str, source: 
         )
 
 
+def _check_predictions(ordered: pa.Table, source: str) -> None:
+    values = prediction_values(ordered)
+    not_finite = np.flatnonzero(~np.isfinite(values))
+    if len(not_finite):
+        raise TandemError(
+            f"{source}: {len(not_finite)} rows have a prediction that is NaN, infinite or "
+            f"missing (first: id {ordered.column(ID)[int(not_finite[0])].as_py()!r}); check the "
+            "model for numeric overflow"
+        )
+
+
 def _check_probabilities(ordered: pa.Table, classes: Sequence[str], source: str) -> None:
     matrix = probability_matrix(ordered, classes)
     ids = ordered.column(ID)
@@ -214,7 +260,7 @@ def validate_predictions(
     """Check predictions against the test split they claim to cover; a TandemError naming `source`
     says what is wrong. Returns them in the contract's column types and the test split's row order.
     """
-    classes = manifest["classes"]
+    classes = manifest_classes(manifest)
     schema = predictions_schema(classes)
     _check_columns(predictions, schema, source)
     predictions = pa.Table.from_arrays(
@@ -225,7 +271,11 @@ def validate_predictions(
     test_ids = test_split.column(id_column).combine_chunks().cast(pa.string())
     _check_ids(ids, test_ids, id_column, source)
     ordered = predictions.take(pc.index_in(test_ids, value_set=ids))
-    test_labels = test_split.column(manifest["label"]).combine_chunks().cast(pa.string())
+    label_type = schema.field(LABEL).type
+    test_labels = test_split.column(manifest["label"]).combine_chunks().cast(label_type)
     _check_labels(ordered, test_labels, manifest["label"], source)
-    _check_probabilities(ordered, classes, source)
+    if classes is None:
+        _check_predictions(ordered, source)
+    else:
+        _check_probabilities(ordered, classes, source)
     return ordered

@@ -13,20 +13,25 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from components.common.features import label_indices
 from components.common.frameworks import by_name
 from components.common.model_registry import Champion, current_champion
 from components.common.progress import report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
+from components.common.targets import is_regression
 from components.common.tracking import rss_metrics
 from components.evaluate.blessing import BLESSING_FILE, Blessing, judge, write_blessing
 from components.evaluate.latency import batch_of, measure_latency, model_size_bytes
-from components.evaluate.metrics import classification_metrics, confusion_matrix, slice_metrics
-from components.evaluate.plots import plot_calibration, plot_confusion_matrix
+from components.evaluate.metrics import confusion_matrix, slice_metrics, task_metrics, truth
+from components.evaluate.plots import (
+    plot_calibration,
+    plot_confusion_matrix,
+    plot_predicted_vs_true,
+)
 from components.evaluate.predictions import (
     PREDICTIONS_FILE,
     build_predictions,
-    probability_matrix,
+    manifest_classes,
+    outputs_of,
     read_predictions,
     validate_predictions,
     write_predictions,
@@ -37,6 +42,7 @@ from components.spec import Spec
 
 CONFUSION_PLOT = "confusion_matrix.png"
 CALIBRATION_PLOT = "calibration.png"
+PREDICTED_PLOT = "predicted_vs_true.png"
 LATENCY_BATCHES = (1, 256)
 _METRIC_NAME = re.compile(r"[^\w.\- /]")
 
@@ -90,7 +96,7 @@ def evaluate_model(
     manifest = require_manifest(Path(snapshot_dir))
     test = pq.read_table(Path(snapshot_dir) / "test")
     predictor = load_predictor(Path(model_dir), framework)
-    probabilities = predictor.predict(test)
+    outputs = predictor.predict(test)
 
     work_dir = Path(work_dir)
     work_dir.mkdir(parents=True, exist_ok=True)
@@ -99,26 +105,21 @@ def evaluate_model(
         build_predictions(
             test.column(manifest["id_column"]),
             test.column(manifest["label"]),
-            probabilities,
-            manifest["classes"],
+            outputs,
+            manifest_classes(manifest),
         ),
         predictions_path,
     )
     predictions = validate_predictions(
         read_predictions(predictions_path), test, manifest, source=str(predictions_path)
     )
-    labels = label_indices(test, manifest)
-    checked = probability_matrix(predictions, manifest["classes"])
-    metrics = classification_metrics(labels, checked)
+    labels, checked = truth(test, manifest), outputs_of(predictions, manifest)
+    metrics = task_metrics(labels, checked, manifest)
     metrics.update(slice_metrics(predictions, test, manifest))
     metrics.update(
         _serving_figures(predictor, test, spec.evaluation.latency_calls, model_dir, start_rss_mb)
     )
-
-    matrix = confusion_matrix(labels, checked.argmax(axis=1), len(manifest["classes"]))
-    title = f"{spec.name} · {framework}"
-    plot_confusion_matrix(matrix, manifest["classes"], work_dir / CONFUSION_PLOT, title)
-    plot_calibration(labels, checked, work_dir / CALIBRATION_PLOT, title)
+    plots = _plot(labels, checked, manifest, work_dir, f"{spec.name} · {framework}")
 
     champion = None
     if track:
@@ -126,14 +127,31 @@ def evaluate_model(
     blessing = judge(
         metrics,
         spec.evaluation,
+        spec.dataset.task,
         champion.metrics if champion else None,
         champion.version if champion else None,
     )
     write_blessing(blessing, work_dir / BLESSING_FILE)
     result = EvaluationResult(work_dir, metrics, blessing)
     if track:
-        _track(result, predictor, manifest, test, spec, runs_dir, matrix, started)
+        _track(result, predictor, manifest, test, spec, runs_dir, plots, started)
     return result
+
+
+def _plot(labels, outputs, manifest: dict, work_dir: Path, title: str) -> dict:
+    """The task's plots into work_dir; returns {"files": [names], "documents": {name: dict}}
+    (the confusion matrix as numbers too) for MLflow."""
+    if is_regression(manifest):
+        plot_predicted_vs_true(labels, outputs, work_dir / PREDICTED_PLOT, title)
+        return {"files": [PREDICTED_PLOT], "documents": {}}
+    matrix = confusion_matrix(labels, outputs.argmax(axis=1), len(manifest["classes"]))
+    plot_confusion_matrix(matrix, manifest["classes"], work_dir / CONFUSION_PLOT, title)
+    plot_calibration(labels, outputs, work_dir / CALIBRATION_PLOT, title)
+    document = {"classes": manifest["classes"], "matrix": matrix.tolist()}
+    return {
+        "files": [CONFUSION_PLOT, CALIBRATION_PLOT],
+        "documents": {"confusion_matrix.json": document},
+    }
 
 
 def _champion(spec_name: str, framework: str, runs_dir: Path) -> Champion | None:
@@ -145,7 +163,7 @@ def _champion(spec_name: str, framework: str, runs_dir: Path) -> Champion | None
     return current_champion(client, by_name(framework).registered_model_name(spec_name))
 
 
-def _track(result, predictor, manifest, test, spec, runs_dir, matrix, started: float) -> None:
+def _track(result, predictor, manifest, test, spec, runs_dir, plots, started: float) -> None:
     """Log the evaluation; the run's step_s covers the whole evaluate step."""
     import mlflow
 
@@ -162,10 +180,9 @@ def _track(result, predictor, manifest, test, spec, runs_dir, matrix, started: f
         tags["tandem.model_format_fallback"] = fallback
     with step_run("evaluate", spec.name, runs_dir, tags) as run:
         mlflow.log_metrics({_mlflow_key(k): v for k, v in result.metrics.items()})
-        mlflow.log_dict(
-            {"classes": manifest["classes"], "matrix": matrix.tolist()}, "confusion_matrix.json"
-        )
-        for name in (PREDICTIONS_FILE, BLESSING_FILE, CONFUSION_PLOT, CALIBRATION_PLOT):
+        for name, document in plots["documents"].items():
+            mlflow.log_dict(document, name)
+        for name in (PREDICTIONS_FILE, BLESSING_FILE, *plots["files"]):
             mlflow.log_artifact(str(result.work_dir / name))
         mlflow.log_metrics(
             {"test_examples": float(test.num_rows), STEP_SECONDS: time.perf_counter() - started}

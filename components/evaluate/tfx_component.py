@@ -16,7 +16,7 @@ from tfx.utils import path_utils
 
 from components.common.frameworks import TENSORFLOW
 from components.evaluate.run import EvaluationResult, evaluate_model
-from components.spec import GATED_METRICS, parse_spec
+from components.spec import parse_spec
 
 BLESSED_PROPERTY = "blessed"
 SPEC_FILE_NAME = "spec.yaml"
@@ -30,8 +30,8 @@ def mark_blessing(blessing, model_uri: str, result: EvaluationResult) -> None:
     blessing.set_string_custom_property(
         "failed_checks", "; ".join(check.describe() for check in result.blessing.failed)
     )
-    for metric in GATED_METRICS:
-        blessing.set_float_custom_property(metric, float(result.metrics[metric]))
+    for metric, value in result.blessing.metrics.items():
+        blessing.set_float_custom_property(metric, value)
     (Path(blessing.uri) / ("BLESSED" if blessed else "NOT_BLESSED")).touch()
 
 

@@ -1,5 +1,5 @@
 """The exported-model contract: what each trainer must export, and the predictor adapters that load
-it (an exported model + raw snapshot rows → class probabilities).
+it (an exported model + raw snapshot rows → class probabilities, or regression predictions).
 
 Both trainers export to it; the shared evaluator and the registered MLflow model load through it.
 The adapters are the only framework-specific part of evaluation: everything after the
@@ -9,7 +9,8 @@ The exported-model contract
 ===========================
 Both trainers export to a directory `model_dir`; both adapters take raw snapshot rows (a
 `pyarrow.Table` with at least the manifest's feature columns) and return float64 probabilities
-[rows, n_classes] in the manifest's class order (`manifest["classes"]`). Missing values mean the
+[rows, n_classes] in the manifest's class order (`manifest["classes"]`) for classification, or
+float64 predictions [rows] in the label's units for regression. Missing values mean the
 same thing on both sides (as in `components.common.features.encode`): a missing numeric value is
 the train mean (z-score 0); a missing or unseen category is an all-zero one-hot block.
 
@@ -19,7 +20,8 @@ TensorFlow (`framework="tensorflow"`, format "saved_model")
       inputs   one named input per spec feature (the manifest's `dataset_spec.features`):
                numeric → tf.float32 shape [None], categorical → tf.string shape [None];
                the adapter passes NaN for a missing numeric value and "" for a missing category;
-      outputs  a dict with the key `probabilities`: tf.float32 [None, n_classes].
+      outputs  a dict with the key `probabilities`: tf.float32 [None, n_classes]
+               (classification), or `prediction`: tf.float32 [None] (regression).
     Preprocessing lives inside the graph: z-score with the manifest's train statistics
     (NaN → the mean), one-hot over each categorical vocabulary ("" / unseen → all zeros).
 
@@ -27,11 +29,13 @@ PyTorch (`framework="pytorch"`, format "pt2", or "torchscript" on fallback)
     `model_dir` holds
       model.pt2              a `torch.export` ExportedProgram saved with `torch.export.save`:
                              forward(x: float32 [batch, n_inputs]) → probabilities float32
-                             [batch, n_classes] (softmax inside), batch dimension dynamic (min 1);
+                             [batch, n_classes] (softmax inside), or predictions float32 [batch]
+                             (the label's scaling undone inside); batch dimension dynamic (min 1);
       model.torchscript.pt   TorchScript of the same module, the fallback when model.pt2 is absent
                              or does not load;
       encoding.json          {"input_names": [...], "statistics": manifest["statistics"],
-                             "classes": [...], "label": "..."} (see `encoding_document`).
+                             "task": "...", "classes": [...], "label": "..."}
+                             (see `encoding_document`).
     The input matrix is `components.common.features.encode(table, {"statistics": ...})`, whose
     columns must equal `input_names`.
 
@@ -52,6 +56,7 @@ from components.common.frameworks import TENSORFLOW, by_name
 
 SIGNATURE = "serving_default"
 OUTPUT = "probabilities"
+PREDICTION_OUTPUT = "prediction"
 PT2_FILE = "model.pt2"
 TORCHSCRIPT_FILE = "model.torchscript.pt"
 ENCODING_FILE = "encoding.json"
@@ -63,8 +68,18 @@ class Predictor(Protocol):
     model_dir: Path
 
     def predict(self, table: pa.Table) -> np.ndarray:
-        """Raw snapshot rows → float64 probabilities [rows, n_classes]."""
+        """Raw snapshot rows → float64 probabilities [rows, n_classes] or predictions [rows]."""
         ...
+
+
+def output_shape_problem(shape: tuple, rows: int, n_classes: int | None) -> str | None:
+    """What is wrong with a model output's shape, or None: [rows, n_classes] for a classifier,
+    [rows] for a regression model (n_classes None)."""
+    expected = (rows,) if n_classes is None else (rows, n_classes)
+    if tuple(shape) == expected:
+        return None
+    what = "predictions [rows]" if n_classes is None else f"probabilities [rows, {n_classes}]"
+    return f"the model returned shape {tuple(shape)} for {rows} rows; the contract is {what}"
 
 
 def signature_input_name(feature: str) -> str:
@@ -91,11 +106,20 @@ def probability_column(class_name: str) -> str:
     return f"prob_{class_name}"
 
 
+def output_columns(classes: list[str] | None) -> list[str]:
+    """The served model's output columns: a probability per class, or (classes None, regression)
+    the one prediction."""
+    if classes is None:
+        return [PREDICTION_OUTPUT]
+    return [probability_column(name) for name in classes]
+
+
 def encoding_document(manifest: dict) -> dict:
     """The content of a PyTorch model's encoding.json for a snapshot manifest."""
     return {
         "input_names": input_names(manifest),
         "statistics": manifest["statistics"],
+        "task": manifest["task"],
         "classes": list(manifest["classes"]),
         "label": manifest["label"],
     }

@@ -17,9 +17,10 @@ from components.export import (
     PT2_FILE,
     TORCHSCRIPT_FILE,
     missing_columns,
+    output_shape_problem,
 )
 
-ENCODING_KEYS = ("input_names", "statistics", "classes", "label")
+ENCODING_KEYS = ("input_names", "statistics", "task", "classes", "label")
 
 
 def read_encoding(model_dir: Path) -> dict:
@@ -73,6 +74,7 @@ class PyTorchPredictor:
         self.model_dir = Path(model_dir)
         encoding = read_encoding(self.model_dir)
         self.classes: list[str] = list(encoding["classes"])
+        self.regression = encoding["task"] == "regression"
         self.label: str = encoding["label"]
         self._manifest = {"statistics": encoding["statistics"]}
         statistics = encoding["statistics"]
@@ -85,14 +87,13 @@ class PyTorchPredictor:
             raise TandemError(
                 f"{self.model_dir}: the rows lack column(s) {missing} the model takes"
             )
+        n_classes = None if self.regression else len(self.classes)
         if table.num_rows == 0:  # the exported batch dimension starts at 1
-            return np.empty((0, len(self.classes)))
+            return np.empty((0,) if n_classes is None else (0, n_classes))
         inputs = torch.from_numpy(encode(table, self._manifest))
         with torch.inference_mode():
-            probabilities = self.module(inputs).numpy()
-        if probabilities.shape != (table.num_rows, len(self.classes)):
-            raise TandemError(
-                f"{self.model_dir}: the model returned shape {probabilities.shape} for "
-                f"{table.num_rows} rows and {len(self.classes)} classes"
-            )
-        return probabilities.astype(np.float64)
+            outputs = self.module(inputs).numpy()
+        problem = output_shape_problem(outputs.shape, table.num_rows, n_classes)
+        if problem:
+            raise TandemError(f"{self.model_dir}: {problem}")
+        return outputs.astype(np.float64)

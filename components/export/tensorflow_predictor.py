@@ -11,7 +11,13 @@ import tensorflow as tf
 
 from components.common.errors import TandemError
 from components.common.frameworks import TENSORFLOW
-from components.export import OUTPUT, SIGNATURE, signature_input_name
+from components.export import (
+    OUTPUT,
+    PREDICTION_OUTPUT,
+    SIGNATURE,
+    output_shape_problem,
+    signature_input_name,
+)
 
 
 class TensorFlowPredictor:
@@ -34,12 +40,15 @@ class TensorFlowPredictor:
             )
         self._signature = signatures[SIGNATURE]
         outputs = self._signature.structured_outputs
-        if not isinstance(outputs, dict) or OUTPUT not in outputs:
+        known = [name for name in (OUTPUT, PREDICTION_OUTPUT) if name in (outputs or {})]
+        if not isinstance(outputs, dict) or len(known) != 1:
             found = sorted(outputs) if isinstance(outputs, dict) else type(outputs).__name__
             raise TandemError(
-                f"{self.model_dir}: signature '{SIGNATURE}' has no output '{OUTPUT}' "
-                f"(it has: {found})"
+                f"{self.model_dir}: signature '{SIGNATURE}' needs one output, '{OUTPUT}' or "
+                f"'{PREDICTION_OUTPUT}' (it has: {found})"
             )
+        self.output = known[0]
+        self._n_classes = outputs[OUTPUT].shape[-1] if self.output == OUTPUT else None
         _, inputs = self._signature.structured_input_signature
         self.inputs: dict[str, tf.DType] = {}
         for name, spec in inputs.items():
@@ -73,10 +82,8 @@ class TensorFlowPredictor:
         return tensors
 
     def predict(self, table: pa.Table) -> np.ndarray:
-        probabilities = self._signature(**self.tensors(table))[OUTPUT].numpy()
-        if probabilities.ndim != 2 or probabilities.shape[0] != table.num_rows:
-            raise TandemError(
-                f"{self.model_dir}: '{OUTPUT}' has shape {probabilities.shape} for "
-                f"{table.num_rows} rows; the contract is [rows, n_classes]"
-            )
-        return probabilities.astype(np.float64)
+        outputs = self._signature(**self.tensors(table))[self.output].numpy()
+        problem = output_shape_problem(outputs.shape, table.num_rows, self._n_classes)
+        if problem:
+            raise TandemError(f"{self.model_dir}: '{self.output}': {problem}")
+        return outputs.astype(np.float64)

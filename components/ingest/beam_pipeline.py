@@ -61,14 +61,14 @@ class BatchKey(NamedTuple):
 
 
 def dictionary_columns(dataset: DatasetSpec) -> list[str]:
-    """The columns worth Parquet's dictionary encoding: the label and the categorical features.
+    """The columns worth Parquet's dictionary encoding: a class label and the categorical features.
 
     pyarrow's default tries a dictionary on every column and falls back to plain pages for ids
     and measured numbers once it overflows; that attempt made the writes ~40% slower and the
     files ~20% larger.
     """
     categorical = [f.name for f in dataset.features if f.type == "categorical"]
-    return [dataset.label, *categorical]
+    return categorical if dataset.task == "regression" else [dataset.label, *categorical]
 
 
 def quarantine_schema(columns: list[str]) -> pa.Schema:

@@ -20,7 +20,8 @@ OUTPUT_DIRS = (*SPLITS, QUARANTINE)
 
 def snapshot_schema(dataset: DatasetSpec) -> pa.Schema:
     id_field = pa.field(dataset.id or SYNTHETIC_ID, pa.string(), nullable=False)
-    label = pa.field(dataset.label, pa.string(), nullable=False)
+    label_type = pa.float64() if dataset.task == "regression" else pa.string()
+    label = pa.field(dataset.label, label_type, nullable=False)
     features = [
         pa.field(f.name, pa.float64() if f.type == "numeric" else pa.string(), not f.required)
         for f in dataset.features

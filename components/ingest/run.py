@@ -189,7 +189,8 @@ def _manifest(
         "dataset_spec": dataset.model_dump(mode="json"),
         "id_column": schema.field(0).name,
         "label": dataset.label,
-        "classes": list(dataset.classes),
+        "task": dataset.task,
+        "classes": list(dataset.classes or []),
         "counts": counts,
         "quarantine_examples": [
             {"file": name, "row": row, "reason": reason}

@@ -18,7 +18,7 @@ from pathlib import Path
 from components.common.errors import TandemError
 from components.spec import DatasetSpec
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2: the manifest says the task; a regression label is float64
 MANIFEST = "manifest.json"
 SNAPSHOTS_DIR = "snapshots"
 _TEMP_PREFIX = ".tmp-"

@@ -2,7 +2,8 @@
 
 Both trainers normalise with these numbers: numeric features by mean and the population standard
 deviation (ddof=0, as tf.Transform's `scale_to_z_score`), categorical features one-hot over the
-spec's category list (the vocabulary, in spec order; counts are for reading).
+spec's category list (the vocabulary, in spec order; counts are for reading), and a regression
+label the same way as a numeric feature (both train on the standardised target).
 """
 
 from __future__ import annotations
@@ -19,30 +20,36 @@ from components.spec import DatasetSpec
 Partial = dict[str, dict[str, Any]]
 
 
+def _moments(column: pa.ChunkedArray) -> dict[str, Any]:
+    values = column.drop_null().to_numpy()
+    count = len(values)
+    mean = float(values.mean()) if count else 0.0
+    return {
+        "count": count,
+        "missing": column.null_count,
+        "mean": mean,
+        "m2": float(((values - mean) ** 2).sum()) if count else 0.0,
+        "min": float(values.min()) if count else math.inf,
+        "max": float(values.max()) if count else -math.inf,
+    }
+
+
 def partial_statistics(table: pa.Table, dataset: DatasetSpec) -> Partial:
-    """Mergeable moments (count, mean, M2, min, max) and category counts of one batch."""
+    """Mergeable moments (count, mean, M2, min, max) of the numeric features (and of a regression
+    label) and category counts of one batch."""
     partial: Partial = {}
     for feature in dataset.features:
         column = table.column(feature.name)
-        missing = column.null_count
         if feature.type == "numeric":
-            values = column.drop_null().to_numpy()
-            count = len(values)
-            mean = float(values.mean()) if count else 0.0
-            partial[feature.name] = {
-                "count": count,
-                "missing": missing,
-                "mean": mean,
-                "m2": float(((values - mean) ** 2).sum()) if count else 0.0,
-                "min": float(values.min()) if count else math.inf,
-                "max": float(values.max()) if count else -math.inf,
-            }
+            partial[feature.name] = _moments(column)
         else:
             counts = pc.value_counts(column.drop_null())
             partial[feature.name] = {
-                "missing": missing,
+                "missing": column.null_count,
                 "counts": {str(item["values"]): int(item["counts"]) for item in counts.to_pylist()},
             }
+    if dataset.task == "regression":
+        partial[dataset.label] = _moments(table.column(dataset.label))
     return partial
 
 
@@ -73,22 +80,27 @@ def merge_statistics(left: Partial, right: Partial) -> Partial:
     return merged
 
 
+def _summary(stats: dict[str, Any] | None) -> dict[str, Any]:
+    count = stats["count"] if stats else 0
+    return {
+        "count": count,
+        "missing": stats["missing"] if stats else 0,
+        "mean": stats["mean"] if count else None,
+        "std": float(np.sqrt(stats["m2"] / count)) if count else None,
+        "min": stats["min"] if count else None,
+        "max": stats["max"] if count else None,
+    }
+
+
 def finalize_statistics(partial: Partial, dataset: DatasetSpec) -> dict[str, dict[str, Any]]:
-    """The manifest's `statistics`: what each trainer needs to normalise its inputs."""
+    """The manifest's `statistics`: what each trainer needs to normalise its inputs (and, for
+    regression, its target: `label`)."""
     numeric: dict[str, Any] = {}
     categorical: dict[str, Any] = {}
     for feature in dataset.features:
         stats = partial.get(feature.name)
         if feature.type == "numeric":
-            count = stats["count"] if stats else 0
-            numeric[feature.name] = {
-                "count": count,
-                "missing": stats["missing"] if stats else 0,
-                "mean": stats["mean"] if count else None,
-                "std": float(np.sqrt(stats["m2"] / count)) if count else None,
-                "min": stats["min"] if count else None,
-                "max": stats["max"] if count else None,
-            }
+            numeric[feature.name] = _summary(stats)
         else:
             counts = stats["counts"] if stats else {}
             categorical[feature.name] = {
@@ -96,4 +108,7 @@ def finalize_statistics(partial: Partial, dataset: DatasetSpec) -> dict[str, dic
                 "counts": {value: counts.get(value, 0) for value in feature.values or []},
                 "missing": stats["missing"] if stats else 0,
             }
-    return {"split": "train", "std_ddof": 0, "numeric": numeric, "categorical": categorical}
+    statistics = {"split": "train", "std_ddof": 0, "numeric": numeric, "categorical": categorical}
+    if dataset.task == "regression":
+        statistics["label"] = _summary(partial.get(dataset.label))
+    return statistics

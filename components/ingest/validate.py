@@ -125,6 +125,25 @@ def _parse_text(text: pa.StringArray, missing: pa.Array) -> tuple[pa.Array, np.n
     return pc.cast(pc.utf8_trim_whitespace(kept), pa.float64()), not_a_number
 
 
+def _numbers(
+    raw: pa.Array,
+    name: str,
+    required: bool,
+    reasons: _Reasons,
+    missing: pa.Array,
+    numeric_token: bool,
+) -> pa.Array:
+    """float64 values of a numeric column; flags cells that are no number, missing (when
+    required) or not finite."""
+    values, not_a_number = _parse_numeric(raw, missing, numeric_token)
+    reasons.flag(not_a_number, f"not_a_number:{name}")
+    if required:
+        reasons.flag(pc.is_null(values), f"missing_value:{name}")
+    finite = pc.is_finite(values)
+    reasons.flag(pc.and_(pc.is_valid(values), pc.invert(finite)), f"non_finite:{name}")
+    return values
+
+
 def validate_batch(
     batch: pa.RecordBatch | pa.Table,
     dataset: DatasetSpec,
@@ -154,23 +173,23 @@ def validate_batch(
             reasons.flag(repeated_id, f"duplicate_id:{dataset.id}")
         columns[dataset.id] = ids
 
-    label = _as_text(table.column(dataset.label).chunk(0), missing)
-    reasons.flag(pc.is_null(label), f"missing_value:{dataset.label}")
-    classes = pa.array(dataset.classes, type=pa.string())
-    reasons.flag(pc.invert(pc.is_in(label, value_set=classes)), f"unknown_class:{dataset.label}")
-    columns[dataset.label] = label
+    raw_label = table.column(dataset.label).chunk(0)
+    if dataset.task == "regression":
+        columns[dataset.label] = _numbers(
+            raw_label, dataset.label, True, reasons, missing, numeric_token
+        )
+    else:
+        label = _as_text(raw_label, missing)
+        reasons.flag(pc.is_null(label), f"missing_value:{dataset.label}")
+        classes = pa.array(dataset.classes, type=pa.string())
+        unknown_class = pc.invert(pc.is_in(label, value_set=classes))
+        reasons.flag(unknown_class, f"unknown_class:{dataset.label}")
+        columns[dataset.label] = label
 
     for feature in dataset.features:
         raw = table.column(feature.name).chunk(0)
         if feature.type == "numeric":
-            values, not_a_number = _parse_numeric(raw, missing, numeric_token)
-            reasons.flag(not_a_number, f"not_a_number:{feature.name}")
-            if feature.required:
-                reasons.flag(pc.is_null(values), f"missing_value:{feature.name}")
-            finite = pc.is_finite(values)
-            reasons.flag(
-                pc.and_(pc.is_valid(values), pc.invert(finite)), f"non_finite:{feature.name}"
-            )
+            values = _numbers(raw, feature.name, feature.required, reasons, missing, numeric_token)
         else:
             values = _as_text(raw, missing)
             if feature.required:

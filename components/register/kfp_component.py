@@ -35,14 +35,14 @@ def judge_and_register(
     from components.common.process_exit import prepare_exit
     from components.evaluate.run import evaluate_model
     from components.register.step import register_model
-    from components.spec import GATED_METRICS, parse_spec
+    from components.spec import parse_spec
 
     spec = parse_spec(spec_yaml, Path("spec.yaml").resolve()).spec
     model_dir, snapshot_dir = Path(model.path), Path(snapshot.path)
     evaluation_dir, runs = Path(evaluation.path), Path(runs_dir)
     result = evaluate_model(model_dir, framework, snapshot_dir, spec, evaluation_dir, runs)
-    for name in GATED_METRICS:
-        metrics.log_metric(name, result.metrics[name])
+    for name, value in result.blessing.metrics.items():
+        metrics.log_metric(name, value)
     evaluation.metadata["blessed"] = result.blessing.blessed
     # register reads the judge's verdict (blessing.json) from the evaluation directory
     version = register_model(model_dir, framework, snapshot_dir, spec, evaluation_dir, runs)

@@ -16,7 +16,7 @@ import pyarrow as pa
 
 from components.common.frameworks import by_name
 from components.common.model_registry import BLESSED_TAG, CHALLENGER, CHAMPION, METRIC_TAG
-from components.export import probability_column
+from components.export import output_columns
 
 
 def _signature(manifest: dict):
@@ -27,7 +27,8 @@ def _signature(manifest: dict):
         ColSpec("double" if feature["type"] == "numeric" else "string", feature["name"])
         for feature in manifest["dataset_spec"]["features"]
     ]
-    outputs = [ColSpec("double", probability_column(name)) for name in manifest["classes"]]
+    classes = None if manifest["task"] == "regression" else manifest["classes"]
+    outputs = [ColSpec("double", name) for name in output_columns(classes)]
     return ModelSignature(inputs=Schema(inputs), outputs=Schema(outputs))
 
 

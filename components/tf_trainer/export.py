@@ -3,7 +3,8 @@
 Two signatures (see components.export for the contract):
   serving_default     one tensor per spec feature, named by `signature_input_name` (numeric
                       float32 [None], NaN = missing;
-                      categorical string [None], "" = missing) → {"probabilities": [None, n]};
+                      categorical string [None], "" = missing) → {"probabilities": [None, n]},
+                      or for regression {"prediction": [None]} in the label's units;
   serving_tf_example  serialized tf.Example strings [None] → the same output.
 Both run the raw features through the transform graph (`transform_features_layer`) and then the
 model, so preprocessing lives inside the SavedModel. The raw feature spec may be dense ([] or
@@ -22,7 +23,14 @@ import tensorflow_transform as tft
 
 from components.common.errors import TandemError
 from components.common.frameworks import TENSORFLOW
-from components.export import OUTPUT, SIGNATURE, load_predictor, signature_input_name
+from components.common.targets import LabelScale
+from components.export import (
+    OUTPUT,
+    PREDICTION_OUTPUT,
+    SIGNATURE,
+    load_predictor,
+    signature_input_name,
+)
 from components.spec import DatasetSpec
 from components.tf_trainer.config import INPUTS
 
@@ -64,9 +72,11 @@ class ServingModule(tf.Module):
         model: keras.Model,
         tf_transform_output: tft.TFTransformOutput,
         dataset: DatasetSpec,
+        label_scale: LabelScale | None,
     ):
         super().__init__()
         self.model = model
+        self._label_scale = label_scale
         self.tft_layer = tf_transform_output.transform_features_layer()
         self._feature_spec = raw_feature_spec(tf_transform_output, dataset)
         # signature input name → feature name (they differ for names like "od280/od315")
@@ -85,20 +95,23 @@ class ServingModule(tf.Module):
             input_signature=[tf.TensorSpec([None], tf.string, name="examples")],
         )
 
-    def _probabilities(self, raw: dict) -> dict[str, tf.Tensor]:
+    def _outputs(self, raw: dict) -> dict[str, tf.Tensor]:
         transformed = self.tft_layer(raw)
-        logits = self.model({INPUTS: transformed[INPUTS]}, training=False)
-        return {OUTPUT: tf.nn.softmax(logits, axis=-1)}
+        outputs = self.model({INPUTS: transformed[INPUTS]}, training=False)
+        if self._label_scale is None:
+            return {OUTPUT: tf.nn.softmax(outputs, axis=-1)}
+        scale = self._label_scale
+        return {PREDICTION_OUTPUT: outputs[:, 0] * scale.std + scale.mean}
 
     def _serve_features(self, features):
         raw = {
             feature: _as_raw(features[name], self._feature_spec[feature])
             for name, feature in self._features.items()
         }
-        return self._probabilities(raw)
+        return self._outputs(raw)
 
     def _serve_tf_examples(self, examples):
-        return self._probabilities(tf.io.parse_example(examples, self._feature_spec))
+        return self._outputs(tf.io.parse_example(examples, self._feature_spec))
 
 
 def export_serving_model(
@@ -106,9 +119,13 @@ def export_serving_model(
     tf_transform_output: tft.TFTransformOutput,
     dataset: DatasetSpec,
     out_dir: str | Path,
+    label_scale: LabelScale | None = None,
 ) -> Path:
-    """Write the SavedModel with `serving_default` and `serving_tf_example` to out_dir."""
-    module = ServingModule(model, tf_transform_output, dataset)
+    """Write the SavedModel with `serving_default` and `serving_tf_example` to out_dir; a
+    regression model takes the `label_scale` its target was standardised with."""
+    if (label_scale is None) != (dataset.task == "classification"):
+        raise ValueError(f"a {dataset.task} export takes a label scale only for regression")
+    module = ServingModule(model, tf_transform_output, dataset, label_scale)
     signatures = {
         SIGNATURE: module.serve_features.get_concrete_function(),
         TF_EXAMPLE_SIGNATURE: module.serve_tf_examples.get_concrete_function(),
@@ -119,7 +136,8 @@ def export_serving_model(
 
 def check_export(model_dir: str | Path, dataset: DatasetSpec) -> None:
     """Load the export as the evaluator does and predict two rows (one with every value
-    missing); TandemError unless that gives finite probabilities over the classes summing to 1."""
+    missing); TandemError unless that gives finite probabilities over the classes summing to 1
+    (or, for regression, two finite predictions)."""
     rows = [
         {f.name: 0.0 if f.type == "numeric" else (f.values or [""])[0] for f in dataset.features},
         {f.name: None for f in dataset.features},
@@ -127,16 +145,17 @@ def check_export(model_dir: str | Path, dataset: DatasetSpec) -> None:
     schema = pa.schema(
         [(f.name, pa.float64() if f.type == "numeric" else pa.string()) for f in dataset.features]
     )
-    probabilities = load_predictor(Path(model_dir), TENSORFLOW.name).predict(
+    outputs = load_predictor(Path(model_dir), TENSORFLOW.name).predict(
         pa.Table.from_pylist(rows, schema=schema)
     )
-    expected = (len(rows), len(dataset.classes))
-    if (
-        probabilities.shape != expected
-        or not np.isfinite(probabilities).all()
-        or not np.allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
-    ):
+    if dataset.task == "regression":
+        expected, sums_to_one = (len(rows),), True
+    else:
+        expected = (len(rows), len(dataset.classes))
+        sums_to_one = np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-4)
+    if outputs.shape != expected or not np.isfinite(outputs).all() or not sums_to_one:
+        what = "predictions" if dataset.task == "regression" else "probabilities summing to 1"
         raise TandemError(
-            f"{model_dir}: the export does not give probabilities of shape {expected} summing "
-            f"to 1 (got shape {probabilities.shape}: {probabilities.tolist()})"
+            f"{model_dir}: the export does not give finite {what} of shape {expected} "
+            f"(got shape {outputs.shape}: {outputs.tolist()})"
         )

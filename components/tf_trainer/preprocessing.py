@@ -1,4 +1,6 @@
-"""tf.Transform preprocessing: raw snapshot features → one float32 input vector and a label index.
+"""tf.Transform preprocessing: raw snapshot features → one float32 input vector, and the label as a
+class index (classification) or a float32 number (regression; the trainer standardises it with
+the manifest's label statistics, as the PyTorch side does, see `components.common.targets`).
 
 The same encoding as `components.common.features.encode` on the PyTorch side, so both models see
 identical inputs: numeric features as z-scores whose mean and (population) variance are
@@ -26,12 +28,18 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     """TFX Transform's entry point; custom_config = config.transform_config(spec).
 
     Returns {"inputs": float32 [batch, n_inputs], "label": int64 [batch]} (the label only when
-    the raw label is among the inputs; -1 for a label outside the spec's classes).
+    the raw label is among the inputs; -1 for a label outside the spec's classes), or for
+    regression a float32 [batch] label (NaN when absent).
     """
     dataset = dataset_from_config(custom_config)
     outputs = {INPUTS: assemble(feature_columns(inputs, dataset))}
     if dataset.label in inputs:
-        outputs[LABEL] = class_index(dense_column(inputs[dataset.label], b""), dataset.classes)
+        if dataset.task == "regression":
+            label = dense_column(inputs[dataset.label], float("nan"))
+            outputs[LABEL] = tf.cast(label, tf.float32)
+        else:
+            label = dense_column(inputs[dataset.label], b"")
+            outputs[LABEL] = class_index(label, dataset.classes)
     return outputs
 
 

@@ -24,11 +24,13 @@ import tensorflow_transform as tft
 
 from components.common import tracking
 from components.common.architectures import parameter_count
+from components.common.errors import TandemError
 from components.common.frameworks import TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
 from components.common.progress import report_step
 from components.common.resources import reset_peak_rss
 from components.common.run_environment import describe_devices, environment_tags
+from components.common.targets import LabelScale
 from components.common.tracking import STEP_SECONDS, TAG_FRAMEWORK, step_run
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
@@ -93,6 +95,10 @@ def train_and_export(
     the splits), from which `step_s` and the peak RSS count; without them the step starts here."""
     if started is None:
         started, start_rss_mb = time.perf_counter(), reset_peak_rss()
+    label_scale = _label_scale(spec, custom_config)
+    if label_scale is not None:
+        train = train.standardised(label_scale)
+        evaluation = evaluation.standardised(label_scale) if evaluation is not None else None
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
     strategy = make_strategy()
@@ -134,7 +140,9 @@ def train_and_export(
             mlflow.log_metrics(result.metrics(start_rss_mb))
         # Non-chief workers save too (saving may run collectives) but into a throwaway dir.
         export_dir = serving_model_dir if chief else tempfile.mkdtemp(prefix="tandem-export-")
-        export_serving_model(result.model, tf_transform_output, spec.dataset, export_dir)
+        export_serving_model(
+            result.model, tf_transform_output, spec.dataset, export_dir, label_scale
+        )
         check_export(export_dir, spec.dataset)
         if track:
             snapshot_dir = custom_config.get(cfg.SNAPSHOT_KEY)
@@ -142,6 +150,20 @@ def train_and_export(
                 _log_input_probe(tf_transform_output, Path(snapshot_dir))
             mlflow.log_metric(STEP_SECONDS, time.perf_counter() - started)
     return result
+
+
+def _label_scale(spec: Spec, custom_config: dict[str, Any]) -> LabelScale | None:
+    """A regression label's train statistics, from the snapshot manifest (what the PyTorch side
+    standardises with); None for classification."""
+    if spec.dataset.task != "regression":
+        return None
+    snapshot_dir = custom_config.get(cfg.SNAPSHOT_KEY)
+    if not snapshot_dir:
+        raise TandemError(
+            f"custom_config has no '{cfg.SNAPSHOT_KEY}': a regression trainer standardises its "
+            "label with the snapshot manifest's statistics; pass the snapshot directory"
+        )
+    return LabelScale.from_manifest(require_manifest(Path(snapshot_dir)))
 
 
 def _accelerators() -> str:

@@ -23,6 +23,7 @@ import tensorflow as tf
 
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
+from components.common.targets import LabelScale
 from components.common.tracking import rss_metrics
 from components.spec import Task, TrainingSpec
 from components.tf_trainer.config import INPUTS
@@ -97,12 +98,13 @@ class EpochProgress(keras.callbacks.Callback):
         report_epoch(epoch, self.epochs)
 
 
-EPOCH_METRIC_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy"}
+EPOCH_METRIC_NAMES = {"loss": "train_loss", "accuracy": "train_accuracy", "rmse": "train_rmse"}
 
 
 class MlflowEpochMetrics(keras.callbacks.Callback):
-    """Logs each epoch's train_loss / train_accuracy / val_loss / val_accuracy to the active
-    MLflow run: the PyTorch side's names (Keras calls the training figures loss, accuracy)."""
+    """Logs each epoch's train_loss / train_accuracy (or train_rmse) / val_loss / val_accuracy
+    (val_rmse) to the active MLflow run: the PyTorch side's names (Keras calls the training
+    figures loss, accuracy, rmse)."""
 
     def on_epoch_end(self, epoch, logs=None):
         import mlflow
@@ -116,10 +118,16 @@ class MlflowEpochMetrics(keras.callbacks.Callback):
 @dataclass(frozen=True)
 class SplitArrays:
     """One split in memory, as the model takes it: inputs float32 [rows, n_inputs], labels
-    int64 [rows] (class indices)."""
+    int64 [rows] (class indices) or float32 [rows, 1] (regression targets, standardised)."""
 
     inputs: np.ndarray
     labels: np.ndarray
+
+    def standardised(self, scale: LabelScale) -> SplitArrays:
+        """The split with regression labels as the network learns them (the read labels are in
+        the label's units)."""
+        targets = scale.standardise(self.labels).reshape(-1, 1).astype(np.float32)
+        return SplitArrays(inputs=self.inputs, labels=targets)
 
     def as_fit_data(self) -> tuple[dict[str, np.ndarray], np.ndarray]:
         """(x, y) for Keras: the model's input is a one-key dict."""

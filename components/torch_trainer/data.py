@@ -28,7 +28,8 @@ from torch.utils.data import (
     default_convert,
 )
 
-from components.common.features import encode, label_indices
+from components.common.features import encode
+from components.common.targets import training_targets
 from components.torch_trainer.batching import per_process_batch
 
 
@@ -43,7 +44,7 @@ class BatchedTensorDataset(TensorDataset):
 def split_dataset(snapshot_dir: Path, split: str, manifest: dict) -> BatchedTensorDataset:
     table = pq.read_table(Path(snapshot_dir) / split)
     x = torch.from_numpy(encode(table, manifest))
-    y = torch.from_numpy(label_indices(table, manifest))
+    y = torch.from_numpy(training_targets(table, manifest))
     return BatchedTensorDataset(x, y)
 
 

@@ -14,14 +14,17 @@ over the processes (every rank has as many rows: the sampler pads).
 
 from __future__ import annotations
 
+import math
 import time
 from collections.abc import Callable
 
 import torch
-from torch.nn import functional as F
 from torch.utils.data import DataLoader
 
-from components.torch_trainer.model import EpochSums
+from components.spec import Task
+from components.torch_trainer.model import EpochSums, loss_function
+
+SPLITS = ("train", "val")
 
 
 class Throughput:
@@ -56,35 +59,43 @@ def _batches(fabric, loader: DataLoader):
     return (fabric.to_device(batch) for batch in loader)
 
 
-def train_epoch(fabric, model, optimizer, loader: DataLoader, throughput: Throughput) -> EpochSums:
+def train_epoch(
+    fabric, model, optimizer, loader: DataLoader, throughput: Throughput, task: Task
+) -> EpochSums:
     model.train()
-    sums = EpochSums()
+    sums = EpochSums(task)
+    loss_of = loss_function(task)
     for x, y in _batches(fabric, loader):
         started = time.perf_counter()
         optimizer.zero_grad(set_to_none=True)
-        logits = model(x)
-        loss = F.cross_entropy(logits, y)
+        outputs = model(x)
+        loss = loss_of(outputs, y)
         fabric.backward(loss)
         optimizer.step()
-        sums.add(loss, logits, y)
+        sums.add(loss, outputs, y)
         throughput.add(time.perf_counter() - started, len(y))
     return sums
 
 
 @torch.no_grad()
-def evaluate_epoch(fabric, model, loader: DataLoader) -> EpochSums:
+def evaluate_epoch(fabric, model, loader: DataLoader, task: Task) -> EpochSums:
     model.eval()
-    sums = EpochSums()
+    sums = EpochSums(task)
+    loss_of = loss_function(task)
     for x, y in _batches(fabric, loader):
-        logits = model(x)
-        sums.add(F.cross_entropy(logits, y), logits, y)
+        outputs = model(x)
+        sums.add(loss_of(outputs, y), outputs, y)
     return sums
 
 
 def epoch_metrics(fabric, train: EpochSums, evaluated: EpochSums) -> dict[str, float]:
-    """The epoch's loss and accuracy per split, averaged over the processes (a collective)."""
+    """The epoch's loss and accuracy (or RMSE, of the standardised target) per split, averaged
+    over the processes (a collective)."""
     means = fabric.all_reduce({**train.means("train"), **evaluated.means("val")}, reduce_op="mean")
-    return {name: float(value) for name, value in means.items()}
+    metrics = {name: float(value) for name, value in means.items()}
+    if train.task == "regression":
+        metrics.update({f"{split}_rmse": math.sqrt(metrics[f"{split}_loss"]) for split in SPLITS})
+    return metrics
 
 
 def fit(
@@ -92,6 +103,7 @@ def fit(
     model,
     optimizer,
     loaders: tuple[DataLoader, DataLoader],
+    task: Task,
     epochs: range,
     at_epoch_start: Callable[[int], None],
     on_epoch_end: Callable[[int, dict[str, float]], None],
@@ -102,7 +114,7 @@ def fit(
     for epoch in epochs:
         at_epoch_start(epoch)
         train_loader.batch_sampler.sampler.set_epoch(epoch)
-        trained = train_epoch(fabric, model, optimizer, train_loader, throughput)
-        evaluated = evaluate_epoch(fabric, model, eval_loader)
+        trained = train_epoch(fabric, model, optimizer, train_loader, throughput, task)
+        evaluated = evaluate_epoch(fabric, model, eval_loader, task)
         on_epoch_end(epoch, epoch_metrics(fabric, trained, evaluated))
     return throughput

@@ -1,24 +1,30 @@
 """The network both frameworks build from the spec: its model family on the encoded inputs.
 
-The network (`networks.build_network`) returns logits; softmax only in the export. Its parameter
-count is `architectures.parameter_count`, as Keras counts it: penguins' MLP (9 inputs, [16, 8],
-3 classes) has 323. Plain torch: the training loop (`loop`) drives it with Lightning Fabric.
+The network (`networks.build_network`) returns logits (softmax only in the export) or, for
+regression, the standardised prediction (`components.common.targets`; the export restores the
+label's units). Its parameter count is `architectures.parameter_count`, as Keras counts it:
+penguins' MLP (9 inputs, [16, 8], 3 classes) has 323. Plain torch: the training loop (`loop`)
+drives it with Lightning Fabric.
 """
 
 from __future__ import annotations
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
-from components.spec import TrainingSpec
+from components.common.targets import LabelScale, is_regression, n_outputs
+from components.spec import Task, TrainingSpec
 from components.torch_trainer.networks import build_network
 
 
 class EpochSums:
-    """Loss and correct predictions summed over an epoch's batches, kept as tensors (no sync per
-    step): the metrics are only wanted per epoch, and reduced over the processes then."""
+    """Loss (and, for classification, correct predictions) summed over an epoch's batches, kept
+    as tensors (no sync per step): the metrics are only wanted per epoch, and reduced over the
+    processes then."""
 
-    def __init__(self):
+    def __init__(self, task: Task = "classification"):
+        self.task = task
         self.reset()
 
     def reset(self) -> None:
@@ -26,33 +32,55 @@ class EpochSums:
         self.correct: torch.Tensor | None = None
         self.rows = 0
 
-    def add(self, loss: torch.Tensor, logits: torch.Tensor, labels: torch.Tensor) -> None:
+    def add(self, loss: torch.Tensor, outputs: torch.Tensor, targets: torch.Tensor) -> None:
         """`loss` is the batch's mean loss."""
-        batch_loss = loss.detach() * len(labels)
-        correct = (logits.detach().argmax(dim=1) == labels).sum()
-        if self.loss is None:
-            self.loss, self.correct = batch_loss, correct
-        else:
-            self.loss += batch_loss
-            self.correct += correct
-        self.rows += len(labels)
+        batch_loss = loss.detach() * len(targets)
+        self.loss = batch_loss if self.loss is None else self.loss + batch_loss
+        if self.task == "classification":
+            correct = (outputs.detach().argmax(dim=1) == targets).sum()
+            self.correct = correct if self.correct is None else self.correct + correct
+        self.rows += len(targets)
 
     def means(self, prefix: str) -> dict[str, torch.Tensor]:
-        return {
-            f"{prefix}_loss": self.loss / self.rows,
-            f"{prefix}_accuracy": self.correct / self.rows,
-        }
+        """The mean loss, and the accuracy for classification. (A regression's RMSE is the root
+        of the mean loss once reduced over the processes: `loop.epoch_metrics`.)"""
+        means = {f"{prefix}_loss": self.loss / self.rows}
+        if self.task == "classification":
+            means[f"{prefix}_accuracy"] = self.correct / self.rows
+        return means
+
+
+def loss_function(task: Task):
+    """Cross-entropy on logits, or mean squared error on the standardised target."""
+    return F.mse_loss if task == "regression" else F.cross_entropy
+
+
+class Restore(nn.Module):
+    """A regression network's [batch, 1] output back in the label's units: [batch]."""
+
+    def __init__(self, scale: LabelScale):
+        super().__init__()
+        self.mean, self.std = float(scale.mean), float(scale.std)
+
+    def forward(self, outputs: torch.Tensor) -> torch.Tensor:
+        return outputs[:, 0] * self.std + self.mean
 
 
 class Network(nn.Module):
     """The spec's network. In compile mode its forward is `torch.compile`d (at the first step)."""
 
     def __init__(
-        self, training: TrainingSpec, n_inputs: int, n_outputs: int, compile_mode: str = "eager"
+        self,
+        training: TrainingSpec,
+        n_inputs: int,
+        n_outputs: int,
+        compile_mode: str = "eager",
+        label_scale: LabelScale | None = None,
     ):
         super().__init__()
         # Not `self.training`: nn.Module keeps its train/eval mode there.
         self.training_spec, self.n_inputs, self.n_outputs = training, n_inputs, n_outputs
+        self.label_scale = label_scale
         self.network = build_network(training, n_inputs, n_outputs)
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
@@ -62,8 +90,14 @@ class Network(nn.Module):
         )
 
     @classmethod
-    def from_spec(cls, training: TrainingSpec, n_inputs: int, n_outputs: int) -> Network:
-        return cls(training, n_inputs, n_outputs, training.compile.pytorch)
+    def from_spec(cls, training: TrainingSpec, n_inputs: int, manifest: dict) -> Network:
+        """The network for the manifest's task: a regression one carries its label scale."""
+        scale = LabelScale.from_manifest(manifest) if is_regression(manifest) else None
+        return cls(training, n_inputs, n_outputs(manifest), training.compile.pytorch, scale)
+
+    @property
+    def task(self) -> Task:
+        return "classification" if self.label_scale is None else "regression"
 
     def parameter_count(self) -> int:
         return sum(parameter.numel() for parameter in self.network.parameters())
@@ -74,10 +108,13 @@ class Network(nn.Module):
         return self.network(x)
 
     def inference_module(self) -> nn.Module:
-        """An eager copy of the trained network with softmax on top, in eval mode (to export)."""
+        """An eager copy of the trained network, in eval mode (to export), giving probabilities
+        (softmax on top) or predictions in the label's units."""
         network = build_network(self.training_spec, self.n_inputs, self.n_outputs)
         network.load_state_dict(self.network.state_dict())
-        return nn.Sequential(network, nn.Softmax(dim=1)).eval()
+        if self.label_scale is None:
+            return nn.Sequential(network, nn.Softmax(dim=1)).eval()
+        return nn.Sequential(network, Restore(self.label_scale)).eval()
 
 
 def make_optimizer(training: TrainingSpec, parameters) -> torch.optim.Optimizer:

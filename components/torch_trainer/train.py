@@ -178,7 +178,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     train_set = split_dataset(snapshot_dir, "train", manifest)
     eval_set = split_dataset(snapshot_dir, "eval", manifest)
     n_inputs = train_set.tensors[0].shape[1]
-    network = Network.from_spec(training, n_inputs, len(manifest["classes"]))
+    network = Network.from_spec(training, n_inputs, manifest)
     if run is not None and not run.resumed:
         run.log_params(_run_params(training, topology, seed, network.parameter_count()))
         run.set_tags(environment_tags(PYTORCH.name, _accelerators()))
@@ -203,6 +203,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
         model,
         optimizer,
         loaders,
+        network.task,
         range(start_epoch, training.epochs),
         _at_epoch_start(fabric, checkpoint_dir),
         on_epoch_end,

@@ -17,7 +17,7 @@ def test_both_frameworks_build_the_stated_count(model, hidden_sizes, n_inputs, n
 
     training = training_spec(model, hidden_sizes)
     keras_count = trainable_parameter_count(build_model(training, n_inputs, n_classes))
-    torch_count = Network.from_spec(training, n_inputs, n_classes).parameter_count()
+    torch_count = Network(training, n_inputs, n_classes).parameter_count()
     assert keras_count == torch_count == parameter_count(training, n_inputs, n_classes)
 
 

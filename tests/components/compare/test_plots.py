@@ -11,8 +11,9 @@ import pytest
 from matplotlib.colors import to_rgb
 from matplotlib.image import imread
 
+from components.compare.catalogue import slice_name
 from components.compare.model import Comparison, PipelineRun
-from components.compare.plots import FRAMEWORK_COLOURS, slice_name, write_plots
+from components.compare.plots import FRAMEWORK_COLOURS, write_plots
 from tests.components.compare.fixtures import compare, make_comparison
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
@@ -128,8 +129,10 @@ def test_nothing_to_plot_writes_nothing(tmp_path):
 @pytest.mark.parametrize(
     ("metric", "expected"),
     [
-        ("slice.island.Biscoe.accuracy", ("island", "Biscoe")),
-        ("slice.bill_length.(35.0, 40.0].accuracy", ("bill_length", "(35.0, 40.0]")),
+        ("slice.island.Biscoe.accuracy", ("island", "Biscoe", "accuracy")),
+        ("slice.bill_length.(35.0, 40.0].accuracy", ("bill_length", "(35.0, 40.0]", "accuracy")),
+        ("slice.cut.Ideal.rmse", ("cut", "Ideal", "rmse")),
+        ("slice.cut.Ideal.mae", None),
         ("slice.island.Biscoe.count", None),
         ("accuracy", None),
         ("slice.island.accuracy", None),

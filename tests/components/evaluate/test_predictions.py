@@ -62,7 +62,7 @@ def test_build_predictions_refuses_a_class_count_mismatch(parts, manifest):
     ids, labels, probabilities = parts
     with pytest.raises(TandemError, match=r"shape \(44, 2\).*3 classes \(Adelie, Chinstrap"):
         build_predictions(ids, labels, probabilities[:, :2], manifest["classes"])
-    with pytest.raises(TandemError, match="44 ids, 43 labels and 44 probability rows"):
+    with pytest.raises(TandemError, match="44 ids, 43 labels and 44 prediction rows"):
         build_predictions(ids, labels[:-1], probabilities, manifest["classes"])
 
 

@@ -28,7 +28,7 @@ def penguins_training(**changes):
 
 def penguins_classifier(manifest: dict, **changes) -> Network:
     training = penguins_training(**changes)
-    return Network.from_spec(training, len(input_names(manifest)), len(manifest["classes"]))
+    return Network.from_spec(training, len(input_names(manifest)), manifest)
 
 
 def test_penguins_parameter_count_matches_the_keras_count(penguins_snapshot):
@@ -52,7 +52,7 @@ def test_optimizer_settings_come_from_the_spec():
 
 def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Network:
     torch.manual_seed(0)
-    return Network.from_spec(training_spec(model, hidden_sizes), n_inputs, n_classes)
+    return Network(training_spec(model, hidden_sizes), n_inputs, n_classes)
 
 
 @pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
