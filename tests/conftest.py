@@ -76,6 +76,34 @@ def tiny_models(penguins_snapshot, tmp_path_factory) -> dict[str, Path]:
     }
 
 
+def penguins_regression_document() -> dict:
+    """Penguins as a regression: body mass (grams) from the other measurements, species included."""
+    document = yaml.safe_load(default_spec_path().read_text())
+    dataset = document["dataset"]
+    species = {"name": "species", "type": "categorical", "values": dataset.pop("classes")}
+    dataset.update(task="regression", label="body_mass_g", source=str(PENGUINS_CSV))
+    dataset["features"] = [
+        *(f for f in dataset["features"] if f["name"] != "body_mass_g"),
+        {**species, "slice": True},
+    ]
+    document.update(name="penguins-mass", evaluation={"thresholds": {"r2": 0.5}})
+    return document
+
+
+@pytest.fixture(scope="session")
+def regression_spec_path(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("regression-spec") / "penguins-mass.yaml"
+    path.write_text(yaml.safe_dump(penguins_regression_document(), sort_keys=False))
+    return path
+
+
+@pytest.fixture(scope="session")
+def regression_snapshot(regression_spec_path, tmp_path_factory) -> IngestResult:
+    """The penguins regression spec ingested once per session (untracked)."""
+    output = tmp_path_factory.mktemp("regression-snapshot")
+    return run_ingest(load_spec(regression_spec_path), output, track=False)
+
+
 @pytest.fixture
 def penguins_document() -> dict:
     return yaml.safe_load(default_spec_path().read_text())

@@ -1,14 +1,17 @@
-"""The training spec: one run's seed, and the model family both frameworks build."""
+"""The spec: one run's seed, the model family both frameworks build, and the task (classification
+or regression) with the fields and thresholds that fit it."""
 
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 import yaml
 
 from components.common.errors import TandemError
-from components.spec import default_spec_path, load_spec
+from components.spec import EvaluationSpec, default_spec_path, load_spec
+from tests.conftest import penguins_regression_document
 
 
 def test_a_run_takes_the_seed_asked_for_else_the_specs_first():
@@ -55,3 +58,70 @@ def test_a_bad_model_names_its_field(tmp_path, model, message):
     path = spec_with_model(tmp_path, model)
     with pytest.raises(TandemError, match=re.escape(f"{path}: {message}")):
         load_spec(path)
+
+
+def spec_with(tmp_path, dataset: dict, evaluation: dict | None = None) -> Path:
+    document = yaml.safe_load(default_spec_path().read_text())
+    document["dataset"].update(dataset)
+    if evaluation is not None:
+        document["evaluation"] = evaluation
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+    return path
+
+
+def test_a_regression_spec_has_one_output_and_no_default_thresholds(tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(yaml.safe_dump(penguins_regression_document(), sort_keys=False))
+    spec = load_spec(path).spec
+    assert (spec.dataset.task, spec.dataset.classes, spec.dataset.n_outputs) == (
+        "regression",
+        None,
+        1,
+    )
+    assert spec.evaluation.gates("regression") == {"r2": 0.5}
+    assert EvaluationSpec().gates("regression") == {}
+    assert EvaluationSpec().gates("classification") == {"accuracy": 0.8}
+
+
+@pytest.mark.parametrize(
+    ("dataset", "evaluation", "message"),
+    [
+        (
+            {"task": "regression"},
+            None,
+            "dataset: a regression dataset takes no 'classes' (its label is numeric)",
+        ),
+        (
+            {"classes": None},
+            None,
+            "dataset: classification needs 'classes' listing at least 2 classes",
+        ),
+        (
+            {},
+            {"thresholds": {"rmse": 10.0}},
+            "evaluation.thresholds: ['rmse'] do not apply to classification; known: accuracy",
+        ),
+        (
+            {},
+            {"thresholds": {"roc_auc": 0.9}},
+            "evaluation.thresholds: ['roc_auc'] need a binary label (2 classes)",
+        ),
+    ],
+)
+def test_a_task_that_does_not_fit_its_fields_names_them(tmp_path, dataset, evaluation, message):
+    path = spec_with(tmp_path, dataset, evaluation)
+    with pytest.raises(TandemError, match=re.escape(f"{path}: {message}")):
+        load_spec(path)
+
+
+def test_a_binary_spec_may_gate_roc_auc_and_pr_auc(tmp_path):
+    dataset = {"classes": ["female", "male"], "label": "sex"}
+    features = yaml.safe_load(default_spec_path().read_text())["dataset"]["features"]
+    dataset["features"] = [f for f in features if f["name"] != "sex"]
+    dataset["ignore_columns"] = ["year", "species"]
+    path = spec_with(tmp_path, dataset, {"thresholds": {"roc_auc": 0.8, "pr_auc": 0.8}})
+    assert load_spec(path).spec.evaluation.gates("classification") == {
+        "roc_auc": 0.8,
+        "pr_auc": 0.8,
+    }

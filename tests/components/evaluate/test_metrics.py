@@ -12,9 +12,11 @@ from sklearn import metrics as sk
 from components.common.features import label_indices
 from components.evaluate.metrics import (
     MISSING_SLICE,
+    binary_metrics,
     calibration_bins,
     classification_metrics,
     confusion_matrix,
+    regression_metrics,
     slice_metrics,
 )
 from components.evaluate.predictions import build_predictions, validate_predictions
@@ -192,3 +194,32 @@ def test_missing_slice_values_are_reported_as_missing(predictions, test_split, m
     result = slice_metrics(predictions, with_gaps, manifest)
     assert result[f"slice.sex.{MISSING_SLICE}.count"] == 2
     assert sum(result[f"slice.sex.{v}.count"] for v in ("female", "male", MISSING_SLICE)) == 44
+
+
+def test_regression_metrics_equal_scikit_learns_on_fixed_predictions():
+    rng = np.random.default_rng(3)
+    labels = rng.gamma(2.0, 1500.0, size=200)
+    predictions = labels + rng.normal(0, 400.0, size=200)
+    ours = regression_metrics(labels, predictions)
+    assert ours["rmse"] == pytest.approx(math.sqrt(sk.mean_squared_error(labels, predictions)))
+    assert ours["mae"] == pytest.approx(sk.mean_absolute_error(labels, predictions))
+    assert ours["r2"] == pytest.approx(sk.r2_score(labels, predictions))
+
+
+@pytest.mark.parametrize("predictions", [[5.0, 5.0, 5.0], [4.0, 5.0, 6.0]])
+def test_r2_of_a_constant_truth_follows_scikit_learn(predictions):
+    labels = np.full(3, 5.0)
+    assert regression_metrics(labels, np.array(predictions))["r2"] == sk.r2_score(
+        labels, predictions
+    )
+
+
+def test_binary_metrics_equal_scikit_learns_roc_auc_and_average_precision():
+    rng = np.random.default_rng(5)
+    labels = rng.integers(0, 2, size=300)
+    positive = np.clip(0.3 * labels + rng.uniform(0, 0.7, size=300), 0, 1)
+    probabilities = np.column_stack([1 - positive, positive])
+    ours = binary_metrics(labels, probabilities)
+    assert ours["roc_auc"] == pytest.approx(sk.roc_auc_score(labels, positive))
+    assert ours["pr_auc"] == pytest.approx(sk.average_precision_score(labels, positive))
+    assert binary_metrics(np.ones(4, dtype=int), probabilities[:4]) == {}

@@ -230,3 +230,48 @@ def test_a_label_mismatch_is_refused(parts, test_split, manifest):
         "1 rows carry a label different from the test split's species",
         f"id {ids[10]!r} has {wrong!r}",
     )
+
+
+@pytest.fixture
+def regression_parts(regression_snapshot) -> tuple[pa.Table, dict, pa.Table]:
+    """The regression test split, its manifest, and valid predictions (label + noise)."""
+    import pyarrow.parquet as pq
+
+    manifest = regression_snapshot.manifest
+    test = pq.read_table(regression_snapshot.snapshot_dir / "test")
+    labels = test[manifest["label"]]
+    noisy = labels.to_numpy() + np.random.default_rng(2).normal(0, 100, size=len(labels))
+    table = build_predictions(test[manifest["id_column"]], labels, noisy, None)
+    return test, manifest, table
+
+
+def test_regression_predictions_carry_a_number_label_and_a_prediction(regression_parts):
+    test, manifest, table = regression_parts
+    assert table.schema.names == ["id", "label", "prediction"]
+    assert table.schema.field("label").type == pa.float64()
+    shuffled = table.take(np.random.default_rng(1).permutation(table.num_rows))
+    ordered = validate_predictions(shuffled, test, manifest, SOURCE)
+    assert ordered["id"].to_pylist() == test[manifest["id_column"]].to_pylist()
+
+
+def test_a_regression_prediction_that_is_not_finite_is_refused(regression_parts):
+    test, manifest, table = regression_parts
+    values = table["prediction"].to_numpy().copy()
+    values[3] = np.nan
+    broken = table.set_column(2, "prediction", pa.array(values))
+    _fails(broken, test, manifest, "1 rows have a prediction that is NaN")
+
+
+def test_a_regression_label_changed_on_the_way_is_refused(regression_parts):
+    test, manifest, table = regression_parts
+    labels = table["label"].to_numpy().copy()
+    labels[0] += 1.0
+    broken = table.set_column(1, "label", pa.array(labels))
+    _fails(broken, test, manifest, "1 rows carry a label different from the test split's")
+
+
+def test_probabilities_in_place_of_a_regression_prediction_are_refused(regression_parts):
+    test, manifest, _ = regression_parts
+    ids = test[manifest["id_column"]]
+    with pytest.raises(TandemError, match="a regression model gives one number per row"):
+        build_predictions(ids, test[manifest["label"]], np.zeros((len(ids), 3)), None)
