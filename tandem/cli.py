@@ -16,7 +16,7 @@ from rich.table import Table
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
 from components.common.tracking import experiment_name
-from components.spec import default_spec_path, load_spec, spec_to_yaml
+from components.spec import Task, default_spec_path, load_spec, spec_to_yaml
 from tandem.cli_common import (
     Framework,
     OutputDirOption,
@@ -57,11 +57,26 @@ def init_spec(
     name: Annotated[
         str | None, typer.Option("--name", help="Spec name (default: from the file name).")
     ] = None,
+    task: Annotated[
+        Task | None,
+        typer.Option(
+            "--task",
+            help="classification or regression (default: inferred from the label, and said why).",
+        ),
+    ] = None,
 ) -> None:
-    """Infer a dataset spec from a table and print it as YAML (redirect it to spec.yaml)."""
+    """Infer a dataset spec from a table and print it as YAML (redirect it to spec.yaml); what
+    it decided about the task goes to stderr."""
     from components.spec.infer import infer_spec
 
-    spec = infer_spec(data, label=label, id_column=id_column, name=name)
+    spec = infer_spec(
+        data,
+        label=label,
+        id_column=id_column,
+        name=name,
+        task=task,
+        explain=lambda line: print(line, file=sys.stderr),
+    )
     sys.stdout.write(spec_to_yaml(spec))
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import re
 import warnings
+from collections.abc import Callable
 from pathlib import Path
 
 import pyarrow as pa
@@ -26,10 +27,13 @@ from components.spec import (
     DatasetSpec,
     Feature,
     Spec,
+    Task,
     validation_message,
 )
 
 MAX_SLICE_VALUES = 10
+# A numeric label with at most this many distinct values (0/1, ratings 1-5) is read as classes.
+MAX_NUMERIC_CLASSES = 20
 _FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _MISSING = pa.array(DEFAULT_MISSING_VALUES, type=pa.string())
 
@@ -40,24 +44,29 @@ def infer_spec(
     id_column: str | None = None,
     name: str | None = None,
     max_categories: int = 50,
+    task: Task | None = None,
+    explain: Callable[[str], None] | None = None,
 ) -> Spec:
-    """A spec for `data` (CSV or Parquet) predicting `label`; a TandemError says what to fix."""
+    """A spec for `data` (CSV or Parquet) predicting `label`; a TandemError says what to fix.
+
+    The task is `task`, or inferred: a numeric label with more than MAX_NUMERIC_CLASSES distinct
+    values is a regression target, any other label a classification one. `explain` receives one
+    line saying which task was chosen and why.
+    """
     data = Path(data).expanduser().resolve()
     table, data_format = _read(data)
     _check_column(data, table, label, "label")
-    distinct = _distinct(table.column(label))
-    if len(distinct) > max_categories:
-        raise TandemError(
-            f"{data}: label '{label}' has {len(distinct)} distinct values (more than "
-            f"{max_categories}); tandem does classification and this looks like a regression "
-            "target. Pick a categorical label or raise max_categories."
-        )
-    classes = _sorted_text(distinct, table.column(label).type)
-    if len(classes) < 2:
-        raise TandemError(
-            f"{data}: label '{label}' has {len(classes)} distinct value(s) {classes}; "
-            "classification needs at least 2 classes. Pick another label column."
-        )
+    chosen, reason = _task(data, table.column(label), label, task, max_categories)
+    if explain is not None:
+        explain(f"task: {chosen} — {reason}")
+    classes = None
+    if chosen == "classification":
+        classes = _sorted_text(_distinct(table.column(label)), table.column(label).type)
+        if len(classes) < 2:
+            raise TandemError(
+                f"{data}: label '{label}' has {len(classes)} distinct value(s) {classes}; "
+                "classification needs at least 2 classes. Pick another label column."
+            )
     if id_column is not None:
         _check_column(data, table, id_column, "id")
         _check_unique(data, table.column(id_column), id_column)
@@ -82,6 +91,7 @@ def infer_spec(
             dataset=DatasetSpec(
                 source=str(data),
                 format=data_format,
+                task=chosen,
                 label=label,
                 classes=classes,
                 id=id_column,
@@ -92,6 +102,46 @@ def infer_spec(
         )
     except ValidationError as exc:
         raise TandemError(validation_message(data, exc)) from None
+
+
+def _task(
+    data: Path, column: pa.ChunkedArray, label: str, asked: Task | None, max_categories: int
+) -> tuple[Task, str]:
+    """The task for this label column, and the reason in words."""
+    numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
+    distinct = len(_distinct(column))
+    if asked == "regression" and not numeric:
+        raise TandemError(
+            f"{data}: --task regression needs a numeric label, but '{label}' holds "
+            f"{column.type} values; pick a numeric label or --task classification"
+        )
+    if asked is not None:
+        chosen: Task = asked
+        reason = "as --task asked"
+    elif numeric and distinct > MAX_NUMERIC_CLASSES:
+        chosen, reason = (
+            "regression",
+            (
+                f"label '{label}' is numeric with {distinct} distinct values (more than "
+                f"{MAX_NUMERIC_CLASSES}); pass --task classification to treat them as classes"
+            ),
+        )
+    else:
+        kind = "numeric" if numeric else "text"
+        chosen, reason = (
+            "classification",
+            (
+                f"label '{label}' is {kind} with {distinct} distinct values"
+                + ("; pass --task regression to predict it as a number" if numeric else "")
+            ),
+        )
+    if chosen == "classification" and distinct > max_categories:
+        hint = "" if not numeric else " or pass --task regression"
+        raise TandemError(
+            f"{data}: label '{label}' has {distinct} distinct values, too many classes (more "
+            f"than {max_categories}); pick a categorical label{hint}"
+        )
+    return chosen, reason
 
 
 def _read(data: Path) -> tuple[pa.Table, str]:

@@ -197,12 +197,50 @@ def test_single_class_label(tmp_path: Path) -> None:
         infer_spec(data, label="label")
 
 
-def test_regression_target(tmp_path: Path) -> None:
+def test_a_numeric_label_with_many_values_is_a_regression_target_and_says_why(
+    tmp_path: Path,
+) -> None:
     table = pa.table({"x": range(60), "price": [i * 1.5 for i in range(60)]})
     data = _write(table, tmp_path / "prices.csv")
+    said: list[str] = []
 
-    with pytest.raises(TandemError, match="regression"):
-        infer_spec(data, label="price")
+    spec = infer_spec(data, label="price", explain=said.append)
+
+    assert (spec.dataset.task, spec.dataset.classes) == ("regression", None)
+    assert said == [
+        "task: regression — label 'price' is numeric with 60 distinct values (more than 20); "
+        "pass --task classification to treat them as classes"
+    ]
+    load_spec(_write_spec(spec, tmp_path))  # a valid spec as written
+
+
+def _write_spec(spec, tmp_path: Path) -> Path:
+    path = tmp_path / "spec.yaml"
+    path.write_text(spec_to_yaml(spec))
+    return path
+
+
+def test_task_overrides_the_inference_both_ways(tmp_path: Path) -> None:
+    table = pa.table({"x": range(60), "rating": [1 + i % 5 for i in range(60)]})
+    data = _write(table, tmp_path / "ratings.csv")
+    said: list[str] = []
+
+    assert infer_spec(data, label="rating", explain=said.append).dataset.classes == list("12345")
+    assert "pass --task regression to predict it as a number" in said[0]
+    as_number = infer_spec(data, label="rating", task="regression", explain=said.append)
+    assert as_number.dataset.task == "regression"
+    assert said[1] == "task: regression — as --task asked"
+
+
+def test_regression_on_a_text_label_and_too_many_classes_fail_clearly(tmp_path: Path) -> None:
+    table = pa.table({"x": range(60), "price": [i * 1.5 for i in range(60)]})
+    data = _write(table, tmp_path / "prices.csv")
+    with pytest.raises(
+        TandemError, match=r"60 distinct values, too many classes.*--task regression"
+    ):
+        infer_spec(data, label="price", task="classification")
+    with pytest.raises(TandemError, match="--task regression needs a numeric label"):
+        infer_spec(PENGUINS, label="species", task="regression")
 
 
 def test_id_not_a_column() -> None:
