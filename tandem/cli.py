@@ -162,28 +162,27 @@ def ingest(
     _print_ingest(result, output_dir)
 
 
-def _print_runs(results: list[tuple[str, int, object]]) -> None:
+# The one quality figure the run table shows per task.
+RUN_TABLE_METRIC = {"classification": "accuracy", "regression": "rmse"}
+
+
+def _print_runs(results: list[tuple[str, int, object]], task: str) -> None:
     table = Table(title="pipeline runs", title_justify="left", title_style="bold")
-    for column in ("framework", "seed", "blessed", "accuracy", "version", "wall", "MLflow run"):
+    metric = RUN_TABLE_METRIC[task]
+    for column in ("framework", "seed", "blessed", metric, "version", "wall", "MLflow run"):
         table.add_column(column, no_wrap=True)
     for name, seed, result in results:
+        value = result.blessing["metrics"].get(metric)
         table.add_row(
             name,
             str(seed),
             "yes" if result.blessed else "no",
-            _check_value(result.blessing, "accuracy"),
+            "-" if value is None else f"{value:.4g}",
             result.model_version or "-",
             f"{result.pipeline_wall_s:.1f} s",
             result.mlflow_run_id[:12],
         )
     Console(highlight=False, width=100).print(table)
-
-
-def _check_value(blessing: dict, metric: str) -> str:
-    for check in blessing["checks"]:
-        if check["metric"] == metric:
-            return f"{check['value']:.3f}"
-    return "-"
 
 
 @app.command()
@@ -236,7 +235,7 @@ def run(
             results.append((name.value, seed, result))
             progress.finish_run()
     print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
-    _print_runs(results)
+    _print_runs(results, loaded.spec.dataset.task)
     if compare_runs and set(chosen) == set(Framework):
         _compare(output_dir, experiment_name(loaded.spec.name), None, group)
 
@@ -269,7 +268,14 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
     )
 
 
-HEADLINE_METRICS = ("accuracy", "log_loss", "train.samples_per_s", "latency.batch_1.p50_ms")
+HEADLINE_METRICS = (
+    "accuracy",
+    "log_loss",
+    "rmse",
+    "r2",
+    "train.samples_per_s",
+    "latency.batch_1.p50_ms",
+)
 
 
 def _difference(metric) -> str:
