@@ -81,7 +81,7 @@ def penguins_regression_document() -> dict:
     document = yaml.safe_load(default_spec_path().read_text())
     dataset = document["dataset"]
     species = {"name": "species", "type": "categorical", "values": dataset.pop("classes")}
-    dataset.update(task="regression", label="body_mass_g", source=str(PENGUINS_CSV))
+    dataset.update(task="regression", label="body_mass_g")
     dataset["features"] = [
         *(f for f in dataset["features"] if f["name"] != "body_mass_g"),
         {**species, "slice": True},

@@ -1,4 +1,4 @@
-"""Two workarounds for kfp.local, each in force while a local run lasts.
+"""Three workarounds for kfp.local, each in force while a local run lasts.
 
 Temporary files: kfp.local leaves a workspace directory per `init` and a `mktemp -d` program
 directory per lightweight step behind. `scratch_tmpdir` gives a run (and TMPDIR, for everything
@@ -9,6 +9,12 @@ evaluator looks for `<task>--<output>` channel names (the compiler writes `<task
 then `eval`s the condition with neither `inputs` nor `true` defined. `local_conditions` puts an
 evaluator in its place that reads the one condition form the DSL compiles
 `dsl.If(output == True/False)` to, and refuses any other.
+
+The interpreter: kfp.local 2.16.1 points a step at this interpreter by replacing the text
+"python3" in every element of the step's command line, the executor input (JSON holding every
+parameter) included, so a parameter such as a spec whose source is
+`/venv/lib/python3.11/site-packages/...` reached the step as a broken path. `python_program_only`
+replaces only the word `python3` standing alone, as the program name does.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+_PYTHON_PROGRAM = re.compile(r"(?<![\w./-])python3(?![\w./-])")
 _CONDITION = re.compile(
     r"inputs\.parameter_values\['pipelinechannel--(?P<channel>[\w-]+)'\] == (?P<value>true|false)"
 )
@@ -51,6 +58,24 @@ def local_conditions() -> Iterator[None]:
         yield
     finally:
         ConditionEvaluator.evaluate_condition = original
+
+
+def replace_python_program(full_command: list[str], new_executable: str) -> list[str]:
+    """Each `python3` program word in the command replaced by `new_executable`; a `python3`
+    inside a longer word or path (`python3.11`, `/usr/bin/python3`) stays."""
+    return [_PYTHON_PROGRAM.sub(new_executable, element) for element in full_command]
+
+
+@contextmanager
+def python_program_only() -> Iterator[None]:
+    from kfp.local import subprocess_task_handler
+
+    original = subprocess_task_handler.replace_python_executable
+    subprocess_task_handler.replace_python_executable = replace_python_program
+    try:
+        yield
+    finally:
+        subprocess_task_handler.replace_python_executable = original
 
 
 @contextmanager

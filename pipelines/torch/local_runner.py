@@ -15,7 +15,11 @@ from components.common.tracking import LOG_ROOT_DIR
 from components.evaluate.blessing import read_blessing
 from components.spec import LoadedSpec
 from pipelines.local_run import LocalRunResult, parent_run, tag_fingerprint
-from pipelines.torch.kfp_local_fixes import local_conditions, scratch_tmpdir
+from pipelines.torch.kfp_local_fixes import (
+    local_conditions,
+    python_program_only,
+    scratch_tmpdir,
+)
 from pipelines.torch.pipeline import create_pipeline
 
 PIPELINE_ROOT_DIR = "pipeline_root"
@@ -56,6 +60,7 @@ def run_local(
         parent_run(loaded, PYTORCH, output_dir, seed, tags) as parent,
         scratch_tmpdir(root) as tmp,
         local_conditions(),
+        python_program_only(),
         warnings.catch_warnings(),
     ):
         # kfp.local warns that a step's image is not this interpreter: running the steps on this

@@ -149,6 +149,27 @@ def test_local_conditions_refuse_other_forms() -> None:
         evaluate_condition("inputs.parameter_values['pipelinechannel--t-n'] > 1", IOStore())
 
 
+def test_a_parameter_holding_python3_reaches_the_step_unchanged(tmp_path: Path) -> None:
+    """kfp.local 2.16.1 alone rewrites it; when it stops, drop `python_program_only`."""
+    from kfp import dsl, local
+
+    from pipelines.torch.kfp_local_fixes import python_program_only
+
+    @dsl.component(base_image="python:3.11", install_kfp_package=False)
+    def echo(text: str, path: str):
+        from pathlib import Path
+
+        Path(path).write_text(text)
+
+    local.init(runner=local.SubprocessRunner(use_venv=False), pipeline_root=str(tmp_path))
+    text = "/venv/lib/python3.11/site-packages/palmerpenguins/data/penguins.csv"
+    echo(text=text, path=str(tmp_path / "unpatched"))
+    with python_program_only():
+        echo(text=text, path=str(tmp_path / "patched"))
+    assert (tmp_path / "unpatched").read_text() != text
+    assert (tmp_path / "patched").read_text() == text
+
+
 # --- compiled IR --------------------------------------------------------------------------
 
 

@@ -5,16 +5,19 @@ from __future__ import annotations
 
 import json
 
+import mlflow
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import torch
 
 from components.common.targets import label_values
+from components.common.tracking import tracking_uri
 from components.evaluate.metrics import regression_metrics
 from components.evaluate.predictions import PREDICTIONS_FILE
 from components.evaluate.run import PREDICTED_PLOT, evaluate_model
 from components.export import load_predictor
+from components.register.step import register_model
 from components.spec import load_spec
 from components.torch_trainer.train import main
 from tests.components.torch_trainer.test_torch_train import epoch_steps, the_only_run, train_argv
@@ -77,3 +80,28 @@ def test_the_evaluator_judges_the_export_on_rmse_mae_and_r2(
     table = pq.read_table(result.work_dir / PREDICTIONS_FILE)
     assert table.column_names == ["id", "label", "prediction"]
     assert (result.work_dir / PREDICTED_PLOT).stat().st_size > 0
+
+
+def test_the_registered_model_serves_one_prediction_column(
+    trained, regression_snapshot, regression_spec_path, tmp_path, monkeypatch
+):
+    spec = load_spec(regression_spec_path).spec
+    spec = spec.model_copy(
+        update={"evaluation": spec.evaluation.model_copy(update={"latency_calls": 10})}
+    )
+    snapshot, model_dir = regression_snapshot.snapshot_dir, trained / "model"
+    evaluate_model(model_dir, "pytorch", snapshot, spec, tmp_path / "evaluation", tmp_path)
+    version = register_model(
+        model_dir, "pytorch", snapshot, spec, tmp_path / "evaluation", tmp_path
+    )
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", tracking_uri(tmp_path))
+    served = mlflow.pyfunc.load_model(f"models:/penguins-mass-pytorch/{version}")
+    test = pq.read_table(snapshot / "test").slice(0, 5)
+    features = [f.name for f in spec.dataset.features]
+    predicted = served.predict(test.to_pandas()[features])
+    assert list(predicted.columns) == ["prediction"]
+    expected = load_predictor(model_dir, "pytorch").predict(test)
+    np.testing.assert_allclose(predicted["prediction"].to_numpy(), expected, rtol=1e-6)
+    signature = served.metadata.get_output_schema().input_names()
+    assert signature == ["prediction"]
