@@ -49,7 +49,13 @@ BeamArgOption = Annotated[
 
 @app.command("init-spec")
 def init_spec(
-    data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file.")],
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="A CSV or Parquet file, an archive.zip#member.csv, or package://pkg/path.",
+        ),
+    ],
     label: Annotated[str, typer.Option("--label", help="The column to predict.")],
     id_column: Annotated[
         str | None, typer.Option("--id", help="A unique row id column, if the table has one.")

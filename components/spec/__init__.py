@@ -7,7 +7,6 @@ workers, compile mode). Every loading error names the file and the field.
 
 from __future__ import annotations
 
-import glob
 import importlib.resources
 import re
 from pathlib import Path
@@ -17,8 +16,8 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.common.errors import TandemError
+from components.spec.data_files import DataFile, format_of, locate
 
-PACKAGE_SCHEME = "package://"
 DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
 
 
@@ -64,7 +63,8 @@ class SplitRatios(_Strict):
 
 class DatasetSpec(_Strict):
     source: str = Field(
-        description="CSV/Parquet path or glob (relative to the spec file), or package://pkg/path"
+        description="CSV/Parquet path or glob (relative to the spec file), or package://pkg/path;"
+        " `archive.zip#dir/table.csv` reads one CSV member of a zip or tar archive"
     )
     format: Literal["csv", "parquet"] | None = Field(
         None, description="Default: from the file suffix."
@@ -275,54 +275,23 @@ class LoadedSpec(BaseModel):
     spec: Spec
     path: Path
 
-    def source_files(self) -> list[Path]:
+    def source_files(self) -> list[DataFile]:
         """The data files the spec points at, sorted; a TandemError if there are none."""
-        source = self.spec.dataset.source
-        if source.startswith(PACKAGE_SCHEME):
-            files = [_package_file(source, self.path)]
-        else:
-            pattern = Path(source).expanduser()
-            if not pattern.is_absolute():
-                pattern = self.path.parent / pattern
-            if glob.has_magic(str(pattern)):
-                files = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
-                if not files:
-                    raise TandemError(
-                        f"{self.path}: dataset.source: no file matches '{source}' ({pattern})"
-                    )
-            else:
-                files = [pattern]
-        for file in files:
-            if not file.is_file():
-                raise TandemError(
-                    f"{self.path}: dataset.source: data file not found: {file} "
-                    "(paths are relative to the spec file)"
-                )
-        return files
+        return locate(self.spec.dataset.source, self.path.parent, f"{self.path}: dataset.source")
 
-    def data_format(self, file: Path) -> Literal["csv", "parquet"]:
-        if self.spec.dataset.format is not None:
-            return self.spec.dataset.format
-        suffix = file.suffix.lower()
-        if suffix in {".csv", ".txt"} or file.name.lower().endswith(".csv.gz"):
-            return "csv"
-        if suffix in {".parquet", ".pq"}:
-            return "parquet"
-        raise TandemError(
-            f"{self.path}: dataset.format: cannot tell the format of {file.name} from its suffix; "
-            "set format: csv or format: parquet"
-        )
-
-
-def _package_file(source: str, spec_path: Path) -> Path:
-    package, _, relative = source.removeprefix(PACKAGE_SCHEME).partition("/")
-    try:
-        root = importlib.resources.files(package)
-    except ModuleNotFoundError:
-        raise TandemError(
-            f"{spec_path}: dataset.source: package '{package}' is not installed ({source})"
-        ) from None
-    return Path(str(root.joinpath(relative)))
+    def data_format(self, file: DataFile) -> Literal["csv", "parquet"]:
+        fmt = self.spec.dataset.format or format_of(file.name)
+        if fmt is None:
+            raise TandemError(
+                f"{self.path}: dataset.format: cannot tell the format of {file.name} from its "
+                "suffix; set format: csv or format: parquet"
+            )
+        if file.member is not None and fmt != "csv":
+            raise TandemError(
+                f"{self.path}: dataset.source: {file} is read from an archive, which works for "
+                "CSV members only; extract a Parquet file and point dataset.source at it"
+            )
+        return fmt
 
 
 def _field_path(location: tuple) -> str:
@@ -335,7 +304,7 @@ def _field_path(location: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def validation_message(path: Path, error: ValidationError) -> str:
+def validation_message(path: Path | DataFile, error: ValidationError) -> str:
     """One line per invalid field: `<file>: <field.path>: <problem>`."""
     lines = []
     for issue in error.errors():
