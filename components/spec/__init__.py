@@ -19,6 +19,8 @@ from components.common.errors import TandemError
 from components.spec.data_files import DataFile, format_of, locate
 
 DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
+BUNDLED_DIR = "bundled"
+DEFAULT_SPEC = "penguins"
 
 
 class _Strict(BaseModel):
@@ -319,7 +321,9 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise TandemError(f"{path}: spec file not found") from None
+        raise TandemError(
+            f"{path}: spec file not found (bundled specs by name: {', '.join(bundled_specs())})"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TandemError(f"{path}: cannot read the spec file: {exc}") from None
     return parse_spec(text, path)
@@ -343,9 +347,27 @@ def parse_spec(text: str, path: Path) -> LoadedSpec:
     return LoadedSpec(spec=spec, path=path)
 
 
+def bundled_specs() -> dict[str, Path]:
+    """The specs shipped with tandem, by name: `tandem run --spec diamonds`."""
+    folder = importlib.resources.files("components.spec").joinpath(BUNDLED_DIR)
+    files = (Path(str(entry)) for entry in folder.iterdir())
+    return {file.stem: file for file in sorted(files) if file.suffix == ".yaml"}
+
+
 def default_spec_path() -> Path:
     """The bundled penguins spec that `make run` uses."""
-    return Path(str(importlib.resources.files("components.spec").joinpath("bundled/penguins.yaml")))
+    return bundled_specs()[DEFAULT_SPEC]
+
+
+def spec_location(value: str | Path | None) -> Path:
+    """Where a `--spec` value points: a spec file, else the bundled spec of that name; no value
+    is the default spec. A file that exists wins over a bundled name."""
+    if value is None:
+        return default_spec_path()
+    bundled = bundled_specs()
+    if not Path(value).exists() and str(value) in bundled:
+        return bundled[str(value)]
+    return Path(value)
 
 
 def spec_to_yaml(spec: Spec) -> str:
