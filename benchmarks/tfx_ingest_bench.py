@@ -45,7 +45,7 @@ SPLIT_BUCKETS = {"train": 14, "eval": 3, "test": 3}  # 70/15/15 as the spec's sp
 def _tfx_pair(loaded: LoadedSpec, work: Path) -> dict:
     from tfx import v1 as tfx
 
-    csv_path = loaded.source_files()[0]
+    csv_path = loaded.source_files()[0].path
     with tempfile.TemporaryDirectory(dir=work) as root, quiet(), tfx_node_times() as nodes:
         example_gen = tfx.components.CsvExampleGen(
             input_base=str(csv_path.parent),

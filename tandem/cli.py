@@ -16,7 +16,7 @@ from rich.table import Table
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
 from components.common.tracking import experiment_name
-from components.spec import Task, default_spec_path, load_spec, spec_to_yaml
+from components.spec import Task, load_spec, spec_location, spec_to_yaml
 from tandem.cli_common import (
     Framework,
     OutputDirOption,
@@ -49,7 +49,13 @@ BeamArgOption = Annotated[
 
 @app.command("init-spec")
 def init_spec(
-    data: Annotated[Path, typer.Option("--data", help="A CSV or Parquet file.")],
+    data: Annotated[
+        str,
+        typer.Option(
+            "--data",
+            help="A CSV or Parquet file, an archive.zip#member.csv, or package://pkg/path.",
+        ),
+    ],
     label: Annotated[str, typer.Option("--label", help="The column to predict.")],
     id_column: Annotated[
         str | None, typer.Option("--id", help="A unique row id column, if the table has one.")
@@ -151,7 +157,7 @@ def ingest(
     """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
     from components.ingest.run import run_ingest
 
-    loaded = load_spec(spec or default_spec_path())
+    loaded = load_spec(spec_location(spec))
     with console.status("ingest: starting", spinner="dots") as status:
         result = run_ingest(
             loaded,
@@ -216,7 +222,7 @@ def run(
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 
-    loaded = load_spec(spec or default_spec_path())
+    loaded = load_spec(spec_location(spec))
     chosen = framework or list(Framework)
     seed_list = seed_values(loaded.spec.training.seeds, seeds)
     group = run_group_id()
@@ -307,7 +313,7 @@ def compare(
     """Compare the frameworks' runs, read from MLflow: an HTML report (means and 95% CIs over
     seeds, Welch's t-test, plots, fairness audit), also logged to MLflow as a `compare` run."""
     if experiment is None:
-        experiment = experiment_name(load_spec(spec or default_spec_path()).spec.name)
+        experiment = experiment_name(load_spec(spec_location(spec)).spec.name)
     _compare(output_dir, experiment, output, run_group)
 
 

@@ -11,13 +11,17 @@ import typer
 from rich.console import Console
 
 from components.common.frameworks import NAMES
+from components.spec import DEFAULT_SPEC, bundled_specs
 
 console = Console(stderr=True)
 
 SpecOption = Annotated[
     Path | None,
     typer.Option(
-        "--spec", help="Spec YAML (default: the bundled penguins spec).", show_default=False
+        "--spec",
+        help=f"Spec YAML, or a bundled spec's name: {', '.join(bundled_specs())} "
+        f"(default: {DEFAULT_SPEC}).",
+        show_default=False,
     ),
 ]
 OutputDirOption = Annotated[

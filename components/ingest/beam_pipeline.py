@@ -108,7 +108,7 @@ class _ReadBatches(beam.DoFn):
                 positions = duplicates.positions(source.index, first_row, table.num_rows)
                 ids = table.column(self._dataset.id).combine_chunks()
                 repeated = duplicates.later_occurrences(ids, positions, repeated_ids)
-            yield BatchKey(source.index, source.path.name, first_row), table, repeated
+            yield BatchKey(source.index, source.file.short_name, first_row), table, repeated
 
 
 class _PartitionIds(beam.DoFn):

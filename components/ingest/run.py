@@ -27,7 +27,7 @@ from components.ingest.snapshot import (
     MANIFEST,
     cached_manifest,
     current_snapshot_link,
-    file_sha256,
+    data_sha256,
     fingerprint,
     point_current,
     publish,
@@ -117,7 +117,7 @@ def _reconcile(summary: dict, staging: Path, sources: list[SourceFile]) -> dict:
     problems = []
     if read != accepted + quarantined:
         problems.append(f"read {read} rows but accepted {accepted} + quarantined {quarantined}")
-    parquet_rows = sum(pq.read_metadata(s.path).num_rows for s in sources if s.format == "parquet")
+    parquet_rows = sum(s.rows for s in sources if s.format == "parquet")
     if all(s.format == "parquet" for s in sources) and parquet_rows != read:
         problems.append(f"the input files hold {parquet_rows} rows but {read} were read")
     for name in SPLITS:
@@ -168,7 +168,7 @@ def _manifest(
     loaded: LoadedSpec,
     snapshot_fingerprint: str,
     sources: list[SourceFile],
-    digests: list[str],
+    digests: list[tuple[str, int]],
     counts: dict,
     summary: dict,
     staging: Path,
@@ -183,8 +183,8 @@ def _manifest(
         "fingerprint": snapshot_fingerprint,
         "created_at": datetime.now(UTC).isoformat(timespec="seconds"),
         "sources": [
-            {"path": str(s.path), "format": s.format, "bytes": s.path.stat().st_size, "sha256": d}
-            for s, d in zip(sources, digests, strict=True)
+            {"path": str(s.file), "format": s.format, "bytes": size, "sha256": digest}
+            for s, (digest, size) in zip(sources, digests, strict=True)
         ],
         "dataset_spec": dataset.model_dump(mode="json"),
         "id_column": schema.field(0).name,
@@ -240,7 +240,7 @@ def run_ingest(
     output_dir = Path(output_dir).resolve()
     dataset = loaded.spec.dataset
     files = loaded.source_files()
-    sources = [inspect_source(i, path, loaded.data_format(path)) for i, path in enumerate(files)]
+    sources = [inspect_source(i, file, loaded.data_format(file)) for i, file in enumerate(files)]
     for source in sources:
         check_columns(source, dataset, loaded.path)
 
@@ -248,8 +248,8 @@ def run_ingest(
     start_rss_mb = reset_peak_rss()
     started = time.perf_counter()
     report(f"fingerprinting {len(files)} file(s)")
-    digests = [file_sha256(path) for path in files]
-    snapshot_fingerprint = fingerprint(digests, dataset)
+    digests = [data_sha256(file) for file in files]
+    snapshot_fingerprint = fingerprint([digest for digest, _ in digests], dataset)
     timings["fingerprint_s"] = time.perf_counter() - started
     final = snapshot_dir(output_dir, loaded.spec.name, snapshot_fingerprint)
 

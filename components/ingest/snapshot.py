@@ -12,11 +12,12 @@ import json
 import os
 import shutil
 import uuid
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 
 from components.common.errors import TandemError
 from components.spec import DatasetSpec
+from components.spec.data_files import DataFile, open_bytes
 
 FORMAT_VERSION = 2  # 2: the manifest says the task; a regression label is float64
 MANIFEST = "manifest.json"
@@ -25,14 +26,15 @@ _TEMP_PREFIX = ".tmp-"
 _CHUNK = 1 << 22
 
 
-def file_sha256(path: Path, on_bytes: Callable[[int], None] | None = None) -> str:
+def data_sha256(file: DataFile) -> tuple[str, int]:
+    """SHA-256 and length of the bytes ingest reads: a file's, or an archive member's."""
     digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(_CHUNK):
+    size = 0
+    with open_bytes(file) as stream:
+        while chunk := stream.read(_CHUNK):
             digest.update(chunk)
-            if on_bytes:
-                on_bytes(len(chunk))
-    return digest.hexdigest()
+            size += len(chunk)
+    return digest.hexdigest(), size
 
 
 def fingerprint(file_digests: list[str], dataset: DatasetSpec) -> str:

@@ -7,6 +7,7 @@ cell becomes a reason, not a reader crash); Parquet keeps its types and validati
 from __future__ import annotations
 
 import csv
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -18,6 +19,7 @@ import pyarrow.parquet as pq
 
 from components.common.errors import TandemError
 from components.spec import DatasetSpec
+from components.spec.data_files import DataFile, open_bytes
 
 _HEADER_SAMPLE_BYTES = 1 << 16
 
@@ -25,53 +27,63 @@ _HEADER_SAMPLE_BYTES = 1 << 16
 @dataclass(frozen=True)
 class SourceFile:
     index: int
-    path: Path
+    file: DataFile
     format: Literal["csv", "parquet"]
     columns: tuple[str, ...]
+    row_bytes: int = 1
+    """CSV: the average length in bytes of the first lines, which sizes the read blocks."""
+    rows: int | None = None
+    """Parquet: the row count its metadata states."""
 
 
-def _csv_header(path: Path) -> tuple[list[str], int]:
+def _csv_header(file: DataFile) -> tuple[list[str], int]:
     """Column names and the average length in bytes of the first lines."""
-    with path.open("r", encoding="utf-8-sig", newline="") as handle:
-        sample = handle.read(_HEADER_SAMPLE_BYTES)
+    with open_bytes(file) as stream, io.TextIOWrapper(stream, "utf-8-sig", newline="") as text:
+        sample = text.read(_HEADER_SAMPLE_BYTES)
     rows = list(csv.reader(sample.splitlines()))
     if not rows or not any(cell.strip() for cell in rows[0]):
-        raise TandemError(f"{path}: the file is empty (expected a header line and data rows)")
+        raise TandemError(f"{file}: the file is empty (expected a header line and data rows)")
     if len(rows) < 2:
-        raise TandemError(f"{path}: the file has a header but no data rows")
+        raise TandemError(f"{file}: the file has a header but no data rows")
     average = max(1, len(sample.encode()) // len(rows))
     return rows[0], average
 
 
-def inspect_source(index: int, path: Path, fmt: Literal["csv", "parquet"]) -> SourceFile:
+def _parquet_metadata(file: DataFile) -> pq.FileMetaData:
+    with open_bytes(file) as stream:
+        try:
+            return pq.read_metadata(stream)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise TandemError(f"{file}: not a readable Parquet file: {exc}") from None
+
+
+def inspect_source(index: int, file: DataFile, fmt: Literal["csv", "parquet"]) -> SourceFile:
     """Read a file's column names (and that it has rows) without reading its data."""
-    if path.stat().st_size == 0:
-        raise TandemError(f"{path}: the file is empty (0 bytes)")
+    if file.member is None and file.path.stat().st_size == 0:
+        raise TandemError(f"{file}: the file is empty (0 bytes)")
     if fmt == "csv":
         try:
-            columns, _ = _csv_header(path)
+            columns, row_bytes = _csv_header(file)
         except UnicodeDecodeError as exc:
             raise TandemError(
-                f"{path}: not UTF-8 text ({exc.reason}); save it as UTF-8 CSV"
+                f"{file}: not UTF-8 text ({exc.reason}); save it as UTF-8 CSV"
             ) from None
+        rows = None
     else:
-        try:
-            metadata = pq.read_metadata(path)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise TandemError(f"{path}: not a readable Parquet file: {exc}") from None
+        metadata = _parquet_metadata(file)
         if metadata.num_rows == 0:
-            raise TandemError(f"{path}: the Parquet file has no rows")
-        columns = metadata.schema.to_arrow_schema().names
+            raise TandemError(f"{file}: the Parquet file has no rows")
+        columns, row_bytes, rows = metadata.schema.to_arrow_schema().names, 1, metadata.num_rows
     duplicated = sorted({c for c in columns if columns.count(c) > 1})
     if duplicated:
-        raise TandemError(f"{path}: column names appear twice: {', '.join(duplicated)}")
-    return SourceFile(index=index, path=path, format=fmt, columns=tuple(columns))
+        raise TandemError(f"{file}: column names appear twice: {', '.join(duplicated)}")
+    return SourceFile(index, file, fmt, tuple(columns), row_bytes, rows)
 
 
 def check_columns(source: SourceFile, dataset: DatasetSpec, spec_path: Path) -> None:
     """Fail before any work when the file's columns do not match the spec."""
     present = set(source.columns)
-    where = f"{source.path}"
+    where = f"{source.file}"
     if dataset.label not in present:
         raise TandemError(
             f"{where}: the label column '{dataset.label}' (dataset.label in {spec_path}) is not in "
@@ -102,29 +114,30 @@ def read_batches(
     """Yield (1-based number of the batch's first data row, batch) through the whole file."""
     columns = columns or list(source.columns)
     first_row = 1
-    if source.format == "csv":
-        _, average_row_bytes = _csv_header(source.path)
-        reader = pacsv.open_csv(
-            source.path,
-            read_options=pacsv.ReadOptions(block_size=max(1 << 20, batch_rows * average_row_bytes)),
-            convert_options=pacsv.ConvertOptions(
-                column_types={name: pa.string() for name in columns},
-                include_columns=columns,
-                null_values=dataset.missing_values,
-                strings_can_be_null=True,
-                quoted_strings_can_be_null=False,
-            ),
-        )
-        batches = iter(reader)
-    else:
-        batches = pq.ParquetFile(source.path).iter_batches(batch_size=batch_rows, columns=columns)
-    try:
-        for batch in batches:
-            if batch.num_rows:
-                yield first_row, pa.Table.from_batches([batch])
-                first_row += batch.num_rows
-    except pa.ArrowInvalid as exc:
-        raise TandemError(
-            f"{source.path}: unreadable near data row {first_row}: {exc} "
-            "(check that every line has the same number of fields as the header)"
-        ) from None
+    with open_bytes(source.file) as stream:
+        if source.format == "csv":
+            batches = pacsv.open_csv(
+                stream,
+                read_options=pacsv.ReadOptions(
+                    block_size=max(1 << 20, batch_rows * source.row_bytes)
+                ),
+                convert_options=pacsv.ConvertOptions(
+                    column_types={name: pa.string() for name in columns},
+                    include_columns=columns,
+                    null_values=dataset.missing_values,
+                    strings_can_be_null=True,
+                    quoted_strings_can_be_null=False,
+                ),
+            )
+        else:
+            batches = pq.ParquetFile(stream).iter_batches(batch_size=batch_rows, columns=columns)
+        try:
+            for batch in batches:
+                if batch.num_rows:
+                    yield first_row, pa.Table.from_batches([batch])
+                    first_row += batch.num_rows
+        except pa.ArrowInvalid as exc:
+            raise TandemError(
+                f"{source.file}: unreadable near data row {first_row}: {exc} "
+                "(check that every line has the same number of fields as the header)"
+            ) from None

@@ -7,7 +7,6 @@ workers, compile mode). Every loading error names the file and the field.
 
 from __future__ import annotations
 
-import glob
 import importlib.resources
 import re
 from pathlib import Path
@@ -17,10 +16,12 @@ import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from components.common.errors import TandemError
+from components.spec.data_files import DataFile, format_of, locate
 
-PACKAGE_SCHEME = "package://"
 Task = Literal["classification", "regression"]
 DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
+BUNDLED_DIR = "bundled"
+DEFAULT_SPEC = "penguins"
 
 
 class _Strict(BaseModel):
@@ -65,7 +66,8 @@ class SplitRatios(_Strict):
 
 class DatasetSpec(_Strict):
     source: str = Field(
-        description="CSV/Parquet path or glob (relative to the spec file), or package://pkg/path"
+        description="CSV/Parquet path or glob (relative to the spec file), or package://pkg/path;"
+        " `archive.zip#dir/table.csv` reads one CSV member of a zip or tar archive"
     )
     format: Literal["csv", "parquet"] | None = Field(
         None, description="Default: from the file suffix."
@@ -327,54 +329,23 @@ class LoadedSpec(BaseModel):
     spec: Spec
     path: Path
 
-    def source_files(self) -> list[Path]:
+    def source_files(self) -> list[DataFile]:
         """The data files the spec points at, sorted; a TandemError if there are none."""
-        source = self.spec.dataset.source
-        if source.startswith(PACKAGE_SCHEME):
-            files = [_package_file(source, self.path)]
-        else:
-            pattern = Path(source).expanduser()
-            if not pattern.is_absolute():
-                pattern = self.path.parent / pattern
-            if glob.has_magic(str(pattern)):
-                files = sorted(Path(p) for p in glob.glob(str(pattern)) if Path(p).is_file())
-                if not files:
-                    raise TandemError(
-                        f"{self.path}: dataset.source: no file matches '{source}' ({pattern})"
-                    )
-            else:
-                files = [pattern]
-        for file in files:
-            if not file.is_file():
-                raise TandemError(
-                    f"{self.path}: dataset.source: data file not found: {file} "
-                    "(paths are relative to the spec file)"
-                )
-        return files
+        return locate(self.spec.dataset.source, self.path.parent, f"{self.path}: dataset.source")
 
-    def data_format(self, file: Path) -> Literal["csv", "parquet"]:
-        if self.spec.dataset.format is not None:
-            return self.spec.dataset.format
-        suffix = file.suffix.lower()
-        if suffix in {".csv", ".txt"} or file.name.lower().endswith(".csv.gz"):
-            return "csv"
-        if suffix in {".parquet", ".pq"}:
-            return "parquet"
-        raise TandemError(
-            f"{self.path}: dataset.format: cannot tell the format of {file.name} from its suffix; "
-            "set format: csv or format: parquet"
-        )
-
-
-def _package_file(source: str, spec_path: Path) -> Path:
-    package, _, relative = source.removeprefix(PACKAGE_SCHEME).partition("/")
-    try:
-        root = importlib.resources.files(package)
-    except ModuleNotFoundError:
-        raise TandemError(
-            f"{spec_path}: dataset.source: package '{package}' is not installed ({source})"
-        ) from None
-    return Path(str(root.joinpath(relative)))
+    def data_format(self, file: DataFile) -> Literal["csv", "parquet"]:
+        fmt = self.spec.dataset.format or format_of(file.name)
+        if fmt is None:
+            raise TandemError(
+                f"{self.path}: dataset.format: cannot tell the format of {file.name} from its "
+                "suffix; set format: csv or format: parquet"
+            )
+        if file.member is not None and fmt != "csv":
+            raise TandemError(
+                f"{self.path}: dataset.source: {file} is read from an archive, which works for "
+                "CSV members only; extract a Parquet file and point dataset.source at it"
+            )
+        return fmt
 
 
 def _field_path(location: tuple) -> str:
@@ -387,7 +358,7 @@ def _field_path(location: tuple) -> str:
     return ".".join(parts) or "(top level)"
 
 
-def validation_message(path: Path, error: ValidationError) -> str:
+def validation_message(path: Path | DataFile, error: ValidationError) -> str:
     """One line per invalid field: `<file>: <field.path>: <problem>`."""
     lines = []
     for issue in error.errors():
@@ -403,7 +374,9 @@ def load_spec(path: str | Path) -> LoadedSpec:
     try:
         text = path.read_text(encoding="utf-8")
     except FileNotFoundError:
-        raise TandemError(f"{path}: spec file not found") from None
+        raise TandemError(
+            f"{path}: spec file not found (bundled specs by name: {', '.join(bundled_specs())})"
+        ) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise TandemError(f"{path}: cannot read the spec file: {exc}") from None
     return parse_spec(text, path)
@@ -427,9 +400,27 @@ def parse_spec(text: str, path: Path) -> LoadedSpec:
     return LoadedSpec(spec=spec, path=path)
 
 
+def bundled_specs() -> dict[str, Path]:
+    """The specs shipped with tandem, by name: `tandem run --spec diamonds`."""
+    folder = importlib.resources.files("components.spec").joinpath(BUNDLED_DIR)
+    files = (Path(str(entry)) for entry in folder.iterdir())
+    return {file.stem: file for file in sorted(files) if file.suffix == ".yaml"}
+
+
 def default_spec_path() -> Path:
     """The bundled penguins spec that `make run` uses."""
-    return Path(str(importlib.resources.files("components.spec").joinpath("bundled/penguins.yaml")))
+    return bundled_specs()[DEFAULT_SPEC]
+
+
+def spec_location(value: str | Path | None) -> Path:
+    """Where a `--spec` value points: a spec file, else the bundled spec of that name; no value
+    is the default spec. A file that exists wins over a bundled name."""
+    if value is None:
+        return default_spec_path()
+    bundled = bundled_specs()
+    if not Path(value).exists() and str(value) in bundled:
+        return bundled[str(value)]
+    return Path(value)
 
 
 def spec_to_yaml(spec: Spec) -> str:

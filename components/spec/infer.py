@@ -13,7 +13,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -30,16 +30,23 @@ from components.spec import (
     Task,
     validation_message,
 )
+from components.spec.data_files import (
+    FORMAT_SUFFIXES,
+    PACKAGE_SCHEME,
+    DataFile,
+    format_of,
+    locate,
+    open_bytes,
+)
 
 MAX_SLICE_VALUES = 10
 # A numeric label with at most this many distinct values (0/1, ratings 1-5) is read as classes.
 MAX_NUMERIC_CLASSES = 20
-_FORMATS = {".csv": "csv", ".parquet": "parquet", ".pq": "parquet"}
 _MISSING = pa.array(DEFAULT_MISSING_VALUES, type=pa.string())
 
 
 def infer_spec(
-    data: Path,
+    data: str | Path,
     label: str,
     id_column: str | None = None,
     name: str | None = None,
@@ -47,13 +54,15 @@ def infer_spec(
     task: Task | None = None,
     explain: Callable[[str], None] | None = None,
 ) -> Spec:
-    """A spec for `data` (CSV or Parquet) predicting `label`; a TandemError says what to fix.
+    """A spec for `data` (CSV or Parquet, named as `dataset.source` names it: a path, an
+    `archive.zip#member` or `package://pkg/path`) predicting `label`; a TandemError says what to
+    fix.
 
     The task is `task`, or inferred: a numeric label with more than MAX_NUMERIC_CLASSES distinct
     values is a regression target, any other label a classification one. `explain` receives one
     line saying which task was chosen and why.
     """
-    data = Path(data).expanduser().resolve()
+    data, source = _locate(str(data))
     table, data_format = _read(data)
     _check_column(data, table, label, "label")
     chosen, reason = _task(data, table.column(label), label, task, max_categories)
@@ -87,9 +96,9 @@ def infer_spec(
         )
     try:
         return Spec(
-            name=name if name is not None else _name_from(data.stem),
+            name=name if name is not None else _name_from(PurePosixPath(data.name).stem),
             dataset=DatasetSpec(
-                source=str(data),
+                source=source,
                 format=data_format,
                 task=chosen,
                 label=label,
@@ -105,7 +114,7 @@ def infer_spec(
 
 
 def _task(
-    data: Path, column: pa.ChunkedArray, label: str, asked: Task | None, max_categories: int
+    data: DataFile, column: pa.ChunkedArray, label: str, asked: Task | None, max_categories: int
 ) -> tuple[Task, str]:
     """The task for this label column, and the reason in words."""
     numeric = pa.types.is_integer(column.type) or pa.types.is_floating(column.type)
@@ -144,26 +153,37 @@ def _task(
     return chosen, reason
 
 
-def _read(data: Path) -> tuple[pa.Table, str]:
-    data_format = _FORMATS.get(data.suffix.lower())
+def _locate(text: str) -> tuple[DataFile, str]:
+    """The one file `text` names, and the source to write for it: a package:// text as given
+    (it works on any machine with the package), anything else as an absolute path."""
+    files = locate(text, Path.cwd(), "--data")
+    if len(files) != 1:
+        raise TandemError(f"--data: {text} names {len(files)} files; give one file")
+    file = DataFile(files[0].path.resolve(), files[0].member)
+    return file, text if text.startswith(PACKAGE_SCHEME) else str(file)
+
+
+def _read(data: DataFile) -> tuple[pa.Table, str]:
+    data_format = format_of(data.name)
     if data_format is None:
         raise TandemError(
-            f"{data}: cannot tell the format from the suffix '{data.suffix}'; "
-            f"rename it to one of {', '.join(_FORMATS)}"
+            f"{data}: cannot tell the format from the suffix '{PurePosixPath(data.name).suffix}'"
+            f"; rename it to end in one of {', '.join(FORMAT_SUFFIXES)}"
         )
-    if not data.is_file():
-        raise TandemError(f"{data}: data file not found")
+    if data.member is not None and data_format != "csv":
+        raise TandemError(f"{data}: archive members are read as CSV only; extract it first")
     try:
-        if data_format == "parquet":
-            table = pq.read_table(data)
-        else:
-            options = pacsv.ConvertOptions(
-                null_values=DEFAULT_MISSING_VALUES,
-                strings_can_be_null=True,
-                true_values=[],
-                false_values=[],
-            )
-            table = pacsv.read_csv(data, convert_options=options)
+        with open_bytes(data) as stream:
+            if data_format == "parquet":
+                table = pq.read_table(stream)
+            else:
+                options = pacsv.ConvertOptions(
+                    null_values=DEFAULT_MISSING_VALUES,
+                    strings_can_be_null=True,
+                    true_values=[],
+                    false_values=[],
+                )
+                table = pacsv.read_csv(stream, convert_options=options)
     except (OSError, pa.ArrowException) as exc:
         raise TandemError(f"{data}: cannot read it as {data_format}: {exc}") from None
     repeated = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
@@ -172,7 +192,7 @@ def _read(data: Path) -> tuple[pa.Table, str]:
     return table, data_format
 
 
-def _check_column(data: Path, table: pa.Table, column: str, role: str) -> None:
+def _check_column(data: DataFile, table: pa.Table, column: str, role: str) -> None:
     if column not in table.column_names:
         raise TandemError(
             f"{data}: no column '{column}' to use as the {role}; "
@@ -180,7 +200,7 @@ def _check_column(data: Path, table: pa.Table, column: str, role: str) -> None:
         )
 
 
-def _check_unique(data: Path, column: pa.ChunkedArray, column_name: str) -> None:
+def _check_unique(data: DataFile, column: pa.ChunkedArray, column_name: str) -> None:
     counts = pc.value_counts(pc.drop_null(_text(column)))
     repeated = counts.field("values").filter(pc.greater(counts.field("counts"), 1))
     if len(repeated):
@@ -193,6 +213,8 @@ def _check_unique(data: Path, column: pa.ChunkedArray, column_name: str) -> None
 
 def _feature(column_name: str, column: pa.ChunkedArray, max_categories: int) -> Feature | str:
     """The feature a column makes, or why it goes to ignore_columns."""
+    if not column_name.strip():
+        return "it has no name (typically the row numbers R or pandas wrote)"
     kind = column.type
     if column.null_count == len(column):
         return "every value is missing"

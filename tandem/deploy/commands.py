@@ -14,7 +14,7 @@ import typer
 
 from components.common.errors import TandemError
 from components.common.frameworks import PYTORCH, TENSORFLOW
-from components.spec import default_spec_path, load_spec
+from components.spec import load_spec, spec_location
 from tandem.cli_common import Framework, SpecOption, console, print_section
 from tandem.deploy.options import (
     ClusterConfigOption,
@@ -45,7 +45,7 @@ def _compile(
     from tandem.deploy.cluster_config import load_cluster_config
     from tandem.deploy.package import DEFAULT_PIPELINE_ROOT, compile_package
 
-    loaded = load_spec(spec or default_spec_path())
+    loaded = load_spec(spec_location(spec))
     chosen = [name.value for name in framework or list(Framework)]
     with console.status(f"compile: {', '.join(chosen)} pipelines to KFP v2 IR", spinner="dots"):
         return compile_package(
@@ -291,7 +291,7 @@ def _change_schedules(connection, action: str, spec, package, framework) -> list
 
         spec_name = load_package(package).spec_name
     else:
-        spec_name = load_spec(spec or default_spec_path()).spec.name
+        spec_name = load_spec(spec_location(spec)).spec.name
     deployer = _connect(*connection)
     rows = []
     for name in framework or list(Framework):

@@ -10,7 +10,13 @@ import pytest
 import yaml
 
 from components.common.errors import TandemError
-from components.spec import EvaluationSpec, default_spec_path, load_spec
+from components.spec import (
+    EvaluationSpec,
+    bundled_specs,
+    default_spec_path,
+    load_spec,
+    spec_location,
+)
 from tests.conftest import penguins_regression_document
 
 
@@ -125,3 +131,28 @@ def test_a_binary_spec_may_gate_roc_auc_and_pr_auc(tmp_path):
         "roc_auc": 0.8,
         "pr_auc": 0.8,
     }
+
+
+def test_bundled_specs_go_by_name():
+    bundled = bundled_specs()
+    assert {"penguins", "diamonds", "flights", "health-insurance"} <= set(bundled)
+    assert spec_location("health-insurance") == bundled["health-insurance"]
+    assert spec_location(None) == default_spec_path() == bundled["penguins"]
+    assert load_spec(spec_location("health-insurance")).spec.name == "health-insurance"
+
+
+def test_a_spec_file_wins_over_a_bundled_name(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "penguins").write_text(default_spec_path().read_text())
+    assert spec_location("penguins") == Path("penguins")
+    assert spec_location(str(tmp_path / "penguins.yaml")) == tmp_path / "penguins.yaml"
+
+
+def test_an_unknown_spec_lists_the_bundled_names(tmp_path):
+    with pytest.raises(TandemError) as error:
+        load_spec(spec_location(tmp_path / "pinguins"))
+    assert str(error.value) == (
+        f"{tmp_path / 'pinguins'}: spec file not found (bundled specs by name: "
+        f"{', '.join(bundled_specs())})"
+    )
+    assert "health-insurance" in str(error.value)

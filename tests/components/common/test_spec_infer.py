@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime
 import importlib.resources
 import warnings
+import zipfile
 from pathlib import Path
 
 import pyarrow as pa
@@ -16,6 +17,7 @@ from sklearn.datasets import load_wine
 from components.common.errors import TandemError
 from components.ingest.validate import validate_batch
 from components.spec import DEFAULT_MISSING_VALUES, load_spec, spec_to_yaml
+from components.spec.data_files import DataFile
 from components.spec.infer import infer_spec
 
 PENGUINS = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
@@ -127,7 +129,7 @@ def test_yaml_round_trip(tmp_path: Path, wine: pa.Table, source: str) -> None:
     loaded = load_spec(spec_file)
 
     assert loaded.spec == spec
-    assert loaded.source_files() == [data.resolve()]
+    assert loaded.source_files() == [DataFile(data.resolve())]
 
 
 def test_parquet_column_types(tmp_path: Path) -> None:
@@ -273,3 +275,28 @@ def test_no_warning_for_a_clean_file(tmp_path: Path) -> None:
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         infer_spec(PENGUINS, label="species")
+
+
+def test_a_package_archive_member_keeps_its_package_source() -> None:
+    source = "package://pydataset/resources.tar.gz#resources/rdata/csv/Ecdat/HI.csv"
+    with pytest.warns(UserWarning, match="column '' goes to ignore_columns: it has no name"):
+        spec = infer_spec(source, label="hhi", name="hi")
+
+    assert spec.dataset.source == source
+    assert spec.dataset.classes == ["no", "yes"]
+    assert spec.dataset.ignore_columns == [""]
+    assert "education" in _features(spec)
+
+
+def test_an_archive_member_round_trips_through_a_spec(tmp_path: Path) -> None:
+    archive = tmp_path / "tables.zip"
+    with zipfile.ZipFile(archive, "w") as handle:
+        handle.writestr("data/penguins.csv", PENGUINS.read_bytes())
+
+    spec = infer_spec(str(archive) + "#data/penguins.csv", label="species")
+    spec_file = tmp_path / "spec.yaml"
+    spec_file.write_text(spec_to_yaml(spec), encoding="utf-8")
+
+    assert spec.name == "penguins"
+    assert spec.dataset.source == f"{archive}#data/penguins.csv"
+    assert load_spec(spec_file).source_files() == [DataFile(archive, "data/penguins.csv")]

@@ -7,6 +7,7 @@ import os
 import shutil
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import numpy as np
@@ -24,7 +25,7 @@ from components.ingest.snapshot import (
     current_snapshot_link,
     point_current,
 )
-from components.ingest.validate import REASON, SOURCE_ROW
+from components.ingest.validate import REASON, SOURCE_FILE, SOURCE_ROW
 from components.spec import default_spec_path, load_spec
 from tests.conftest import PENGUINS_CSV
 
@@ -128,6 +129,33 @@ def test_fingerprint_follows_content_not_location(penguins, tmp_path, write_spec
     changed = run_ingest(load_spec(write_spec(source=str(moved))), tmp_path / "c", track=False)
     assert changed.manifest["fingerprint"] != penguins.manifest["fingerprint"]
     assert changed.counts["read"] == 345
+
+
+def test_an_archive_member_ingests_like_its_file_and_its_content_keys_the_cache(
+    penguins, tmp_path, write_spec
+):
+    lines = PENGUINS_CSV.read_text().splitlines(keepends=True)
+    with zipfile.ZipFile(tmp_path / "penguins.zip", "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("all/penguins.csv", "".join(lines))
+        archive.writestr("fewer/penguins.csv", "".join(lines[:-1]))
+    output = tmp_path / "out"
+
+    def ingest(member: str) -> ingest_run.IngestResult:
+        spec = write_spec(source=f"penguins.zip#{member}")
+        return run_ingest(load_spec(spec), output, track=False)
+
+    whole = ingest("all/penguins.csv")
+    fewer = ingest("fewer/penguins.csv")
+    again = ingest("all/penguins.csv")
+
+    assert whole.counts == penguins.counts
+    assert whole.manifest["fingerprint"] == penguins.manifest["fingerprint"]
+    assert whole.manifest["sources"][0]["path"] == f"{tmp_path / 'penguins.zip'}#all/penguins.csv"
+    quarantine = pq.read_table(whole.snapshot_dir / "quarantine")
+    assert set(quarantine[SOURCE_FILE].to_pylist()) == {"penguins.zip#all/penguins.csv"}
+    assert fewer.manifest["fingerprint"] != whole.manifest["fingerprint"]
+    assert (fewer.cache_hit, fewer.counts["read"]) == (False, 343)
+    assert again.cache_hit and again.snapshot_dir == whole.snapshot_dir
 
 
 def test_parquet_input_gives_the_same_splits_as_csv(penguins, tmp_path, write_spec):
