@@ -183,7 +183,7 @@ def _print_runs(results: list[tuple[str, int, object]], task: str) -> None:
             name,
             str(seed),
             "yes" if result.blessed else "no",
-            "-" if value is None else f"{value:.4g}",
+            "-" if value is None else f"{value:.3f}",
             result.model_version or "-",
             f"{result.pipeline_wall_s:.1f} s",
             result.mlflow_run_id[:12],
