@@ -23,7 +23,7 @@ from sklearn.datasets import load_wine
 
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, tracking_uri
 from components.ingest.snapshot import SNAPSHOTS_DIR
-from components.spec import TrainingSpec, default_spec_path
+from components.spec import TrainingSpec, default_spec_path, spec_location
 from tandem import cli
 from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
@@ -187,6 +187,41 @@ def test_run_trains_a_model_family_in_both_pipelines(tmp_path, model):
         TrainingSpec.model_validate({"model": model}).model.describe()
     }
     assert len({run.data.params["parameter_count"] for run in trains}) == 1
+
+
+@pytest.mark.e2e
+@pytest.mark.parametrize(
+    ("bundled", "metrics", "run_table_column"),
+    [
+        ("diamonds", {"rmse", "mae", "r2"}, "rmse"),
+        ("health-insurance", {"accuracy", "macro_f1", "roc_auc", "pr_auc"}, "accuracy"),
+    ],
+)
+def test_run_on_a_bundled_table_judges_it_by_its_task(tmp_path, bundled, metrics, run_table_column):
+    """`tandem run` on the bundled regression and binary tables (2 epochs, 1 seed): both
+    pipelines, the task's metrics on both sides, a passing audit and the report."""
+    document = yaml.safe_load(spec_location(bundled).read_text())
+    document["training"]["epochs"] = 2
+    document["evaluation"]["thresholds"] = {}
+    (tmp_path / "bundled.yaml").write_text(yaml.safe_dump(document))
+    completed = _tandem_process(
+        tmp_path, "run", "--spec", "bundled.yaml", "--seeds", "1", "--output-dir", "out"
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    out = " ".join(completed.stdout.split())
+    assert "fairness audit passed" in out
+    assert f"┃ blessed ┃ {run_table_column} ┃" in out
+    assert (tmp_path / "out" / "reports" / f"tandem-{bundled}.html").is_file()
+    client = MlflowClient(tracking_uri(tmp_path / "out"))
+    experiment = client.get_experiment_by_name(f"tandem-{bundled}")
+    evaluations = client.search_runs([experiment.experiment_id], f"tags.`{TAG_STEP}` = 'evaluate'")
+    assert len(evaluations) == 2
+    other_task = {"accuracy", "rmse"} - metrics
+    for run in evaluations:
+        assert metrics <= run.data.metrics.keys()
+        assert not other_task & run.data.metrics.keys()
+    if bundled == "diamonds":
+        assert min(run.data.metrics["r2"] for run in evaluations) > 0.8
 
 
 def _tandem_process(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
