@@ -1,20 +1,34 @@
-"""Compile modes on the spec's benchmark model: torch.compile / eager and XLA / graph.
+"""Compile modes per network: torch.compile / eager and XLA / graph, training and inference.
 
-The model is the synthetic spec's MLP (`hidden_sizes`, batch size, optimizer from its training
-section), built by each trainer's own model code, trained on the encoded train split of a
-synthetic snapshot. Per framework two copies with the same initial weights train one epoch
-each per round, alternating (A B A B) after a warm-up epoch that also compiles; inference
-latency (p50/p99 of real calls, `components.evaluate.latency.measure_latency`) at batch 1 and
-256 alternates the same way. Compile time — the first training step / first inference call
-beyond a steady one — is reported apart. Whether the Inductor on-disk cache already held
-entries before the first torch.compile is recorded: warm, compile time is mostly cache loads.
+Two cases, built by each trainer's own model code (`benchmarks.compile_training`) and trained on
+the encoded train split of a synthetic snapshot:
+- mlp: the synthetic spec's MLP (`hidden_sizes`, batch size, optimizer from its training
+  section), one epoch over the train split per round;
+- ft_transformer: the same training section with an FT-Transformer large enough for compilers
+  to matter (`FT_TRANSFORMER`, batch `FT_BATCH`), `FT_STEPS` full batches per round (a step
+  takes seconds on 2 vCPUs).
+Per framework the two modes' networks start from the same weights and train one epoch each per
+round, alternating (A B A B) after a warm-up round; inference latency (p50/p99 of real calls,
+`components.evaluate.latency.measure_latency`) at batch 1 and 256 alternates the same way.
+Compile time — the first training step / first inference call, and the first step beyond a
+steady one — is reported apart. Whether Inductor's on-disk cache already held entries before a
+case's first torch.compile is recorded: warm, compile time is mostly cache loads.
+
+For the ft_transformer case, each framework and mode also trains once in a fresh process
+(`benchmarks.compile_worker`) for its peak RSS, so neither framework's memory counts against the
+other; the four processes run at once, after the timings. --quick shrinks the ft_transformer
+(`QUICK_FT_TRANSFORMER`, `QUICK_FT_BATCH`): it checks the case runs.
 """
 
 from __future__ import annotations
 
+import json
 import statistics
+import tempfile
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -22,10 +36,22 @@ from rich.console import Console
 from rich.table import Table
 
 from benchmarks import DATA_DIR, specs
-from benchmarks.display import median_range, progress
+from benchmarks.compile_training import (
+    KERAS_MODES,
+    TORCH_MODES,
+    Trainer,
+    inductor_cache,
+    keras_trainers,
+    torch_trainers,
+)
+from benchmarks.display import median_range, number, progress
+from benchmarks.launch import run_module
 from benchmarks.quiet import quiet
 from benchmarks.stats import interleave, ratios, summary
+from components.common.architectures import parameter_count
+from components.common.errors import TandemError
 from components.evaluate.latency import measure_latency
+from components.spec import FTTransformerModel, FTTransformerParams, MLPModel, TrainingSpec
 
 NAME = "compile"
 DEFAULT_ROWS = 100_000
@@ -33,6 +59,66 @@ QUICK_ROWS = 5_000
 LATENCY_BATCHES = (1, 256)
 LATENCY_CALLS = 200
 QUICK_LATENCY_CALLS = 20
+FT_TRANSFORMER = FTTransformerParams(d_token=192, n_blocks=3, n_heads=8, d_ffn=256)
+FT_BATCH = 1024
+FT_STEPS = 4
+FT_LATENCY_CALLS = 20
+QUICK_FT_TRANSFORMER = FTTransformerParams(d_token=32, n_blocks=1, n_heads=4, d_ffn=64)
+QUICK_FT_BATCH = 256
+QUICK_FT_STEPS = 2
+FRAMEWORK_MODES = {"pytorch": TORCH_MODES, "tensorflow": KERAS_MODES}
+
+
+@dataclass(frozen=True)
+class Case:
+    """A network the compile modes are compared on."""
+
+    name: str
+    training: TrainingSpec
+    steps: int | None
+    """Full batches per round; None: one epoch over the whole train split."""
+    latency_calls: int
+    peak_rss: bool
+    """Also train each framework and mode once in a fresh process for its peak RSS."""
+
+
+def cases(training: TrainingSpec, quick: bool) -> list[Case]:
+    """The mlp case (the benchmark spec's training section) and the ft_transformer case."""
+    ft_transformer = training.model_copy(
+        update={
+            "model": FTTransformerModel(
+                family="ft_transformer",
+                params=QUICK_FT_TRANSFORMER if quick else FT_TRANSFORMER,
+            ),
+            "batch_size": QUICK_FT_BATCH if quick else FT_BATCH,
+        }
+    )
+    calls = QUICK_LATENCY_CALLS if quick else LATENCY_CALLS
+    return [
+        Case("mlp", training, None, calls, peak_rss=False),
+        Case(
+            "ft_transformer",
+            ft_transformer,
+            QUICK_FT_STEPS if quick else FT_STEPS,
+            QUICK_LATENCY_CALLS if quick else FT_LATENCY_CALLS,
+            peak_rss=True,
+        ),
+    ]
+
+
+def case_rows(case: Case, train_rows: int) -> int:
+    """The train rows a case trains on per round: all of them, or its steps' full batches (fewer
+    steps when the split is short of them)."""
+    if case.steps is None:
+        return train_rows
+    batch = case.training.batch_size
+    steps = min(case.steps, train_rows // batch)
+    if steps == 0:
+        raise TandemError(
+            f"--rows: the train split has {train_rows:,} rows, fewer than one {case.name} batch "
+            f"({batch:,}); pass a larger --rows (the train split is ~70% of it)"
+        )
+    return steps * batch
 
 
 def _encoded(rows: int):
@@ -50,21 +136,15 @@ def _encoded(rows: int):
     return loaded.spec, encode(table, manifest), label_indices(table, manifest)
 
 
-def _inductor_cache() -> dict:
-    from torch._inductor.runtime.runtime_utils import cache_dir
-
-    directory = Path(cache_dir())
-    warm = directory.is_dir() and any(directory.iterdir())
-    return {"directory": str(directory), "warm_before_first_compile": warm}
-
-
 def _latency_pair(calls: dict[str, dict[int, Callable[[], object]]], repeats: int, n: int) -> dict:
-    """p50/p99 per variant and batch size over interleaved rounds; ratio of p50s per round."""
+    """p50/p99 per variant and batch size over interleaved rounds; ratio of p50s per round.
+    Each measurement warms up with a tenth of its calls (the warm-up round came before)."""
     variants = list(calls)
+    warmup = max(1, n // 10)
     measured = interleave(
         {
             name: lambda name=name: {
-                size: measure_latency(call, n) for size, call in calls[name].items()
+                size: measure_latency(call, n, warmup) for size, call in calls[name].items()
             }
             for name in variants
         },
@@ -88,54 +168,49 @@ def _first_call_s(call: Callable[[], object]) -> float:
     return time.perf_counter() - started
 
 
-def _torch(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) -> dict:
+def _compare(
+    trainers: dict[str, Trainer],
+    inference: Callable[[], dict[str, dict[int, Callable[[], object]]]],
+    rows: int,
+    repeats: int,
+    calls: int,
+) -> dict:
+    """Training and inference of a framework's baseline and compiled mode (in that order).
+    `inference()`, called once training is over, gives each mode's call per batch size."""
+    base, compiled = trainers
+    first = {mode: _first_call_s(trainer.first_step) for mode, trainer in trainers.items()}
+    seconds = interleave({mode: trainer.epoch for mode, trainer in trainers.items()}, repeats)
+    steps = trainers[base].steps
+    step_ms = {mode: [s / steps * 1000 for s in values] for mode, values in seconds.items()}
+    predict = inference()
+    inference_first = {
+        f"batch_{size}": _first_call_s(predict[compiled][size]) for size in LATENCY_BATCHES
+    }
+    return {
+        "variants": [base, compiled],
+        "steps_per_epoch": steps,
+        "train_step_ms": {mode: summary(values) for mode, values in step_ms.items()},
+        "train_samples_per_s": {
+            mode: summary([rows / s for s in values]) for mode, values in seconds.items()
+        },
+        "train_step_ratio": ratios(step_ms[compiled], step_ms[base]),
+        "compile_s": {
+            "first_train_step_s": first,
+            "train_compile_s": first[compiled] - statistics.median(step_ms[compiled]) / 1000,
+            "first_inference_call_s": inference_first,
+        },
+        "latency": _latency_pair(predict, repeats, calls),
+    }
+
+
+def _torch(
+    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, repeats: int, calls: int
+) -> dict:
     import torch
-    from torch.nn import functional as F
 
-    from components.torch_trainer.networks import build_network
-
-    training = spec.training
-    cache = _inductor_cache()
-    torch.manual_seed(training.seeds[0])
-    eager = build_network(training, x.shape[1], int(y.max()) + 1)
-    twin = build_network(training, x.shape[1], int(y.max()) + 1)
-    twin.load_state_dict(eager.state_dict())
-    compiled = torch.compile(twin)
-    inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
-    batches = [
-        (inputs[i : i + training.batch_size], labels[i : i + training.batch_size])
-        for i in range(0, len(labels), training.batch_size)
-    ]
-
-    def trainer(model: torch.nn.Module) -> tuple[Callable[[], None], Callable[[], float]]:
-        optimizer = torch.optim.Adam(
-            model.parameters(), lr=training.learning_rate, eps=training.adam_epsilon
-        )
-
-        def step(batch) -> None:
-            optimizer.zero_grad(set_to_none=True)
-            F.cross_entropy(model(batch[0]), batch[1]).backward()
-            optimizer.step()
-
-        def epoch() -> float:
-            started = time.perf_counter()
-            for batch in batches:
-                step(batch)
-            return len(labels) / (time.perf_counter() - started)
-
-        return lambda: step(batches[0]), epoch
-
-    first = {}
-    epochs = {}
-    for name, model in (("eager", eager), ("compile", compiled)):
-        first_step, epochs[name] = trainer(model)
-        first[name] = _first_call_s(first_step)
-    rates = interleave(epochs, repeats)
-    steady_step = {name: len(batches[0][1]) / statistics.median(rates[name]) for name in rates}
-
-    eager.eval()
-    inference_compiled = torch.compile(twin.eval())
-    samples = {size: inputs[:size] for size in LATENCY_BATCHES}
+    cache = inductor_cache()
+    trainers = torch_trainers(training, x, y, n_classes, TORCH_MODES)
+    samples = {size: torch.from_numpy(x[:size]) for size in LATENCY_BATCHES}
 
     def infer(model: torch.nn.Module, size: int) -> Callable[[], object]:
         def call():
@@ -144,91 +219,107 @@ def _torch(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) -> dict
 
         return call
 
-    inference_first = {
-        f"batch_{size}": _first_call_s(infer(inference_compiled, size)) for size in LATENCY_BATCHES
-    }
-    latency = _latency_pair(
-        {
-            "eager": {size: infer(eager, size) for size in LATENCY_BATCHES},
-            "compile": {size: infer(inference_compiled, size) for size in LATENCY_BATCHES},
-        },
-        repeats,
-        calls,
-    )
-    return {
-        "variants": ["eager", "compile"],
-        "inductor_cache": cache,
-        "train_samples_per_s": {name: summary(values) for name, values in rates.items()},
-        "train_ratio": ratios(rates["compile"], rates["eager"]),
-        "compile_s": {
-            "first_train_step_s": first["compile"],
-            "train_compile_s": first["compile"] - steady_step["compile"],
-            "first_inference_call_s": inference_first,
-        },
-        "latency": latency,
-    }
+    def inference() -> dict:
+        models = {mode: trainer.model.eval() for mode, trainer in trainers.items()}
+        return {
+            mode: {size: infer(model, size) for size in LATENCY_BATCHES}
+            for mode, model in models.items()
+        }
+
+    return {"inductor_cache": cache, **_compare(trainers, inference, len(y), repeats, calls)}
 
 
-def _tensorflow(spec, x: np.ndarray, y: np.ndarray, repeats: int, calls: int) -> dict:
+def _tensorflow(
+    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, repeats: int, calls: int
+) -> dict:
     import tensorflow as tf
 
     from components.tf_trainer.config import INPUTS
-    from components.tf_trainer.model import build_model, compile_model
-    from components.tf_trainer.training import StepTimer, set_seed
 
-    training = spec.training
-    set_seed(training.seeds[0])
-    n_classes = int(y.max()) + 1
-    models = {"graph": build_model(training, x.shape[1], n_classes)}
-    models["xla"] = build_model(training, x.shape[1], n_classes)
-    models["xla"].set_weights(models["graph"].get_weights())
-    dataset = tf.data.Dataset.from_tensor_slices(({INPUTS: x}, y)).batch(training.batch_size)
-    dataset = dataset.cache()
-
-    def epoch(model) -> float:
-        timer = StepTimer()
-        model.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
-        return len(y) / timer.epoch_seconds[0]
-
-    first = {}
-    for mode, model in models.items():
-        compile_model(model, training, mode, task="classification")
-        first[mode] = _first_call_s(
-            lambda m=model: m.fit(dataset.take(1), epochs=1, verbose=0, shuffle=False)
-        )
-    rates = interleave({mode: lambda m=model: epoch(m) for mode, model in models.items()}, repeats)
-    rates = {mode: rates[mode] for mode in models}
-
-    functions = {
-        mode: tf.function(
-            lambda batch, m=model: m({INPUTS: batch}, training=False),
-            jit_compile=mode == "xla",
-        )
-        for mode, model in models.items()
-    }
+    trainers = keras_trainers(training, x, y, n_classes, KERAS_MODES)
     samples = {size: tf.constant(x[:size]) for size in LATENCY_BATCHES}
 
-    def infer(mode: str, size: int) -> Callable[[], object]:
-        return lambda: functions[mode](samples[size]).numpy()
+    def inference() -> dict:
+        functions = {
+            mode: tf.function(
+                lambda batch, model=trainer.model: model({INPUTS: batch}, training=False),
+                jit_compile=mode == "xla",
+            )
+            for mode, trainer in trainers.items()
+        }
+        return {
+            mode: {
+                size: lambda f=function, s=samples[size]: f(s).numpy() for size in LATENCY_BATCHES
+            }
+            for mode, function in functions.items()
+        }
 
-    inference_first = {
-        f"batch_{size}": _first_call_s(infer("xla", size)) for size in LATENCY_BATCHES
+    return _compare(trainers, inference, len(y), repeats, calls)
+
+
+def _training_rss(work: Path, training: TrainingSpec, x, y, n_classes: int) -> dict:
+    """framework → mode → peak RSS of training in a fresh process (`compile_worker`).
+
+    The four processes run at once: each one's peak RSS is its own whatever runs beside it, and
+    one after another they would take minutes here (every one imports its framework and
+    compiles). Their wall time is not a result.
+    """
+    (work / "training.json").write_text(training.model_dump_json())
+    np.savez(work / "data.npz", x=x, y=y)
+
+    def job(framework: str, mode: str) -> dict:
+        out = work / f"rss-{framework}-{mode}.json"
+        arguments = [
+            *("--framework", framework, "--mode", mode, "--classes", n_classes),
+            *("--training", work / "training.json", "--data", work / "data.npz", "--out", out),
+        ]
+        run_module("benchmarks.compile_worker", arguments)
+        return json.loads(out.read_text())
+
+    jobs = [(framework, mode) for framework, modes in FRAMEWORK_MODES.items() for mode in modes]
+    with ThreadPoolExecutor(max_workers=len(jobs)) as pool:
+        futures = {key: pool.submit(job, *key) for key in jobs}
+        return {
+            framework: {mode: futures[framework, mode].result() for mode in modes}
+            for framework, modes in FRAMEWORK_MODES.items()
+        }
+
+
+def _case(
+    case: Case,
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    repeats: int,
+    work: Path,
+    starting: Callable[[str], None],
+) -> dict:
+    """The case's figures; `starting(label)` before each of its jobs (progress display)."""
+    used = case_rows(case, len(y))
+    x, y = x[:used], y[:used]
+    result: dict = {
+        "model": _model_label(case.training),
+        "parameters": parameter_count(case.training, x.shape[1], n_classes),
+        "batch_size": case.training.batch_size,
+        "train_rows": used,
+        "latency_calls": case.latency_calls,
     }
-    latency = _latency_pair(
-        {mode: {size: infer(mode, size) for size in LATENCY_BATCHES} for mode in models},
-        repeats,
-        calls,
-    )
-    return {
-        "variants": ["graph", "xla"],
-        "train_samples_per_s": {mode: summary(values) for mode, values in rates.items()},
-        "train_ratio": ratios(rates["xla"], rates["graph"]),
-        "compile_s": {
-            "first_train_step_s": first,
-            "first_inference_call_s": inference_first,
-        },
-        "latency": latency,
-    }
+    for framework, measure in (("pytorch", _torch), ("tensorflow", _tensorflow)):
+        starting(f"{case.name}, {framework}")
+        with quiet():
+            result[framework] = measure(case.training, x, y, n_classes, repeats, case.latency_calls)
+    if case.peak_rss:
+        starting(f"{case.name}, peak RSS of training, each framework and mode in a fresh process")
+        work.mkdir()
+        for framework, found in _training_rss(work, case.training, x, y, n_classes).items():
+            result[framework]["training_rss"] = found
+    return result
+
+
+def _model_label(training: TrainingSpec) -> str:
+    if isinstance(training.model, MLPModel):
+        return f"mlp {training.hidden_sizes}"
+    return training.model.describe()
 
 
 def run(
@@ -239,67 +330,128 @@ def run(
 ) -> dict:
     """`rows`: the first size is the synthetic table the training data comes from."""
     size = rows[0] if rows else (QUICK_ROWS if quick else DEFAULT_ROWS)
-    calls = QUICK_LATENCY_CALLS if quick else LATENCY_CALLS
-    with progress(console) as bar:
-        task = bar.add_task(f"compile modes: encoding {size:,} rows", total=2)
+    work_root = DATA_DIR / "tmp"
+    work_root.mkdir(parents=True, exist_ok=True)
+    with progress(console) as bar, tempfile.TemporaryDirectory(dir=work_root) as root:
+        task = bar.add_task(f"compile modes: encoding {size:,} rows", total=None)
         spec, x, y = _encoded(size)
-        bar.update(task, description="compile modes: torch eager vs torch.compile")
-        with quiet():
-            torch_result = _torch(spec, x, y, repeats, calls)
-        bar.advance(task)
-        bar.update(task, description="compile modes: TensorFlow graph vs XLA")
-        with quiet():
-            tf_result = _tensorflow(spec, x, y, repeats, calls)
+        n_classes = int(y.max()) + 1
+        planned = cases(spec.training, quick)
+        for case in planned:  # a --rows too small for a case fails before anything runs
+            case_rows(case, len(y))
+        # Encoding, then each case's jobs: every job's start completes the one before.
+        bar.update(task, total=1 + sum(3 if case.peak_rss else 2 for case in planned))
+
+        def starting(label: str) -> None:
+            bar.update(task, description=f"compile modes: {label}", advance=1)
+
+        found = {
+            case.name: _case(case, x, y, n_classes, repeats, Path(root) / case.name, starting)
+            for case in planned
+        }
         bar.advance(task)
     return {
         "spec": spec.name,
         "rows": size,
         "train_rows": len(y),
-        "hidden_sizes": list(spec.training.hidden_sizes),
-        "batch_size": spec.training.batch_size,
-        "method": "one epoch per variant per round, variants alternating after a warm-up round; "
-        "latency p50/p99 of real calls, same alternation",
-        "pytorch": torch_result,
-        "tensorflow": tf_result,
+        "method": "per case and framework: one epoch per mode per round, modes alternating "
+        "after a warm-up round; latency p50/p99 of real calls, same alternation; ratio = "
+        "compiled / baseline time per round. Peak RSS: each framework and mode training "
+        "once in a fresh process",
+        "cases": found,
     }
 
 
-def render(result: dict, console: Console) -> None:
+def _timing_table(name: str, case: dict) -> Table:
     table = Table(
         title=(
-            f"Compile modes ({result['spec']}, MLP {result['hidden_sizes']}, "
-            f"batch {result['batch_size']}): ratio = compiled / baseline"
+            f"Compile modes, {name}: {case['model']}, batch {case['batch_size']:,}, "
+            f"{case['train_rows']:,} rows per epoch; ratio = compiled / baseline time "
+            "(< 1: compiled is faster)"
         )
     )
     for column in ("framework", "measure", "baseline", "compiled", "ratio"):
         table.add_column(column, justify="left" if column in ("framework", "measure") else "right")
-    for framework in ("pytorch", "tensorflow"):
-        found = result[framework]
+    for framework in FRAMEWORK_MODES:
+        found = case[framework]
         base, other = found["variants"]
         table.add_row(
             framework,
-            f"train samples/s ({base} → {other})",
-            median_range(found["train_samples_per_s"][base], 0),
-            median_range(found["train_samples_per_s"][other], 0),
-            median_range(found["train_ratio"], 3),
+            f"train ms/step ({base} → {other}, {found['steps_per_epoch']} steps/epoch)",
+            median_range(found["train_step_ms"][base], 1),
+            median_range(found["train_step_ms"][other], 1),
+            median_range(found["train_step_ratio"], 3),
         )
         for size in LATENCY_BATCHES:
             latency = found["latency"][f"batch_{size}"]
+            for percentile in ("p50", "p99"):
+                table.add_row(
+                    framework,
+                    f"inference {percentile} ms, batch {size}",
+                    median_range(latency[f"{base}_{percentile}_ms"], 3),
+                    median_range(latency[f"{other}_{percentile}_ms"], 3),
+                    median_range(latency["p50_ratio"], 3) if percentile == "p50" else "",
+                )
+        table.add_section()
+    return table
+
+
+def _compile_table(result: dict) -> Table:
+    table = Table(
+        title="Compile time, apart from the figures above: first step / call of each mode, and "
+        "compile ≈ the compiled mode's first training step - its steady step"
+    )
+    columns = ("case", "framework", "first train step s", "compile ≈ s", "first inference s")
+    for column in columns:
+        table.add_column(column, justify="left" if column in columns[:2] else "right")
+    for name, case in result["cases"].items():
+        for framework in FRAMEWORK_MODES:
+            found = case[framework]
+            compile_s = found["compile_s"]
+            first = ", ".join(
+                f"{mode} {seconds:.1f}" for mode, seconds in compile_s["first_train_step_s"].items()
+            )
+            inference = ", ".join(
+                f"batch {size.removeprefix('batch_')} {seconds:.1f}"
+                for size, seconds in compile_s["first_inference_call_s"].items()
+            )
+            cache = found.get("inductor_cache")
+            label = framework
+            if cache is not None:
+                label += (
+                    f" (Inductor cache {'warm' if cache['warm_before_first_compile'] else 'cold'})"
+                )
+            table.add_row(name, label, first, number(compile_s["train_compile_s"], 1), inference)
+    return table
+
+
+def _rss_table(name: str, case: dict) -> Table:
+    table = Table(
+        title=f"Peak RSS of training, {name} ({case['model']}, batch {case['batch_size']:,}): "
+        "each framework and mode in a fresh process; start = after imports, arrays and weights"
+    )
+    for column in ("framework", "mode", "steps", "start MiB", "peak MiB", "increase MiB"):
+        table.add_column(column, justify="left" if column in ("framework", "mode") else "right")
+    for framework in FRAMEWORK_MODES:
+        for mode, found in case[framework]["training_rss"].items():
             table.add_row(
                 framework,
-                f"inference p50 ms, batch {size}",
-                median_range(latency[f"{base}_p50_ms"], 3),
-                median_range(latency[f"{other}_p50_ms"], 3),
-                median_range(latency["p50_ratio"], 3),
+                mode,
+                str(found["steps"]),
+                number(found["start_rss_mb"], 0),
+                number(found["peak_rss_mb"], 0),
+                number(found["increase_mb"], 0),
             )
-        table.add_section()
-    console.print(table)
-    torch_compile = result["pytorch"]["compile_s"]
-    cache = result["pytorch"]["inductor_cache"]
-    xla_first = result["tensorflow"]["compile_s"]["first_train_step_s"]["xla"]
+    return table
+
+
+def render(result: dict, console: Console) -> None:
+    for name, case in result["cases"].items():
+        console.print(_timing_table(name, case))
+    console.print(_compile_table(result))
+    for name, case in result["cases"].items():
+        if "training_rss" in case["pytorch"]:
+            console.print(_rss_table(name, case))
     console.print(
-        f"torch.compile: first training step {torch_compile['first_train_step_s']:.1f} s "
-        f"(compile ≈ {torch_compile['train_compile_s']:.1f} s), Inductor cache "
-        f"{'warm' if cache['warm_before_first_compile'] else 'cold'} ({cache['directory']}); "
-        f"XLA: first training step {xla_first:.1f} s"
+        f"Inductor cache: {result['cases']['mlp']['pytorch']['inductor_cache']['directory']}"
     )

@@ -1,0 +1,116 @@
+"""One network trained in one compile mode, built and stepped the same way in the compile
+benchmark's process (timings, alternating) and in the fresh process that measures its peak RSS
+(`benchmarks.compile_worker`).
+
+A classification network (the synthetic table's label). PyTorch: the trainer's `Network` in
+"eager" or "compile" mode (its forward `torch.compile`d, as the trainer compiles it), the
+trainer's optimizer and loss. TensorFlow: the Keras trainer's `build_model` + `compile_model` in
+"graph" or "xla" mode, `fit` on a cached tf.data of the arrays. All the modes built by one call
+start from the same initial weights (the spec's first seed). Frameworks are imported inside the
+functions: a fresh process measuring one framework never loads the other.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from components.spec import TrainingSpec
+
+TORCH_MODES = ("eager", "compile")
+KERAS_MODES = ("graph", "xla")
+TASK = "classification"
+
+
+@dataclass(frozen=True)
+class Trainer:
+    model: object
+    first_step: Callable[[], None]
+    """One training step on the first batch (the compiled modes compile in it)."""
+    epoch: Callable[[], float]
+    """One step per batch over every batch; its seconds."""
+    steps: int
+
+
+def _batch_count(rows: int, batch_size: int) -> int:
+    return -(-rows // batch_size)
+
+
+def torch_trainers(
+    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, modes: Sequence[str]
+) -> dict[str, Trainer]:
+    import torch
+
+    from components.torch_trainer.model import Network, loss_function, make_optimizer
+
+    torch.manual_seed(training.seeds[0])
+    loss_of = loss_function(TASK)
+    inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
+    size = training.batch_size
+    batches = [(inputs[i : i + size], labels[i : i + size]) for i in range(0, len(labels), size)]
+    trainers: dict[str, Trainer] = {}
+    for mode in modes:
+        model = Network(training, x.shape[1], n_classes, mode)
+        if trainers:
+            model.network.load_state_dict(next(iter(trainers.values())).model.network.state_dict())
+        optimizer = make_optimizer(training, model.parameters())
+
+        def step(batch, model=model, optimizer=optimizer) -> None:
+            optimizer.zero_grad(set_to_none=True)
+            loss_of(model(batch[0]), batch[1]).backward()
+            optimizer.step()
+
+        def epoch(step=step) -> float:
+            started = time.perf_counter()
+            for batch in batches:
+                step(batch)
+            return time.perf_counter() - started
+
+        trainers[mode] = Trainer(model, lambda step=step: step(batches[0]), epoch, len(batches))
+    return trainers
+
+
+def keras_trainers(
+    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, modes: Sequence[str]
+) -> dict[str, Trainer]:
+    import tensorflow as tf
+
+    from components.tf_trainer.config import INPUTS
+    from components.tf_trainer.model import build_model, compile_model
+    from components.tf_trainer.training import StepTimer, set_seed
+
+    set_seed(training.seeds[0])
+    dataset = tf.data.Dataset.from_tensor_slices(({INPUTS: x}, y)).batch(training.batch_size)
+    dataset = dataset.cache()
+    trainers: dict[str, Trainer] = {}
+    for mode in modes:
+        model = build_model(training, x.shape[1], n_classes)
+        if trainers:
+            model.set_weights(next(iter(trainers.values())).model.get_weights())
+        compile_model(model, training, mode, task=TASK)
+
+        def first_step(model=model) -> None:
+            model.fit(dataset.take(1), epochs=1, verbose=0, shuffle=False)
+
+        def epoch(model=model) -> float:
+            timer = StepTimer()
+            model.fit(dataset, epochs=1, verbose=0, shuffle=False, callbacks=[timer])
+            return timer.epoch_seconds[0]
+
+        steps = _batch_count(len(y), training.batch_size)
+        trainers[mode] = Trainer(model, first_step, epoch, steps)
+    return trainers
+
+
+def inductor_cache() -> dict:
+    """Inductor's on-disk cache and whether it held entries already: warm, a torch.compile is
+    mostly cache loads and far quicker (and lighter) than a cold one."""
+    from torch._inductor.runtime.runtime_utils import cache_dir
+
+    directory = Path(cache_dir())
+    warm = directory.is_dir() and any(directory.iterdir())
+    return {"directory": str(directory), "warm_before_first_compile": warm}
