@@ -15,7 +15,6 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -106,11 +105,22 @@ def keras_trainers(
     return trainers
 
 
-def inductor_cache() -> dict:
-    """Inductor's on-disk cache and whether it held entries already: warm, a torch.compile is
-    mostly cache loads and far quicker (and lighter) than a cold one."""
+def inductor_cache_counts() -> dict:
+    """Inductor's on-disk cache and the graphs this process has so far loaded from it (hits) or
+    compiled anew (misses): a compile of cached graphs is mostly loads, far quicker (and
+    lighter) than a cold one."""
+    from torch._dynamo.utils import counters
     from torch._inductor.runtime.runtime_utils import cache_dir
 
-    directory = Path(cache_dir())
-    warm = directory.is_dir() and any(directory.iterdir())
-    return {"directory": str(directory), "warm_before_first_compile": warm}
+    found = counters["inductor"]
+    return {
+        "directory": str(cache_dir()),
+        "fxgraph_cache_hits": found["fxgraph_cache_hit"],
+        "fxgraph_cache_misses": found["fxgraph_cache_miss"],
+    }
+
+
+def inductor_cache_since(before: dict) -> dict:
+    """`inductor_cache_counts()` of what happened since `before` was taken."""
+    now = inductor_cache_counts()
+    return {key: value if key == "directory" else value - before[key] for key, value in now.items()}

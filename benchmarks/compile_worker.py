@@ -24,7 +24,8 @@ import numpy as np
 from benchmarks.compile_training import (
     KERAS_MODES,
     TORCH_MODES,
-    inductor_cache,
+    inductor_cache_counts,
+    inductor_cache_since,
     keras_trainers,
     torch_trainers,
 )
@@ -35,23 +36,26 @@ from components.spec import TrainingSpec
 def train(framework: str, mode: str, training: TrainingSpec, data: Path, n_classes: int) -> dict:
     arrays = np.load(data)
     x, y = arrays["x"], arrays["y"]
-    result: dict = {"framework": framework, "mode": mode}
     if framework == "pytorch":
-        result["inductor_cache"] = inductor_cache()
         trainer = torch_trainers(training, x, y, n_classes, [mode])[mode]
     else:
         trainer = keras_trainers(training, x, y, n_classes, [mode])[mode]
+    cache = inductor_cache_counts() if framework == "pytorch" else None
     start = reset_peak_rss()
     trainer.first_step()
     trainer.epoch()
     peak = peak_rss_mb()
-    return {
-        **result,
+    result = {
+        "framework": framework,
+        "mode": mode,
         "steps": 1 + trainer.steps,
         "start_rss_mb": start,
         "peak_rss_mb": peak,
         "increase_mb": None if start is None else peak - start,
     }
+    if cache is not None:
+        result["inductor_cache"] = inductor_cache_since(cache)
+    return result
 
 
 def main(argv: list[str] | None = None) -> int:

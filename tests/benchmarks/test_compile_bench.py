@@ -15,6 +15,11 @@ from components.spec import TrainingSpec
 MODES = {"pytorch": ["eager", "compile"], "tensorflow": ["graph", "xla"]}
 
 
+def _graphs(inductor_cache: dict) -> int:
+    """Graphs Inductor compiled or loaded from its cache."""
+    return inductor_cache["fxgraph_cache_hits"] + inductor_cache["fxgraph_cache_misses"]
+
+
 def _ft_transformer(quick: bool) -> compile_bench.Case:
     return next(c for c in compile_bench.cases(TrainingSpec(), quick) if c.name != "mlp")
 
@@ -70,6 +75,7 @@ def test_a_quick_run_compares_the_modes_of_both_cases_per_framework(quick_docume
             assert list(found["compile_s"]["first_train_step_s"]) == modes
             assert set(found["latency"]) == {"batch_1", "batch_256"}
             assert {"p50_ratio", f"{modes[1]}_p99_ms"} <= set(found["latency"]["batch_256"])
+        assert _graphs(case["pytorch"]["inductor_cache"]) > 0
 
 
 @pytest.mark.slow
@@ -87,6 +93,9 @@ def test_a_quick_run_has_the_ft_transformer_training_peak_rss_per_framework_and_
             assert found["increase_mb"] == pytest.approx(
                 found["peak_rss_mb"] - found["start_rss_mb"]
             )
+    torch_rss = cases["ft_transformer"]["pytorch"]["training_rss"]
+    assert _graphs(torch_rss["eager"]["inductor_cache"]) == 0
+    assert _graphs(torch_rss["compile"]["inductor_cache"]) > 0
 
 
 @pytest.mark.slow
