@@ -10,6 +10,9 @@ The contract of a builder (the spec names one per framework as `module.path:func
   regression;
 - it owns its initialisation: tandem trains the network as returned (the built-in families'
   Glorot-uniform scheme is not applied), after seeding each framework with the run's seed;
+- the trained network is exported like a built-in one, so it must allow that: Keras as a
+  SavedModel, torch through `torch.export` (dynamic batch) and `torch.jit.script` (the
+  TorchScript fallback) — the checks below do not try the export;
 - its module must be importable where each pipeline runs: on PYTHONPATH here (the TFX Trainer,
   the kfp.local steps and the torchrun ranks all inherit it), in the image on a cluster. The
   Keras builder's module should import only Keras/TensorFlow and the torch builder's only torch,
