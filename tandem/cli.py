@@ -14,7 +14,7 @@ from rich.console import Console
 from rich.table import Table
 
 from components.common.errors import TandemError
-from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
+from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW, by_name
 from components.common.tracking import experiment_name
 from components.spec import Task, load_spec, spec_location, spec_to_yaml
 from tandem.cli_common import (
@@ -24,6 +24,7 @@ from tandem.cli_common import (
     console,
     print_section,
 )
+from tandem.custom_pair import check_custom_pair
 from tandem.deploy import commands as deploy_commands
 from tandem.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 from tandem.stack import commands as stack_commands
@@ -168,6 +169,23 @@ def ingest(
     _print_ingest(result, output_dir)
 
 
+def _print_custom_pair(counts: dict[str, int]) -> None:
+    """The checked builders' parameter counts; a warning when the audit will flag them."""
+    from components.compare.fairness import PARAMETER_COUNT_TOLERANCE, relative_spread
+
+    if not counts:
+        return
+    shown = ", ".join(f"{by_name(name).label} {count:,}" for name, count in counts.items())
+    console.print(f"custom model pair checked; trainable parameters: {shown}", highlight=False)
+    spread = relative_spread(list(counts.values()))
+    if spread > PARAMETER_COUNT_TOLERANCE:
+        console.print(
+            f"[yellow]warning:[/] the two networks' sizes differ by {spread:.1%} "
+            f"(> {PARAMETER_COUNT_TOLERANCE:.0%}): the fairness audit will flag the comparison",
+            highlight=False,
+        )
+
+
 # The one quality figure the run table shows per task.
 RUN_TABLE_METRIC = {"classification": "accuracy", "regression": "rmse"}
 
@@ -224,6 +242,7 @@ def run(
 
     loaded = load_spec(spec_location(spec))
     chosen = framework or list(Framework)
+    _print_custom_pair(check_custom_pair(loaded, [name.value for name in chosen]))
     seed_list = seed_values(loaded.spec.training.seeds, seeds)
     group = run_group_id()
     plan = [(seed, name) for seed in seed_list for name in chosen]

@@ -60,11 +60,13 @@ def ft_transformer_parameters(model: FTTransformerModel, n_inputs: int, n_output
 
 
 def parameter_count(training: TrainingSpec, n_inputs: int, n_outputs: int) -> int:
-    """Trainable parameters of the spec's model on `n_inputs` encoded inputs and `n_outputs`
-    outputs."""
+    """Trainable parameters of the spec's built-in family on `n_inputs` encoded inputs and
+    `n_outputs` outputs. A custom pair has no formula: each trainer counts the network it built."""
     model = training.model
     if isinstance(model, MLPModel):
         return mlp_parameters(training.hidden_sizes, n_inputs, n_outputs)
     if isinstance(model, ResNetModel):
         return resnet_parameters(model, n_inputs, n_outputs)
-    return ft_transformer_parameters(model, n_inputs, n_outputs)
+    if isinstance(model, FTTransformerModel):
+        return ft_transformer_parameters(model, n_inputs, n_outputs)
+    raise ValueError(f"no parameter formula for the {model.family!r} family: count the built model")

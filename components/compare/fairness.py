@@ -119,6 +119,11 @@ def same_normalisation(runs: list[PipelineRun], load_probe: ProbeLoader) -> Audi
     )
 
 
+def relative_spread(counts: list[int]) -> float:
+    """(largest - smallest) / largest: how far apart parameter counts are."""
+    return (max(counts) - min(counts)) / max(counts) if max(counts) else 0.0
+
+
 def parameter_counts(runs: list[PipelineRun]) -> AuditItem:
     values = _by_framework(runs, lambda r: r.train.params.get("parameter_count", NOT_LOGGED))
     logged = [run.train.params.get("parameter_count") for run in runs]
@@ -126,8 +131,7 @@ def parameter_counts(runs: list[PipelineRun]) -> AuditItem:
         return AuditItem(
             "Parameter counts within 5%", False, "a train run logged no parameter count", values
         )
-    counts = [int(count) for count in logged]
-    spread = (max(counts) - min(counts)) / max(counts)
+    spread = relative_spread([int(count) for count in logged])
     passed = spread <= PARAMETER_COUNT_TOLERANCE
     return AuditItem(
         "Parameter counts within 5%",

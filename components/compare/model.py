@@ -104,6 +104,8 @@ class Comparison:
     audit: tuple[AuditItem, ...]
     test_name: str
     alpha: float
+    # framework → the architecture summary its train run logged (`layer_summary`), or None.
+    architectures: dict[str, str | None] = field(default_factory=dict)
 
     def runs_of(self, framework: str) -> list[PipelineRun]:
         return sorted((r for r in self.runs if r.framework == framework), key=lambda r: r.seed)

@@ -9,7 +9,8 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from components.common.frameworks import PYTORCH, TENSORFLOW
+from components.common import layer_summary
+from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT
 from components.common.tracking import TAG_RUN_GROUP, TAG_STEP
 from components.compare.catalogue import METRICS, SLICE_METRICS, slice_name
@@ -72,19 +73,40 @@ def slice_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
     return tuple(compared)
 
 
-def probe_loader(client) -> Callable[[str], dict | None]:
-    """Reads a train run's input probe artifact (None when the run logged none)."""
+def _artifact_text(client, run_id: str, artifact: str) -> str | None:
+    """A run's text artifact, or None when the run logged none."""
     from mlflow.exceptions import MlflowException
 
+    with tempfile.TemporaryDirectory(prefix="tandem-artifact-") as scratch:
+        try:
+            path = client.download_artifacts(run_id, artifact, scratch)
+        except (MlflowException, OSError):
+            return None
+        return Path(path).read_text()
+
+
+def probe_loader(client) -> Callable[[str], dict | None]:
+    """Reads a train run's input probe artifact (None when the run logged none)."""
+
     def load(run_id: str) -> dict | None:
-        with tempfile.TemporaryDirectory(prefix="tandem-probe-") as scratch:
-            try:
-                path = client.download_artifacts(run_id, PROBE_ARTIFACT, scratch)
-            except (MlflowException, OSError):
-                return None
-            return json.loads(Path(path).read_text())
+        text = _artifact_text(client, run_id, PROBE_ARTIFACT)
+        return None if text is None else json.loads(text)
 
     return load
+
+
+def architectures(client, runs: list[PipelineRun]) -> dict[str, str | None]:
+    """Each framework's architecture summary, from the train run of its first seed (every seed
+    builds the same network; only the initial weights differ)."""
+    summaries: dict[str, str | None] = {}
+    for framework in NAMES:
+        seeded = sorted((r for r in runs if r.framework == framework), key=lambda r: r.seed)
+        summaries[framework] = (
+            _artifact_text(client, seeded[0].train.run_id, layer_summary.ARTIFACT)
+            if seeded
+            else None
+        )
+    return summaries
 
 
 def build_comparison(uri: str, experiment: str, run_group: str | None = None) -> Comparison:
@@ -105,6 +127,7 @@ def build_comparison(uri: str, experiment: str, run_group: str | None = None) ->
         audit=audit(runs, probe_loader(client)),
         test_name=TEST_NAME,
         alpha=ALPHA,
+        architectures=architectures(client, runs),
     )
 
 

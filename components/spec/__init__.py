@@ -10,14 +10,24 @@ from __future__ import annotations
 import importlib.resources
 import re
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from components.common.errors import TandemError
 from components.spec.data_files import DataFile, format_of, locate
 
+# `package.module:function` (the attribute may be dotted too: `module:Class.method`).
+_IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
+BUILDER_PATH = re.compile(rf"^{_IDENTIFIER}(\.{_IDENTIFIER})*:{_IDENTIFIER}(\.{_IDENTIFIER})*$")
 Task = Literal["classification", "regression"]
 DEFAULT_MISSING_VALUES = ["", "NA", "N/A", "NULL", "null", "None"]
 BUNDLED_DIR = "bundled"
@@ -132,6 +142,13 @@ class DatasetSpec(_Strict):
         return 1 if self.task == "regression" else len(self.classes)
 
     @property
+    def n_inputs(self) -> int:
+        """The encoded input width: one per numeric feature, one per category (one-hot)."""
+        return len(self.numeric_features) + sum(
+            len(f.values or []) for f in self.categorical_features
+        )
+
+    @property
     def numeric_features(self) -> list[Feature]:
         return [f for f in self.features if f.type == "numeric"]
 
@@ -219,13 +236,47 @@ class FTTransformerModel(_ModelFamily):
     params: FTTransformerParams = Field(default_factory=FTTransformerParams)
 
 
-ModelSpec = Annotated[MLPModel | ResNetModel | FTTransformerModel, Field(discriminator="family")]
+class CustomModel(_ModelFamily):
+    """A pair of builders the user brings, one per framework, each `module.path:function`:
+    `build(n_inputs, n_outputs, **params)` returns a Keras model / a torch `nn.Module` mapping
+    float32 [batch, n_inputs] to raw outputs [batch, n_outputs] (the contract is stated in
+    `components.common.custom_models`)."""
+
+    family: Literal["custom"]
+    tensorflow: str = Field(description="The Keras builder, `module.path:function`.")
+    pytorch: str = Field(description="The torch builder, `module.path:function`.")
+    params: dict[str, Any] = Field(
+        default_factory=dict, description="Keyword arguments passed to both builders."
+    )
+
+    @field_validator("tensorflow", "pytorch")
+    @classmethod
+    def _importable_syntax(cls, value: str) -> str:
+        if not BUILDER_PATH.match(value):
+            raise ValueError(
+                f"{value!r} is not a builder path: expected 'module.path:function', "
+                "e.g. my_models.keras_net:build"
+            )
+        return value
+
+    def describe(self) -> str:
+        """`custom(tensorflow=..., pytorch=..., width=128)`, params by name: the same line in both
+        frameworks' runs, since both read one spec (the fairness audit compares it)."""
+        inner = [f"tensorflow={self.tensorflow}", f"pytorch={self.pytorch}"]
+        inner += [f"{key}={value}" for key, value in sorted(self.params.items())]
+        return f"custom({', '.join(inner)})"
+
+
+ModelSpec = Annotated[
+    MLPModel | ResNetModel | FTTransformerModel | CustomModel, Field(discriminator="family")
+]
 
 
 class TrainingSpec(_Strict):
     model: ModelSpec = Field(
         default_factory=MLPModel,
-        description="The network family both frameworks build; mlp uses hidden_sizes.",
+        description="The network family both frameworks build (mlp uses hidden_sizes), or a "
+        "custom pair of builders.",
     )
     hidden_sizes: list[int] = Field(default_factory=lambda: [64, 32], min_length=1)
     optimizer: Literal["adam", "sgd"] = "adam"

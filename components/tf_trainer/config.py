@@ -10,7 +10,8 @@ from __future__ import annotations
 import json
 from typing import Any
 
-from components.spec import DatasetSpec, Spec
+from components.common.custom_models import module_digest
+from components.spec import CustomModel, DatasetSpec, Spec
 
 DATASET_KEY = "dataset"
 SPEC_KEY = "spec"
@@ -21,6 +22,7 @@ RUN_NAME_KEY = "run_name"
 TAGS_KEY = "tags"
 TRACK_KEY = "track"
 SNAPSHOT_KEY = "snapshot_dir"
+BUILDER_DIGEST_KEY = "builder_digest"
 
 INPUTS = "inputs"
 LABEL = "label"
@@ -53,6 +55,9 @@ def trainer_config(
     track             False: no MLflow run (TensorBoard and the export still happen);
     snapshot_dir      the shared snapshot: its test rows, encoded by Transform, are logged as
                       the run's input probe (the comparison's normalisation check).
+
+    For a custom pair it also holds the digest of the Keras builder's module (when found), so
+    TFX's cache, keyed on custom_config, retrains after that code changes.
     """
     config: dict[str, Any] = {SPEC_KEY: spec.model_dump(mode="json"), TRACK_KEY: track}
     optional = {
@@ -63,6 +68,8 @@ def trainer_config(
         TAGS_KEY: tags,
         SNAPSHOT_KEY: snapshot_dir,
     }
+    if isinstance(spec.training.model, CustomModel):
+        optional[BUILDER_DIGEST_KEY] = module_digest(spec.training.model.tensorflow)
     config.update({key: value for key, value in optional.items() if value is not None})
     return config
 
@@ -106,6 +113,4 @@ def seed_from_config(custom_config: dict[str, Any], spec: Spec) -> int:
 
 def n_inputs(dataset: DatasetSpec) -> int:
     """Width of the encoded input vector: one per numeric feature, one per category."""
-    return len(dataset.numeric_features) + sum(
-        len(f.values or []) for f in dataset.categorical_features
-    )
+    return dataset.n_inputs

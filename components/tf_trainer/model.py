@@ -2,7 +2,8 @@
 
 `build_model` builds `training.model` (mlp, resnet or ft_transformer) layer for layer as the
 PyTorch side does, with the parameter count and the initialisation that
-`components.common.architectures` states for both. Like the torch network it returns raw
+`components.common.architectures` states for both; a custom pair's Keras network is the user's
+(`custom`), called on the same input. Like the torch network it returns raw
 outputs (logits for classification, the standardised prediction for regression): the loss applies
 softmax, the export adds it.
 
@@ -23,6 +24,7 @@ import numpy as np
 
 from components.common.architectures import LAYER_NORM_EPSILON
 from components.spec import (
+    CustomModel,
     FTTransformerModel,
     FTTransformerParams,
     MLPModel,
@@ -31,6 +33,7 @@ from components.spec import (
     TrainingSpec,
 )
 from components.tf_trainer.config import INPUTS
+from components.tf_trainer.custom import custom_network
 
 COMPILE_MODES = ("eager", "graph", "xla")
 OUTPUT_LAYER = "outputs"
@@ -155,6 +158,8 @@ def build_model(training: TrainingSpec, n_inputs: int, n_outputs: int) -> keras.
         outputs = _mlp(inputs, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):
         outputs = _resnet(inputs, model, n_outputs)
+    elif isinstance(model, CustomModel):
+        outputs = custom_network(model, n_inputs, n_outputs)(inputs)
     else:
         outputs = _ft_transformer(inputs, model, n_outputs)
     return keras.Model({INPUTS: inputs}, outputs, name=model.family)

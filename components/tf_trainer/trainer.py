@@ -22,8 +22,7 @@ import keras
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.common import tracking
-from components.common.architectures import parameter_count
+from components.common import layer_summary, tracking
 from components.common.errors import TandemError
 from components.common.frameworks import TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
@@ -34,10 +33,12 @@ from components.common.targets import LabelScale
 from components.common.tracking import STEP_SECONDS, TAG_FRAMEWORK, step_run
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
+from components.tf_trainer import architecture
 from components.tf_trainer import config as cfg
 from components.tf_trainer.data import read_split
 from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.input_probe import transformed_inputs
+from components.tf_trainer.model import trainable_parameter_count
 from components.tf_trainer.summaries import EpochScalars
 from components.tf_trainer.training import (
     EpochProgress,
@@ -66,15 +67,21 @@ def tensorboard_callbacks(
 
 
 def training_params(spec: Spec, seed: int, mode: str, world_size: int) -> dict[str, Any]:
-    """The train run's params, named as the PyTorch side names them."""
-    training = spec.training
-    n_inputs = cfg.n_inputs(spec.dataset)
+    """The train run's params, named as the PyTorch side names them (`parameter_count` comes
+    from the built model: `log_model`)."""
     return {
-        **tracking.training_params(training, seed),
+        **tracking.training_params(spec.training, seed),
         "compile": mode,
         "world_size": world_size,
-        "parameter_count": parameter_count(training, n_inputs, spec.dataset.n_outputs),
     }
+
+
+def log_model(model: keras.Model, spec: Spec) -> None:
+    """The built network's trainable parameter count and its architecture summary."""
+    import mlflow
+
+    mlflow.log_param("parameter_count", trainable_parameter_count(model))
+    mlflow.log_text(architecture.summary(model, spec.training), layer_summary.ARTIFACT)
 
 
 def train_and_export(
@@ -135,6 +142,7 @@ def train_and_export(
             callbacks=callbacks,
             strategy=strategy,
             task=spec.dataset.task,
+            on_built=(lambda model: log_model(model, spec)) if track else None,
         )
         if track:
             mlflow.log_metrics(result.metrics(start_rss_mb))

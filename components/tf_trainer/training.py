@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import keras
@@ -175,14 +176,18 @@ def fit_model(
     strategy: tf.distribute.Strategy | None = None,
     *,
     task: Task,
+    on_built: Callable[[keras.Model], None] | None = None,
 ) -> FitResult:
     """Seed, build and compile under the strategy, then one Keras `fit` on the arrays for
-    `epochs` (default: the spec's), at the spec's batch size, reshuffled each epoch."""
+    `epochs` (default: the spec's), at the spec's batch size, reshuffled each epoch.
+    `on_built(model)` runs between the build and the fit (the trainer logs the model there)."""
     set_seed(seed)
     strategy = strategy or make_strategy()
     with strategy.scope():
         model = build_model(training, n_inputs, n_outputs)
         compile_model(model, training, mode, task=task)
+    if on_built is not None:
+        on_built(model)
     timer = StepTimer()
     x, y = train.as_fit_data()
     start = time.perf_counter()

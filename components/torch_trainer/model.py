@@ -100,7 +100,8 @@ class Network(nn.Module):
         return "classification" if self.label_scale is None else "regression"
 
     def parameter_count(self) -> int:
-        return sum(parameter.numel() for parameter in self.network.parameters())
+        """Trainable parameters (those requiring gradients), as Keras counts trainable weights."""
+        return sum(p.numel() for p in self.network.parameters() if p.requires_grad)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if self._compiled_forward is not None:

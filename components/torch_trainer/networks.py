@@ -1,10 +1,10 @@
 """The spec's model families in torch, layer for layer as `components.spec` describes them.
 
 `build_network` returns raw outputs [batch, n_outputs] (logits, or a regression prediction);
-every family has exactly `architectures.parameter_count` trainable parameters and is initialised
-by the contract in
-`components.common.architectures`, set explicitly: torch's own defaults (Kaiming-uniform weights,
-non-zero biases) differ from Keras'.
+every built-in family has exactly `architectures.parameter_count` trainable parameters and is
+initialised by the contract in `components.common.architectures`, set explicitly: torch's own
+defaults (Kaiming-uniform weights, non-zero biases) differ from Keras'. A custom pair's network
+comes from the user's builder (`custom`).
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ import torch
 from torch import nn
 
 from components.common.architectures import LAYER_NORM_EPSILON
-from components.spec import FTTransformerModel, MLPModel, ResNetModel, TrainingSpec
+from components.spec import CustomModel, FTTransformerModel, MLPModel, ResNetModel, TrainingSpec
+from components.torch_trainer.custom import custom_network
 
 
 class Residual(nn.Module):
@@ -144,9 +145,12 @@ def initialise(network: nn.Module) -> nn.Module:
     return network
 
 
-def build_network(training: TrainingSpec, n_inputs: int, n_outputs: int) -> nn.Sequential:
-    """The spec's model family (`training.model`), initialised; it returns logits."""
+def build_network(training: TrainingSpec, n_inputs: int, n_outputs: int) -> nn.Module:
+    """The spec's model family (`training.model`), initialised; it returns logits. A custom
+    pair's network is the user's, checked and initialised by its builder."""
     model = training.model
+    if isinstance(model, CustomModel):
+        return custom_network(model, n_inputs, n_outputs)
     if isinstance(model, MLPModel):
         network = mlp(n_inputs, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):

@@ -56,6 +56,9 @@ class TrainRun:
     def log_dict(self, document: dict, artifact_file: str) -> None:
         self.client.log_dict(self.run_id, document, artifact_file)
 
+    def log_text(self, text: str, artifact_file: str) -> None:
+        self.client.log_text(self.run_id, text, artifact_file)
+
 
 def _previous_run_id(client, state_dir: Path) -> str | None:
     from mlflow.exceptions import MlflowException

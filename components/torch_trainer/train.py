@@ -25,6 +25,7 @@ from components.common.errors import TandemError
 from components.common.features import encode
 from components.common.frameworks import PYTORCH
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
+from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
 from components.common.process_exit import prepare_exit
 from components.common.progress import report_epoch, report_step
 from components.common.resources import peak_rss_mb, reset_peak_rss
@@ -167,6 +168,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     directory has one, and train the epochs left."""
     from lightning.fabric.utilities.seed import seed_everything
 
+    from components.torch_trainer.architecture import summary
     from components.torch_trainer.checkpoint import LAST_CHECKPOINT, resume, state_sha256
     from components.torch_trainer.data import shard_loader, split_dataset
     from components.torch_trainer.loop import fit
@@ -181,6 +183,7 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     network = Network.from_spec(training, n_inputs, manifest)
     if run is not None and not run.resumed:
         run.log_params(_run_params(training, topology, seed, network.parameter_count()))
+        run.log_text(summary(network.network, n_inputs, training), ARCHITECTURE_ARTIFACT)
         run.set_tags(environment_tags(PYTORCH.name, _accelerators()))
     model, optimizer = fabric.setup(network, make_optimizer(training, network.parameters()))
     epochs_done = resume(fabric, checkpoint_dir, model, optimizer)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 import socket
 import subprocess
@@ -30,6 +31,8 @@ from tests.components.compare.fixtures import HEADINGS
 from tests.conftest import PENGUINS_CSV
 
 TANDEM = Path(sys.executable).parent / "tandem"
+REPOSITORY = Path(__file__).resolve().parents[2]
+EXAMPLE_PAIR = REPOSITORY / "examples" / "custom_pair"
 
 
 def _tandem(monkeypatch, capsys, *args: str) -> tuple[int, str, str]:
@@ -224,7 +227,106 @@ def test_run_on_a_bundled_table_judges_it_by_its_task(tmp_path, bundled, metrics
         assert min(run.data.metrics["r2"] for run in evaluations) > 0.8
 
 
-def _tandem_process(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.CompletedProcess:
+def _with_pythonpath(*directories: Path) -> str:
+    """PYTHONPATH with `directories` first, as a user puts their builders' modules on it."""
+    return os.pathsep.join([*map(str, directories), *filter(None, [os.environ.get("PYTHONPATH")])])
+
+
+def _custom_pair_spec(tmp_path: Path, tensorflow: str, pytorch: str) -> Path:
+    document = yaml.safe_load(default_spec_path().read_text())
+    document["training"]["model"] = {
+        "family": "custom",
+        "tensorflow": tensorflow,
+        "pytorch": pytorch,
+    }
+    path = tmp_path / "pair.yaml"
+    path.write_text(yaml.safe_dump(document))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("pytorch", "problem"),
+    [
+        (
+            "tests.components.torch_builders:one_output_too_many",
+            "the network maps a probe batch of shape (4, 9) to shape (4, 4), expected (4, 3)",
+        ),
+        (
+            "tandem_nowhere.nets:build",
+            "cannot import module 'tandem_nowhere.nets' (ModuleNotFoundError: No module named "
+            "'tandem_nowhere'): put its directory on PYTHONPATH",
+        ),
+    ],
+    ids=["wrong shape", "not importable"],
+)
+def test_a_bad_builder_stops_run_with_one_line_before_anything_runs(
+    pytorch, problem, tmp_path, monkeypatch, capsys
+):
+    """Checked in a process per framework before ingest: no snapshot, no MLflow store."""
+    monkeypatch.setenv("PYTHONPATH", _with_pythonpath(REPOSITORY))
+    spec = _custom_pair_spec(tmp_path, "tests.components.keras_builders:two_layers", pytorch)
+    output = tmp_path / "out"
+    code, _, err = _tandem(
+        monkeypatch, capsys, "run", "--spec", str(spec), "--output-dir", str(output)
+    )
+    assert code == 2
+    line = " ".join(err.split())
+    assert (
+        line
+        == f"error: {spec}: training.model.pytorch: {pytorch}: " + line.split(f"{pytorch}: ", 1)[1]
+    )
+    assert problem in line
+    assert "Traceback" not in err
+    assert not output.exists()
+
+
+@pytest.mark.e2e
+def test_run_trains_the_example_custom_pair_in_both_pipelines(tmp_path):
+    """examples/custom_pair on PYTHONPATH: the TFX Trainer (in this process) and the torchrun
+    ranks (kfp.local step → TorchX → torchrun) import it, train, export and register; the audit
+    passes with both counts equal and the report shows both architectures."""
+    document = yaml.safe_load((EXAMPLE_PAIR / "penguins_gated.yaml").read_text())
+    document["training"]["epochs"] = 5
+    (tmp_path / "gated.yaml").write_text(yaml.safe_dump(document))
+    completed = _tandem_process(
+        tmp_path,
+        "run",
+        "--spec",
+        "gated.yaml",
+        "--seeds",
+        "1",
+        "--output-dir",
+        "out",
+        env={**os.environ, "PYTHONPATH": _with_pythonpath(EXAMPLE_PAIR)},
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    assert "fairness audit passed" in " ".join(completed.stdout.split())
+    checked = "custom model pair checked; trainable parameters: TensorFlow 739, PyTorch 739"
+    assert checked in " ".join(completed.stderr.split())
+    client = MlflowClient(tracking_uri(tmp_path / "out"))
+    experiment = client.get_experiment_by_name("tandem-penguins-gated")
+    trains = client.search_runs([experiment.experiment_id], f"tags.`{TAG_STEP}` = 'train'")
+    assert {run.data.tags[TAG_FRAMEWORK] for run in trains} == {"tensorflow", "pytorch"}
+    assert {run.data.params["model"] for run in trains} == {
+        "custom(tensorflow=gated_mlp.keras_net:build, pytorch=gated_mlp.torch_net:build, "
+        "dropout=0.1, width=32)"
+    }
+    assert {run.data.params["parameter_count"] for run in trains} == {"739"}
+    for framework in ("tensorflow", "pytorch"):
+        versions = client.search_model_versions(f"name = 'penguins-gated-{framework}'")
+        assert len(versions) == 1, framework
+    html = (tmp_path / "out" / "reports" / "tandem-penguins-gated.html").read_text()
+    tensorflow = re.search(r'data-architecture="tensorflow">(.*?)</figure>', html, re.S).group(1)
+    pytorch = re.search(r'data-architecture="pytorch">(.*?)</figure>', html, re.S).group(1)
+    assert re.search(r"gated_mlp/gate +Dense +32 +320", tensorflow)
+    assert re.search(r"gate +Linear +32 +320", pytorch)
+    for table in (tensorflow, pytorch):
+        assert "trainable parameters: 739" in table
+
+
+def _tandem_process(
+    cwd: Path, *args: str, timeout: float = 1200, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess:
     """The installed command in its own process, as `make run` calls it."""
     return subprocess.run(
         [str(TANDEM), *args],
@@ -233,6 +335,7 @@ def _tandem_process(cwd: Path, *args: str, timeout: float = 1200) -> subprocess.
         check=False,
         cwd=cwd,
         timeout=timeout,
+        env=env,
     )
 
 

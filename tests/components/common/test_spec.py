@@ -58,6 +58,19 @@ def test_a_family_takes_its_parameters_and_defaults_the_rest(tmp_path):
             "training.model.resnet.params.width: Extra inputs are not permitted",
         ),
         ({"family": "gpt"}, "training.model: Input tag 'gpt' found using 'family'"),
+        (
+            {"family": "custom", "tensorflow": "nets.keras_net.build", "pytorch": "nets:build"},
+            "training.model.custom.tensorflow: 'nets.keras_net.build' is not a builder path: "
+            "expected 'module.path:function'",
+        ),
+        (
+            {"family": "custom", "tensorflow": "nets:build", "pytorch": "nets:2build"},
+            "training.model.custom.pytorch: 'nets:2build' is not a builder path",
+        ),
+        (
+            {"family": "custom", "tensorflow": "nets:build"},
+            "training.model.custom.pytorch: Field required",
+        ),
     ],
 )
 def test_a_bad_model_names_its_field(tmp_path, model, message):
@@ -156,3 +169,20 @@ def test_an_unknown_spec_lists_the_bundled_names(tmp_path):
         f"{', '.join(bundled_specs())})"
     )
     assert "health-insurance" in str(error.value)
+
+
+def test_a_custom_pair_names_both_builders_and_their_shared_params(tmp_path):
+    model = {
+        "family": "custom",
+        "tensorflow": "my_models.keras_net:build",
+        "pytorch": "my_models.torch_net:Builders.build",
+        "params": {"width": 128, "activation": "gelu"},
+    }
+    custom = load_spec(spec_with_model(tmp_path, model)).spec.training.model
+    assert custom.params == {"width": 128, "activation": "gelu"}
+    assert custom.describe() == (
+        "custom(tensorflow=my_models.keras_net:build, pytorch=my_models.torch_net:Builders.build, "
+        "activation=gelu, width=128)"
+    )
+    bare = {key: value for key, value in model.items() if key != "params"}
+    assert load_spec(spec_with_model(tmp_path, bare)).spec.training.model.params == {}

@@ -12,7 +12,8 @@ from collections.abc import Iterable, Mapping
 
 import numpy as np
 
-from components.common.frameworks import NAMES
+from components.common.frameworks import NAMES, by_name
+from components.common.layer_summary import Layer, render
 from components.compare.catalogue import METRICS, SLICE_PREFIX
 from components.compare.model import (
     AuditItem,
@@ -36,6 +37,7 @@ DEFINITIONS = {definition.key: definition for definition in METRICS}
 # What the report shows: its h2 headings in order, and the banner of the failed variant.
 HEADINGS = (
     "Fairness audit",
+    "Architectures",
     "Side by side",
     "Training curves",
     "Quality",
@@ -46,6 +48,15 @@ HEADINGS = (
     "Runs",
 )
 BANNER = "Fairness audit failed: 1 item(s)"
+# The architecture summary each framework's train run logs (`components.common.layer_summary`).
+ARCHITECTURES = {
+    framework: render(
+        by_name(framework).label,
+        "mlp",
+        [Layer("hidden_0", "Dense", "64", 640), Layer("outputs", "Dense", "3", 195)],
+    )
+    for framework in NAMES
+}
 
 # Per framework: (mean over seeds, spread between seeds) of every metric a run logs.
 PIPELINE = {
@@ -130,6 +141,7 @@ def make_comparison(
         audit=_audit(runs, counts),
         test_name=TEST_NAME,
         alpha=ALPHA,
+        architectures={framework: ARCHITECTURES[framework] for framework in frameworks},
     )
 
 

@@ -8,6 +8,7 @@ import tempfile
 from pathlib import Path
 
 from components.common.input_probe import PROBE_ARTIFACT
+from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
 from components.common.run_environment import TAG_PREFIX
 from components.common.tracking import (
     TAG_FINGERPRINT,
@@ -95,9 +96,10 @@ def log_pipeline_run(
     probe: dict | None = None,
     params: dict[str, str] | None = None,
     parent_metrics: dict[str, float] | None = None,
+    architecture: str | None = None,
 ) -> str:
     """A parent run with nested train and evaluate runs, as a pipeline leaves them; `params`
-    replace train params."""
+    replace train params; `architecture` is the train run's architecture summary, if any."""
     parent_tags = {TAG_FRAMEWORK: framework, TAG_SEED: str(seed), TAG_FINGERPRINT: FINGERPRINT}
     if group:
         parent_tags[TAG_RUN_GROUP] = group
@@ -117,6 +119,8 @@ def log_pipeline_run(
         path = Path(scratch) / PROBE_ARTIFACT
         path.write_text(json.dumps(probe or PROBE))
         client.log_artifact(train.info.run_id, str(path))
+    if architecture is not None:
+        client.log_text(train.info.run_id, architecture, ARCHITECTURE_ARTIFACT)
     evaluate = client.create_run(
         experiment_id, run_name="evaluate", tags={**nested, TAG_STEP: "evaluate"}
     )

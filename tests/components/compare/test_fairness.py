@@ -46,6 +46,36 @@ def test_parameter_counts_within_five_percent_pass():
     assert "Parameter counts within 5%" not in failed(runs)
 
 
+CUSTOM = "custom(tensorflow=nets.keras_net:build, pytorch=nets.torch_net:build, width=32)"
+
+
+def custom_pair(tensorflow_count: int, pytorch_count: int) -> list:
+    """A custom pair: both train runs log the spec's one `model` line, each its own count."""
+    return [
+        pipeline_run(framework, seed, parameter_count=count, model=CUSTOM)
+        for framework, count in (("tensorflow", tensorflow_count), ("pytorch", pytorch_count))
+        for seed in (0, 1, 2)
+    ]
+
+
+def test_a_custom_pair_of_equal_size_passes_every_item():
+    """The two builder paths differ but sit in one `model` line both runs log: not flagged."""
+    items = audit(custom_pair(739, 739), probes_all_equal)
+    assert [item.name for item in items if not item.passed] == []
+    (counts,) = [i for i in items if i.name == "Parameter counts within 5%"]
+    assert counts.values == {"tensorflow": "739", "pytorch": "739"}
+
+
+@pytest.mark.parametrize(("pytorch_count", "flagged"), [(760, False), (780, True), (700, True)])
+def test_a_custom_pair_more_than_five_percent_apart_is_flagged(pytorch_count, flagged):
+    """739 vs 760 is 2.8% apart, vs 780 5.3% (of the larger), vs 700 5.3%."""
+    runs = custom_pair(739, pytorch_count)
+    assert failed(runs) == ({"Parameter counts within 5%"} if flagged else set())
+    (counts,) = [i for i in audit(runs, probes_all_equal) if i.name.startswith("Parameter")]
+    assert counts.values == {"tensorflow": "739", "pytorch": str(pytorch_count)}
+    assert ("the models differ in size" in counts.detail) == flagged
+
+
 @pytest.mark.parametrize(
     ("changed", "item"),
     [

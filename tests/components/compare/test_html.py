@@ -15,7 +15,7 @@ import pytest
 from components.compare.html import format_number, format_p_value, render_html
 from components.compare.model import AuditItem, Comparison, MetricComparison
 from components.compare.plots import write_plots
-from tests.components.compare.fixtures import BANNER, HEADINGS, make_comparison
+from tests.components.compare.fixtures import ARCHITECTURES, BANNER, HEADINGS, make_comparison
 
 
 class ReportParser(HTMLParser):
@@ -155,6 +155,34 @@ def test_passing_audit_has_no_banner(passing):
     assert report.banners == []
     assert "Fairness audit failed" not in html
     assert [c for c, _ in report.audit] == ["audit-item pass"] * len(comparison.audit)
+
+
+def _architecture(html: str, framework: str) -> str:
+    figure = re.search(rf'<figure data-architecture="{framework}">(.*?)</figure>', html, re.S)
+    assert figure, framework
+    return figure.group(1)
+
+
+def test_both_architectures_are_shown_side_by_side(passing):
+    comparison, html = passing
+    section = re.search(r'<section id="architectures">(.*?)</section>', html, re.S).group(1)
+    assert section.index('data-architecture="tensorflow"') < section.index(
+        'data-architecture="pytorch"'
+    )
+    for framework in ("tensorflow", "pytorch"):
+        shown = re.search(r"<pre>(.*?)</pre>", _architecture(html, framework), re.S).group(1)
+        assert unescape(shown) == comparison.architectures[framework] == ARCHITECTURES[framework]
+
+
+def test_a_missing_architecture_summary_says_so(passing):
+    comparison = dataclasses.replace(
+        passing[0], architectures={"tensorflow": "<b>layers</b>", "pytorch": None}
+    )
+    html = render_html(comparison, {})
+    assert "&lt;b&gt;layers&lt;/b&gt;" in _architecture(html, "tensorflow")
+    pytorch = _architecture(html, "pytorch")
+    assert "<pre>" not in pytorch
+    assert "The train run logged no architecture summary." in pytorch
 
 
 def _assert_row(cells: dict[str, tuple[str | None, str]], metric: MetricComparison) -> None:

@@ -35,7 +35,9 @@ def log_group(
     frameworks=("tensorflow", "pytorch"),
     seeds=(0, 1, 2),
     params: dict[str, dict[str, str]] | None = None,
+    architectures: tuple[str, ...] = ("tensorflow", "pytorch"),
 ):
+    """`architectures`: the frameworks whose train runs log an architecture summary."""
     for framework in frameworks:
         for index, seed in enumerate(seeds):
             log_pipeline_run(
@@ -55,6 +57,7 @@ def log_group(
                 curves={"train_loss": [1.0, 0.5, 0.25], "val_accuracy": [0.5, 0.8, 0.9]},
                 group=group,
                 params=(params or {}).get(framework),
+                architecture=f"{framework} seed {seed}" if framework in architectures else None,
             )
 
 
@@ -92,6 +95,13 @@ def test_an_unfair_pair_is_flagged_in_red_at_the_top_of_the_report(store, tmp_pa
     html = write_report(comparison, tmp_path / "report.html").html.read_text()
     banner = html.index("Fairness audit failed: 2 item(s)")
     assert banner < html.index("<h2>Side by side</h2>")
+
+
+def test_each_framework_shows_the_architecture_its_first_seed_logged(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1", seeds=(2, 1), architectures=("tensorflow",))
+    comparison = build_comparison(uri, EXPERIMENT)
+    assert comparison.architectures == {"tensorflow": "tensorflow seed 1", "pytorch": None}
 
 
 def test_the_newest_run_group_is_compared_unless_one_is_named(store):

@@ -26,7 +26,6 @@ from components.tf_trainer.model import (
     make_optimizer,
     trainable_parameter_count,
 )
-from components.tf_trainer.trainer import training_params
 from components.tf_trainer.training import StepTimer, fit_model, is_chief, make_strategy
 from tests.components.model_families import SIZE_IDS, SIZES, SMALL, training_spec
 
@@ -142,13 +141,22 @@ def test_an_ft_transformer_round_trips_through_the_keras_format(tmp_path):
     np.testing.assert_allclose(loaded({"inputs": x}), model({"inputs": x}), atol=1e-6)
 
 
-def test_the_fit_reports_the_count_the_train_run_logs(penguins_spec, encoded_train):
-    spec = penguins_spec.model_copy(
-        update={"training": training_spec(SMALL["resnet"]).model_copy(update={"epochs": 1})}
+def test_the_fit_hands_the_built_model_over_before_it_trains(encoded_train):
+    """The trainer logs the parameter count and the architecture of the model `on_built` gets."""
+    training = training_spec(SMALL["resnet"]).model_copy(update={"epochs": 1})
+    built = []
+
+    def on_built(model: keras.Model) -> None:
+        built.append((model, [w.numpy().copy() for w in model.trainable_weights]))
+
+    result = fit_model(
+        encoded_train, None, 9, 3, training, seed=0, task="classification", on_built=on_built
     )
-    result = fit_model(encoded_train, None, 9, 3, spec.training, seed=0, task="classification")
-    logged = training_params(spec, seed=0, mode="graph", world_size=1)["parameter_count"]
-    assert result.parameter_count == logged == parameter_count(spec.training, 9, 3)
+    (model, weights_before_fit), *_ = built
+    assert model is result.model and len(built) == 1
+    assert not np.allclose(weights_before_fit[0], result.model.trainable_weights[0].numpy())
+    assert result.parameter_count == trainable_parameter_count(model)
+    assert result.parameter_count == parameter_count(training, 9, 3)
 
 
 def test_an_ft_transformer_exports_and_serves_its_own_probabilities(

@@ -16,6 +16,7 @@ from tfx.components.trainer.fn_args_utils import FnArgs
 
 from components.common.features import encode
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
+from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
 from components.common.resources import current_rss_mb
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, experiment_name, tracking_uri
 from components.export import load_predictor
@@ -92,6 +93,11 @@ def test_run_fn_trains_logs_and_exports(
     rows = probe_rows(penguins_snapshot.snapshot_dir, penguins_snapshot.manifest)
     assert probe["ids"] == rows.column("tandem_row_id").to_pylist()
     np.testing.assert_allclose(probe["inputs"], encode(rows, penguins_snapshot.manifest), atol=1e-5)
+    architecture = Path(client.download_artifacts(run.info.run_id, ARCHITECTURE_ARTIFACT))
+    assert architecture.read_text().splitlines()[:2] == [
+        "TensorFlow: mlp",
+        "trainable parameters: 323",
+    ]
 
     for log_dir in (tmp_path / "model_run", board_root / "tensorflow" / "r1"):
         assert scalar_steps(log_dir / "train", "epoch_loss") == [0, 1, 2]

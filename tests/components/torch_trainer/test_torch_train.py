@@ -20,6 +20,7 @@ from mlflow.tracking import MlflowClient
 from components.common.architectures import parameter_count
 from components.common.features import encode, input_names
 from components.common.input_probe import PROBE_ARTIFACT, probe_rows
+from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
 from components.common.tracking import TAG_FRAMEWORK, tracking_uri
 from components.export import load_predictor
 from components.spec import load_spec
@@ -120,6 +121,12 @@ def test_one_mlflow_run_with_each_epoch_once(trained):
     assert run.data.tags["tandem.env.accelerators"] == "none"
     assert (trained / "checkpoints" / RUN_ID_FILE).read_text() == run.info.run_id
     assert (trained / "logs" / "pytorch" / run.info.run_id).is_dir()
+
+
+def test_the_architecture_summary_is_logged(trained):
+    client, run = the_only_run(trained / "runs")
+    summary = Path(client.download_artifacts(run.info.run_id, ARCHITECTURE_ARTIFACT)).read_text()
+    assert summary.splitlines()[:2] == ["PyTorch: mlp", "trainable parameters: 323"]
 
 
 @pytest.mark.slow
