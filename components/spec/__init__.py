@@ -334,8 +334,8 @@ class EvaluationSpec(_Strict):
     regression_tolerance: float = Field(
         0.02,
         ge=0,
-        description="How far a challenger may trail the champion on a gated metric (relative, "
-        "for rmse and mae).",
+        description="How far a challenger may trail the champion: on each gated metric by this "
+        "amount (classification), or on RMSE by this fraction (regression).",
     )
     latency_calls: int = Field(200, ge=10, description="Timed predict calls per batch size.")
 
@@ -364,10 +364,10 @@ class Spec(_Strict):
                 f"evaluation.thresholds: {unknown} do not apply to {task}; known: {known}"
             )
         binary = task == "classification" and len(self.dataset.classes) == 2
-        multiclass_only = sorted(gated.intersection(BINARY_ONLY_METRICS)) if not binary else []
-        if multiclass_only:
+        need_binary = sorted(gated.intersection(BINARY_ONLY_METRICS)) if not binary else []
+        if need_binary:
             raise ValueError(
-                f"evaluation.thresholds: {multiclass_only} need a binary label (2 classes)"
+                f"evaluation.thresholds: {need_binary} need a binary label (2 classes)"
             )
         return self
 
