@@ -73,7 +73,7 @@ def init_spec(
     ] = None,
 ) -> None:
     """Infer a dataset spec from a table and print it as YAML (redirect it to spec.yaml); what
-    it decided about the task goes to stderr."""
+    it decided (the task, each ignored column) and why goes to stderr."""
     from components.spec.infer import infer_spec
 
     spec = infer_spec(

@@ -5,13 +5,13 @@ have gaps; a typo there quarantines good rows. `infer_spec` reads the file once 
 writes all of that down: the result saves as YAML and ingests without edits, and the user only
 reviews it. Values are recorded as the text ingest compares against (missing-value tokens count
 as missing, CSV cells stay text rather than being guessed as booleans). Columns that cannot be
-features (free text, dates, all-missing) are put in `ignore_columns` with a warning naming them.
+features (free text, dates, all-missing) are put in `ignore_columns`, each with a line saying why
+(`init-spec` prints them on stderr, not as Python warnings).
 """
 
 from __future__ import annotations
 
 import re
-import warnings
 from collections.abc import Callable
 from pathlib import Path, PurePosixPath
 
@@ -60,14 +60,15 @@ def infer_spec(
 
     The task is `task`, or inferred: a numeric label with more than MAX_NUMERIC_CLASSES distinct
     values is a regression target, any other label a classification one. `explain` receives one
-    line saying which task was chosen and why.
+    line per decision a reviewer should see: which task was chosen and why, and each column put
+    in ignore_columns and why.
     """
     data, source = _locate(str(data))
     table, data_format = _read(data)
     _check_column(data, table, label, "label")
+    say = explain or (lambda line: None)
     chosen, reason = _task(data, table.column(label), label, task, max_categories)
-    if explain is not None:
-        explain(f"task: {chosen} — {reason}")
+    say(f"task: {chosen} — {reason}")
     classes = None
     if chosen == "classification":
         classes = _sorted_text(_distinct(table.column(label)), table.column(label).type)
@@ -90,10 +91,8 @@ def infer_spec(
             features.append(feature)
         else:
             ignored[column_name] = feature
-    for column_name, reason in ignored.items():
-        warnings.warn(
-            f"{data}: column '{column_name}' goes to ignore_columns: {reason}", stacklevel=2
-        )
+    for column_name, why in ignored.items():
+        say(f"column '{column_name}' goes to ignore_columns: {why}")
     try:
         return Spec(
             name=name if name is not None else _name_from(PurePosixPath(data.name).stem),

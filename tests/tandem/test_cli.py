@@ -144,10 +144,14 @@ def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch
     """sklearn's wine table: 13 numeric features, one named "od280/od315_of_diluted_wines"."""
     wine = pa.Table.from_pandas(load_wine(as_frame=True).frame, preserve_index=False)
     pacsv.write_csv(wine, tmp_path / "wine.csv")
-    code, spec_yaml, _ = _tandem(
+    code, spec_yaml, said = _tandem(
         monkeypatch, capsys, "init-spec", "--data", str(tmp_path / "wine.csv"), "--label", "target"
     )
     assert code == 0
+    assert said == (
+        "task: classification — label 'target' is numeric with 3 distinct values; pass --task "
+        "regression to predict it as a number\n"
+    )
     (tmp_path / "wine.yaml").write_text(spec_yaml)
     completed = _tandem_process(
         tmp_path, "run", "--spec", "wine.yaml", "--seeds", "2", "--output-dir", "out"

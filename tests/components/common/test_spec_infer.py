@@ -146,8 +146,8 @@ def test_parquet_column_types(tmp_path: Path) -> None:
     )
     data = _write(table, tmp_path / "types.pq")
 
-    with pytest.warns(UserWarning) as caught:
-        spec = infer_spec(data, label="label")
+    said: list[str] = []
+    spec = infer_spec(data, label="label", explain=said.append)
 
     assert spec.dataset.format == "parquet"
     assert spec.dataset.classes == ["no", "yes"]
@@ -157,11 +157,14 @@ def test_parquet_column_types(tmp_path: Path) -> None:
     assert features["size"].values == ["L", "M", "S"]
     assert features["flag"].required and not features["size"].required
     assert spec.dataset.ignore_columns == ["day", "empty"]
-    messages = " ".join(str(w.message) for w in caught)
-    assert "'day'" in messages and "'empty'" in messages
+    assert said[1:] == [
+        "column 'day' goes to ignore_columns: its type date32[day] is neither numeric nor "
+        "categorical (e.g. a date)",
+        "column 'empty' goes to ignore_columns: every value is missing",
+    ]
 
 
-def test_free_text_column_is_ignored_with_a_warning(tmp_path: Path) -> None:
+def test_free_text_column_is_ignored_with_the_reason(tmp_path: Path) -> None:
     n = 60
     table = pa.table(
         {
@@ -173,10 +176,10 @@ def test_free_text_column_is_ignored_with_a_warning(tmp_path: Path) -> None:
     )
     data = _write(table, tmp_path / "notes.csv")
 
-    with pytest.warns(UserWarning, match="'comment'") as caught:
-        spec = infer_spec(data, label="label", id_column="row")
+    said: list[str] = []
+    spec = infer_spec(data, label="label", id_column="row", explain=said.append)
 
-    assert len(caught) == 1
+    assert len(said) == 2 and said[1].startswith("column 'comment' goes to ignore_columns: 60")
     assert spec.dataset.id == "row"
     assert spec.dataset.ignore_columns == ["comment"]
     assert [f.name for f in spec.dataset.features] == ["weight"]
@@ -271,17 +274,20 @@ def test_bad_name_is_a_tandem_error() -> None:
         infer_spec(PENGUINS, label="species", name="Not A Name")
 
 
-def test_no_warning_for_a_clean_file(tmp_path: Path) -> None:
+def test_a_clean_file_says_only_its_task_and_warns_nothing(tmp_path: Path) -> None:
+    said: list[str] = []
     with warnings.catch_warnings():
         warnings.simplefilter("error")
-        infer_spec(PENGUINS, label="species")
+        infer_spec(PENGUINS, label="species", explain=said.append)
+    assert said == ["task: classification — label 'species' is text with 3 distinct values"]
 
 
 def test_a_package_archive_member_keeps_its_package_source() -> None:
     source = "package://pydataset/resources.tar.gz#resources/rdata/csv/Ecdat/HI.csv"
-    with pytest.warns(UserWarning, match="column '' goes to ignore_columns: it has no name"):
-        spec = infer_spec(source, label="hhi", name="hi")
+    said: list[str] = []
+    spec = infer_spec(source, label="hhi", name="hi", explain=said.append)
 
+    assert "column '' goes to ignore_columns: it has no name" in said[1]
     assert spec.dataset.source == source
     assert spec.dataset.classes == ["no", "yes"]
     assert spec.dataset.ignore_columns == [""]
