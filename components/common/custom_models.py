@@ -122,8 +122,37 @@ def check_probe_output(
     )
 
 
-def no_trainable_parameters(framework: str, path: str) -> TandemError:
-    return builder_error(framework, path, "the network has no trainable parameters")
+def checked_network(
+    framework: str,
+    path: str,
+    n_inputs: int,
+    n_outputs: int,
+    params: dict[str, Any],
+    *,
+    kind: type,
+    kind_name: str,
+    probe: Callable[[Any, np.ndarray], tuple | None],
+    trainable: Callable[[Any], bool],
+) -> Any:
+    """The network the builder at `path` returns, checked in the contract's order: an instance
+    of `kind` (named `kind_name` in the error); `probe(network, probe_batch)` gives the output's
+    shape (None: not a tensor), which must be (PROBE_ROWS, n_outputs); `trainable(network)` must
+    hold. Each framework's `custom` module supplies its type, probe call and trainable test."""
+    network = call_builder(framework, path, n_inputs, n_outputs, params)
+    if not isinstance(network, kind):
+        raise builder_error(
+            framework, path, f"returned a {type(network).__name__}, expected a {kind_name}"
+        )
+    try:
+        shape = probe(network, probe_batch(n_inputs))
+    except Exception as exc:
+        raise builder_error(
+            framework, path, f"the network fails on a probe batch: {one_line(exc)}"
+        ) from None
+    check_probe_output(framework, path, shape, n_inputs, n_outputs)
+    if not trainable(network):
+        raise builder_error(framework, path, "the network has no trainable parameters")
+    return network
 
 
 def module_digest(path: str) -> str | None:

@@ -12,38 +12,28 @@ from __future__ import annotations
 
 import keras
 
-from components.common.custom_models import (
-    builder_error,
-    call_builder,
-    check_probe_output,
-    no_trainable_parameters,
-    one_line,
-    probe_batch,
-)
+from components.common.custom_models import checked_network
 from components.common.frameworks import TENSORFLOW
 from components.spec import CustomModel
 
 FRAMEWORK = TENSORFLOW.name
 
 
+def _probe(network: keras.Model, batch) -> tuple | None:
+    shape = getattr(network(batch, training=False), "shape", None)
+    return None if shape is None else tuple(shape)
+
+
 def custom_network(model: CustomModel, n_inputs: int, n_outputs: int) -> keras.Model:
     """The checked model `model.tensorflow` builds; a TandemError names what is wrong."""
-    path = model.tensorflow
-    network = call_builder(FRAMEWORK, path, n_inputs, n_outputs, model.params)
-    if not isinstance(network, keras.Model):
-        raise builder_error(
-            FRAMEWORK, path, f"returned a {type(network).__name__}, expected a keras.Model"
-        )
-    try:
-        outputs = network(probe_batch(n_inputs), training=False)
-    except Exception as exc:
-        raise builder_error(
-            FRAMEWORK, path, f"the network fails on a probe batch: {one_line(exc)}"
-        ) from None
-    shape = getattr(outputs, "shape", None)
-    check_probe_output(
-        FRAMEWORK, path, None if shape is None else tuple(shape), n_inputs, n_outputs
+    return checked_network(
+        FRAMEWORK,
+        model.tensorflow,
+        n_inputs,
+        n_outputs,
+        model.params,
+        kind=keras.Model,
+        kind_name="keras.Model",
+        probe=_probe,
+        trainable=lambda network: bool(network.trainable_weights),
     )
-    if not network.trainable_weights:
-        raise no_trainable_parameters(FRAMEWORK, path)
-    return network

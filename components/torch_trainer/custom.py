@@ -13,41 +13,35 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from components.common.custom_models import (
-    builder_error,
-    call_builder,
-    check_probe_output,
-    no_trainable_parameters,
-    one_line,
-    probe_batch,
-)
+from components.common.custom_models import checked_network
 from components.common.frameworks import PYTORCH
 from components.spec import CustomModel
 
 FRAMEWORK = PYTORCH.name
 
 
-def custom_network(model: CustomModel, n_inputs: int, n_outputs: int) -> nn.Module:
-    """The checked module `model.pytorch` builds; a TandemError names what is wrong."""
-    path = model.pytorch
-    network = call_builder(FRAMEWORK, path, n_inputs, n_outputs, model.params)
-    if not isinstance(network, nn.Module):
-        raise builder_error(
-            FRAMEWORK, path, f"returned a {type(network).__name__}, expected a torch.nn.Module"
-        )
+def _probe(network: nn.Module, batch) -> tuple | None:
+    """In eval mode without gradients, the module's train/eval mode restored after."""
     was_training = network.training
     network.eval()
     try:
         with torch.no_grad():
-            outputs = network(torch.from_numpy(probe_batch(n_inputs)))
-    except Exception as exc:
-        raise builder_error(
-            FRAMEWORK, path, f"the network fails on a probe batch: {one_line(exc)}"
-        ) from None
+            outputs = network(torch.from_numpy(batch))
     finally:
         network.train(was_training)
-    shape = tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else None
-    check_probe_output(FRAMEWORK, path, shape, n_inputs, n_outputs)
-    if not any(parameter.requires_grad for parameter in network.parameters()):
-        raise no_trainable_parameters(FRAMEWORK, path)
-    return network
+    return tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else None
+
+
+def custom_network(model: CustomModel, n_inputs: int, n_outputs: int) -> nn.Module:
+    """The checked module `model.pytorch` builds; a TandemError names what is wrong."""
+    return checked_network(
+        FRAMEWORK,
+        model.pytorch,
+        n_inputs,
+        n_outputs,
+        model.params,
+        kind=nn.Module,
+        kind_name="torch.nn.Module",
+        probe=_probe,
+        trainable=lambda network: any(p.requires_grad for p in network.parameters()),
+    )
