@@ -21,7 +21,7 @@ import pyarrow.parquet as pq
 from components.common.features import encode, label_indices
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
-from components.tf_trainer.config import INPUTS, n_inputs
+from components.tf_trainer.config import INPUTS
 from components.tf_trainer.model import build_model, compile_model, trainable_parameter_count
 from components.tf_trainer.training import FitResult, StepTimer, set_seed
 
@@ -59,7 +59,7 @@ def train_bare(
     x, y = split_arrays(snapshot_dir, "train", manifest)
     x_eval, y_eval = split_arrays(snapshot_dir, "eval", manifest)
     set_seed(seed)
-    model = build_model(training, n_inputs(spec.dataset), spec.dataset.n_outputs)
+    model = build_model(training, spec.dataset.n_inputs, spec.dataset.n_outputs)
     compile_model(model, training, mode, task=spec.dataset.task)
     timer = StepTimer()
     fit_start = time.perf_counter()

@@ -109,8 +109,3 @@ def spec_from_config(custom_config: dict[str, Any] | str | None) -> Spec:
 def seed_from_config(custom_config: dict[str, Any], spec: Spec) -> int:
     seed = custom_config.get(SEED_KEY)
     return spec.training.seed_or_default(seed)
-
-
-def n_inputs(dataset: DatasetSpec) -> int:
-    """Width of the encoded input vector: one per numeric feature, one per category."""
-    return dataset.n_inputs

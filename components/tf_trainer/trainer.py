@@ -135,7 +135,7 @@ def train_and_export(
         result = fit_model(
             train,
             evaluation,
-            cfg.n_inputs(spec.dataset),
+            spec.dataset.n_inputs,
             spec.dataset.n_outputs,
             spec.training,
             seed,

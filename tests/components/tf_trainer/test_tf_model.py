@@ -17,7 +17,6 @@ from benchmarks.bare_keras import split_arrays
 from components.common.architectures import LAYER_NORM_EPSILON, parameter_count
 from components.export import load_predictor
 from components.tf_trainer import training
-from components.tf_trainer.config import n_inputs
 from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.model import (
     FeatureTokenizer,
@@ -47,7 +46,7 @@ def assert_uniform_within(values: np.ndarray, limit: float, spread: float = 0.5)
 
 def test_the_penguins_mlp_has_the_torch_formula_count(penguins_spec):
     training = penguins_spec.training
-    width, classes = n_inputs(penguins_spec.dataset), len(penguins_spec.dataset.classes)
+    width, classes = penguins_spec.dataset.n_inputs, len(penguins_spec.dataset.classes)
     assert (width, training.hidden_sizes, classes) == (9, [16, 8], 3)
     torch_style = (9 * 16 + 16) + (16 * 8 + 8) + (8 * 3 + 3)
     model = build_model(training, width, classes)
