@@ -8,6 +8,7 @@ workers, compile mode). Every loading error names the file and the field.
 from __future__ import annotations
 
 import importlib.resources
+import math
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal
@@ -38,24 +39,104 @@ class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
 
+FeatureType = Literal["numeric", "categorical", "text", "array"]
+# What a text feature gets when the spec leaves its tokenizer settings out.
+DEFAULT_VOCABULARY_SIZE = 8000
+DEFAULT_MAX_LENGTH = 128
+_TEXT_ONLY = ("vocabulary_size", "max_length")
+_ARRAY_ONLY = ("shape", "columns")
+
+
 class Feature(_Strict):
     name: str = Field(min_length=1)
-    type: Literal["numeric", "categorical"]
+    type: FeatureType = Field(
+        description="numeric, categorical, text (one string column) or array (a fixed-shape "
+        "numeric tensor: an image, a series)."
+    )
     required: bool = Field(True, description="Rows missing a required value are quarantined.")
     values: list[str] | None = Field(
         None, description="Allowed categories (categorical only); anything else is quarantined."
     )
     slice: bool = Field(False, description="Report evaluation metrics per value of this feature.")
+    vocabulary_size: int | None = Field(
+        None,
+        ge=16,
+        description=f"text only: WordPiece vocabulary size, special tokens included (default "
+        f"{DEFAULT_VOCABULARY_SIZE}); the tokenizer is trained at ingest on the train split.",
+    )
+    max_length: int | None = Field(
+        None,
+        ge=2,
+        description=f"text only: token ids per row, [CLS] included; longer text is cut, shorter "
+        f"padded (default {DEFAULT_MAX_LENGTH}).",
+    )
+    shape: list[int] | None = Field(
+        None,
+        min_length=1,
+        description="array only: the tensor's shape without the batch axis, channels last, "
+        "e.g. [28, 28, 1] for an image or [24, 1] for a series.",
+    )
+    columns: str | list[str] | None = Field(
+        None,
+        description="array only: the source columns holding the values in row-major order, as a "
+        "list or a glob (`pixel_*`, ordered by the number in each name; the label, id and other "
+        "features' columns never match). Without it the array is the list-typed Parquet column "
+        "`name`.",
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _text_defaults(cls, data: Any) -> Any:
+        """A text feature's tokenizer settings are filled in, so every reader sees numbers."""
+        if isinstance(data, dict) and data.get("type") == "text":
+            defaults = {
+                "vocabulary_size": DEFAULT_VOCABULARY_SIZE,
+                "max_length": DEFAULT_MAX_LENGTH,
+            }
+            return defaults | {key: value for key, value in data.items() if value is not None}
+        return data
 
     @model_validator(mode="after")
-    def _values_match_type(self) -> Feature:
+    def _settings_match_type(self) -> Feature:
         if self.type == "categorical" and not self.values:
             raise ValueError(f"categorical feature '{self.name}' needs a non-empty 'values' list")
-        if self.type == "numeric" and (self.values is not None or self.slice):
-            raise ValueError(f"numeric feature '{self.name}' takes neither 'values' nor 'slice'")
+        if self.type != "categorical" and (self.values is not None or self.slice):
+            raise ValueError(
+                f"{self.type} feature '{self.name}' takes neither 'values' nor 'slice'"
+            )
         if self.values is not None and len(set(self.values)) != len(self.values):
             raise ValueError(f"feature '{self.name}' lists a category twice")
+        for kind, settings in (("text", _TEXT_ONLY), ("array", _ARRAY_ONLY)):
+            misplaced = [key for key in settings if getattr(self, key) is not None]
+            if self.type != kind and misplaced:
+                raise ValueError(
+                    f"{self.type} feature '{self.name}' takes no {', '.join(misplaced)} "
+                    f"({kind} features only)"
+                )
+        if self.type == "array":
+            self._check_array()
         return self
+
+    def _check_array(self) -> None:
+        if self.shape is None:
+            raise ValueError(
+                f"array feature '{self.name}' needs a 'shape', e.g. [28, 28, 1] or [24, 1]"
+            )
+        if any(size < 1 for size in self.shape):
+            raise ValueError(f"array feature '{self.name}': shape sizes must all be >= 1")
+        if isinstance(self.columns, list):
+            if len(set(self.columns)) != len(self.columns):
+                raise ValueError(f"array feature '{self.name}' lists a column twice")
+            if len(self.columns) != self.size:
+                raise ValueError(
+                    f"array feature '{self.name}': shape {self.shape} holds {self.size} values "
+                    f"but columns lists {len(self.columns)}"
+                )
+
+    @property
+    def size(self) -> int:
+        """Values in one array feature's tensor (the product of its shape)."""
+        return math.prod(self.shape or [])
 
 
 class SplitRatios(_Strict):
@@ -81,6 +162,10 @@ class DatasetSpec(_Strict):
     )
     format: Literal["csv", "parquet"] | None = Field(
         None, description="Default: from the file suffix."
+    )
+    header: bool = Field(
+        True,
+        description="false: the CSV has no header row; its columns are named f0, f1, ... in order.",
     )
     task: Task = Field(
         "classification",
@@ -125,6 +210,7 @@ class DatasetSpec(_Strict):
                 raise ValueError("classes lists a class twice")
         elif self.classes is not None:
             raise ValueError("a regression dataset takes no 'classes' (its label is numeric)")
+        self._check_tensor_features(names)
         tokens = set(self.missing_values)
         for owner, values in [("classes", self.classes or [])] + [
             (f"feature '{f.name}' values", f.values or []) for f in self.features
@@ -136,6 +222,39 @@ class DatasetSpec(_Strict):
                 )
         return self
 
+    def _check_tensor_features(self, names: list[str]) -> None:
+        """A text or an array feature is the model's whole input: the families that read them
+        (transformer, cnn) take one tensor, so it stands alone among the features."""
+        tensors = [f for f in self.features if f.type in ("text", "array")]
+        if tensors and len(self.features) > 1:
+            raise ValueError(
+                f"{tensors[0].type} feature '{tensors[0].name}' must be the only feature "
+                "(text and array inputs are not combined with other features yet); move the "
+                "others to ignore_columns"
+            )
+        for feature in tensors:
+            if isinstance(feature.columns, list):
+                used = sorted(set(feature.columns) & {*names, self.label, self.id})
+                if used:
+                    raise ValueError(
+                        f"array feature '{feature.name}' columns include used columns: "
+                        f"{', '.join(used)}"
+                    )
+
+    @property
+    def input_kind(self) -> Literal["tabular", "text", "array"]:
+        """What the network reads: an encoded row of numeric and categorical features, token
+        ids of the text feature, or the array feature's tensor."""
+        kinds = {f.type for f in self.features} & {"text", "array"}
+        return kinds.pop() if kinds else "tabular"
+
+    @property
+    def tensor_feature(self) -> Feature:
+        """The text or array feature (the only feature of such a dataset)."""
+        if self.input_kind == "tabular":
+            raise ValueError("a tabular dataset has no text or array feature")
+        return self.features[0]
+
     @property
     def n_outputs(self) -> int:
         """The network's output width: one logit per class, or one regression prediction."""
@@ -143,7 +262,8 @@ class DatasetSpec(_Strict):
 
     @property
     def n_inputs(self) -> int:
-        """The encoded input width: one per numeric feature, one per category (one-hot)."""
+        """The encoded input width of a tabular dataset: one per numeric feature, one per
+        category (one-hot)."""
         return len(self.numeric_features) + sum(
             len(f.values or []) for f in self.categorical_features
         )
@@ -236,6 +356,69 @@ class FTTransformerModel(_ModelFamily):
     params: FTTransformerParams = Field(default_factory=FTTransformerParams)
 
 
+class CNNParams(_Strict):
+    channels: list[int] = Field(
+        default_factory=lambda: [16, 32],
+        min_length=1,
+        description="Output channels of each convolution block.",
+    )
+    kernel_size: int = Field(3, ge=1, description="Width of each convolution window, per axis.")
+    d_hidden: int = Field(64, ge=1, description="Width of the dense layer before the output.")
+    dropout: float = Field(0.0, ge=0, lt=1, description="Before the output layer.")
+
+    @model_validator(mode="after")
+    def _positive_channels(self) -> CNNParams:
+        if any(width < 1 for width in self.channels):
+            raise ValueError("channels must all be >= 1")
+        return self
+
+
+class CNNModel(_ModelFamily):
+    """A convolutional network over an array feature, 2-D for an image ([height, width,
+    channels]) and 1-D for a series ([steps, channels]): per entry of `channels` a convolution
+    ('same' padding) → ReLU → max-pooling by 2, then global average pooling → linear to
+    `d_hidden` → ReLU → dropout → linear output layer."""
+
+    family: Literal["cnn"]
+    params: CNNParams = Field(default_factory=CNNParams)
+
+
+class TransformerParams(_Strict):
+    d_model: int = Field(64, ge=1, description="Width of each token's embedding.")
+    n_blocks: int = Field(2, ge=1)
+    n_heads: int = Field(4, ge=1, description="Must divide d_model.")
+    d_ffn: int = Field(128, ge=1, description="Width inside each block's feed-forward network.")
+    attention_dropout: float = Field(0.1, ge=0, lt=1)
+    ffn_dropout: float = Field(0.0, ge=0, lt=1)
+    residual_dropout: float = Field(0.0, ge=0, lt=1)
+
+    @model_validator(mode="after")
+    def _heads_divide_width(self) -> TransformerParams:
+        if self.d_model % self.n_heads:
+            raise ValueError(f"n_heads {self.n_heads} does not divide d_model {self.d_model}")
+        return self
+
+
+class TransformerModel(_ModelFamily):
+    """A text encoder over a text feature's token ids: token embedding plus learned position
+    embedding, pre-norm transformer blocks as in the FT-Transformer (padding masked out of the
+    attention), then the [CLS] token (always the first) through LayerNorm → ReLU → a linear
+    output layer."""
+
+    family: Literal["transformer"]
+    params: TransformerParams = Field(default_factory=TransformerParams)
+
+
+# Which input each built-in family reads (a custom pair reads any).
+FAMILY_INPUTS: dict[str, str] = {
+    "mlp": "tabular",
+    "resnet": "tabular",
+    "ft_transformer": "tabular",
+    "cnn": "array",
+    "transformer": "text",
+}
+
+
 class CustomModel(_ModelFamily):
     """A pair of builders the user brings, one per framework, each `module.path:function`:
     `build(n_inputs, n_outputs, **params)` returns a Keras model / a torch `nn.Module` mapping
@@ -268,7 +451,8 @@ class CustomModel(_ModelFamily):
 
 
 ModelSpec = Annotated[
-    MLPModel | ResNetModel | FTTransformerModel | CustomModel, Field(discriminator="family")
+    MLPModel | ResNetModel | FTTransformerModel | CNNModel | TransformerModel | CustomModel,
+    Field(discriminator="family"),
 ]
 
 
@@ -352,6 +536,19 @@ class Spec(_Strict):
     training: TrainingSpec = Field(default_factory=TrainingSpec)
     ingest: IngestSpec = Field(default_factory=IngestSpec)
     evaluation: EvaluationSpec = Field(default_factory=EvaluationSpec)
+
+    @model_validator(mode="after")
+    def _family_reads_input(self) -> Spec:
+        family = self.training.model.family
+        wanted = FAMILY_INPUTS.get(family)
+        kind = self.dataset.input_kind
+        if wanted is not None and wanted != kind:
+            fitting = ", ".join(name for name, reads in FAMILY_INPUTS.items() if reads == kind)
+            raise ValueError(
+                f"training.model.family: {family} reads {wanted} input but this dataset's input "
+                f"is {kind}; use {fitting} (or a custom pair)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _thresholds_fit_task(self) -> Spec:
