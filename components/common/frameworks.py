@@ -45,7 +45,8 @@ TENSORFLOW = Framework(
     orchestrator_dir="tfx",
     pipeline_suffix="tfx",
     image_repository="tandem-tfx",
-    serving_packages=("tensorflow",),
+    # tensorflow-text: the in-graph tokenizer's ops, loaded before a text model's SavedModel.
+    serving_packages=("tensorflow", "tensorflow-text"),
     run_packages=("tensorflow", "keras", "tfx", "tensorflow-transform", "apache-beam"),
 )
 PYTORCH = Framework(
@@ -55,7 +56,8 @@ PYTORCH = Framework(
     orchestrator_dir="kfp",
     pipeline_suffix="pytorch",
     image_repository="tandem-torch",
-    serving_packages=("torch",),
+    # tokenizers: the wrapper's tokenizer for a text model.
+    serving_packages=("torch", "tokenizers"),
     run_packages=("torch", "lightning", "torchx-nightly", "kfp"),
 )
 FRAMEWORKS: tuple[Framework, ...] = (TENSORFLOW, PYTORCH)

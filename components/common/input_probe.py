@@ -1,15 +1,16 @@
 """The input probe: evidence, in MLflow, that both frameworks normalise features identically.
 
 Each trainer encodes the same test-split rows with the preprocessing it really trains with
-(tf.Transform's graph on the TensorFlow side, `features.encode` on the PyTorch side) and logs the
-matrix as the train run's `input_probe.json`. The comparison's fairness audit holds the two
-matrices equal within `PROBE_TOLERANCE`.
+(tf.Transform's graph on the TensorFlow side, `features.network_inputs` on the PyTorch side) and
+logs the matrix as the train run's `input_probe.json`. The comparison's fairness audit holds the
+two matrices equal within `PROBE_TOLERANCE` — for a text feature that means the same token ids.
 
 The rows are chosen where encodings go wrong, not only where they usually go right: besides the
 first PROBE_ROWS rows, every numeric feature's minimum, maximum and first 0 (a 0.0 once reached
 TFX as a missing value, tensorflow/tfx#6407), and the first row of each category value (up to
-PROBE_ROWS values a feature). So the probe stays small at any split size, and a bug that only
-touches zeros or extremes still fails the audit.
+PROBE_ROWS values a feature); for a text feature its longest and shortest text and the first
+beyond ASCII. So the probe stays small at any split size, and a bug that only touches zeros or
+extremes still fails the audit.
 """
 
 from __future__ import annotations
@@ -31,17 +32,34 @@ PROBE_TOLERANCE = 1e-4
 
 def probe_rows(snapshot_dir: Path, manifest: dict) -> pa.Table:
     """The probe's test rows, every feature present, in the snapshot's order (see the module)."""
-    numeric = list(manifest["statistics"]["numeric"])
-    categorical = list(manifest["statistics"]["categorical"])
+    statistics = manifest["statistics"]
+    numeric = list(statistics["numeric"])
+    categorical = list(statistics["categorical"])
+    texts = list(statistics.get("text", {}))
     test = pq.read_table(Path(snapshot_dir) / "test")
-    present = [pc.is_valid(test.column(name)) for name in [*numeric, *categorical]]
+    present = [pc.is_valid(test.column(name)) for name in [*numeric, *categorical, *texts]]
     complete = test.filter(functools.reduce(pc.and_, present)) if present else test
     chosen = set(range(min(PROBE_ROWS, complete.num_rows)))
     for name in numeric:
         chosen |= _numeric_landmarks(complete.column(name))
     for name in categorical:
         chosen |= _first_of_each_value(complete.column(name))
+    for name in texts:
+        chosen |= _text_landmarks(complete.column(name))
     return complete.take(pa.array(sorted(chosen), pa.int64()))
+
+
+def _text_landmarks(column: pa.ChunkedArray) -> set[int]:
+    """Rows of the longest and the shortest text (cut and padded the most) and the first with a
+    character beyond ASCII (where normalisers part ways)."""
+    if len(column) == 0:
+        return set()
+    lengths = pc.utf8_length(column)
+    extremes = pc.min_max(lengths)
+    rows = {pc.index(lengths, extremes["min"]).as_py(), pc.index(lengths, extremes["max"]).as_py()}
+    beyond_ascii = pc.invert(pc.string_is_ascii(column))
+    rows.add(pc.index(beyond_ascii, True).as_py())
+    return {row for row in rows if row >= 0}
 
 
 def _numeric_landmarks(column: pa.ChunkedArray) -> set[int]:
@@ -61,9 +79,10 @@ def _first_of_each_value(column: pa.ChunkedArray) -> set[int]:
 
 
 def probe_document(rows: pa.Table, manifest: dict, inputs: np.ndarray) -> dict:
-    """The artifact: row ids, input column names and the encoded matrix."""
+    """The artifact: row ids, input names and the encoded inputs, one flattened row each (an
+    array's values, a text's token ids)."""
     return {
         "ids": rows.column(manifest["id_column"]).to_pylist(),
         "names": input_names(manifest),
-        "inputs": np.asarray(inputs, dtype=float).tolist(),
+        "inputs": np.asarray(inputs, dtype=float).reshape(rows.num_rows, -1).tolist(),
     }

@@ -10,7 +10,7 @@ import pyarrow as pa
 import torch
 
 from components.common.errors import TandemError
-from components.common.features import encode, input_names
+from components.common.features import input_names, network_inputs
 from components.common.frameworks import PYTORCH
 from components.export import (
     ENCODING_FILE,
@@ -78,7 +78,11 @@ class PyTorchPredictor:
         self.label: str = encoding["label"]
         self._manifest = {"statistics": encoding["statistics"]}
         statistics = encoding["statistics"]
-        self.features = [*statistics["numeric"], *statistics["categorical"]]
+        self.features = [
+            name
+            for kind in ("numeric", "categorical", "array", "text")
+            for name in statistics.get(kind, {})
+        ]
         self.module, self.format, self.fallback_reason = load_module(self.model_dir)
 
     def predict(self, table: pa.Table) -> np.ndarray:
@@ -90,7 +94,7 @@ class PyTorchPredictor:
         n_classes = None if self.regression else len(self.classes)
         if table.num_rows == 0:  # the exported batch dimension starts at 1
             return np.empty((0,) if n_classes is None else (0, n_classes))
-        inputs = torch.from_numpy(encode(table, self._manifest))
+        inputs = torch.from_numpy(network_inputs(table, self._manifest, self.model_dir))
         with torch.inference_mode():
             outputs = self.module(inputs).numpy()
         problem = output_shape_problem(outputs.shape, table.num_rows, n_classes)

@@ -8,8 +8,10 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import tensorflow as tf
+import tensorflow_text  # noqa: F401  (registers the ops of a text model's in-graph tokenizer)
 
 from components.common.errors import TandemError
+from components.common.features import list_values
 from components.common.frameworks import TENSORFLOW
 from components.export import (
     OUTPUT,
@@ -50,18 +52,20 @@ class TensorFlowPredictor:
         self.output = known[0]
         self._n_classes = outputs[OUTPUT].shape[-1] if self.output == OUTPUT else None
         _, inputs = self._signature.structured_input_signature
-        self.inputs: dict[str, tf.DType] = {}
+        self.inputs: dict[str, tf.TensorSpec] = {}
         for name, spec in inputs.items():
-            if spec.dtype not in (tf.float32, tf.string) or spec.shape.rank != 1:
+            array = spec.dtype == tf.float32 and spec.shape.rank == 2
+            if spec.dtype not in (tf.float32, tf.string) or not (spec.shape.rank == 1 or array):
                 raise TandemError(
                     f"{self.model_dir}: signature '{SIGNATURE}' input '{name}' is "
-                    f"{spec.dtype.name} {spec.shape}; the contract is float32 or string, "
-                    "shape [None]"
+                    f"{spec.dtype.name} {spec.shape}; the contract is float32 or string "
+                    "[None], or float32 [None, size] for an array"
                 )
-            self.inputs[name] = spec.dtype
+            self.inputs[name] = spec
 
     def tensors(self, table: pa.Table) -> dict[str, tf.Tensor]:
-        """The signature's inputs for snapshot rows: NaN for a missing number, "" for a category.
+        """The signature's inputs for snapshot rows: NaN for a missing number, "" for a category
+        or a text, an array's values flattened.
         Columns are found by their signature input names (see `signature_input_name`)."""
         columns = {signature_input_name(name): name for name in table.column_names}
         missing = [name for name in self.inputs if name not in columns]
@@ -71,9 +75,11 @@ class TensorFlowPredictor:
                 f"'{SIGNATURE}' takes"
             )
         tensors = {}
-        for name, dtype in self.inputs.items():
+        for name, spec in self.inputs.items():
             column = table.column(columns[name])
-            if dtype == tf.float32:
+            if spec.shape.rank == 2:
+                tensors[name] = tf.constant(list_values(column, name, spec.shape[1]))
+            elif spec.dtype == tf.float32:
                 values = pc.fill_null(column.cast(pa.float64()), float("nan")).to_numpy()
                 tensors[name] = tf.constant(values.astype(np.float32))
             else:

@@ -20,11 +20,15 @@ from components.export import output_columns
 
 
 def _signature(manifest: dict):
+    """Raw features in: a number as double, a category or a text as string, an array as an
+    array of floats (its values flattened row-major)."""
     from mlflow.models import ModelSignature
-    from mlflow.types import ColSpec, Schema
+    from mlflow.types import ColSpec, DataType, Schema
+    from mlflow.types.schema import Array
 
+    kinds = {"numeric": DataType.double, "array": Array(DataType.float)}
     inputs = [
-        ColSpec("double" if feature["type"] == "numeric" else "string", feature["name"])
+        ColSpec(kinds.get(feature["type"], DataType.string), feature["name"])
         for feature in manifest["dataset_spec"]["features"]
     ]
     classes = None if manifest["task"] == "regression" else manifest["classes"]

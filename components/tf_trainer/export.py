@@ -1,10 +1,10 @@
 """Export the trained model with its tf.Transform graph as the evaluator's SavedModel.
 
 Two signatures (see components.export for the contract):
-  serving_default     one tensor per spec feature, named by `signature_input_name` (numeric
-                      float32 [None], NaN = missing;
-                      categorical string [None], "" = missing) → {"probabilities": [None, n]},
-                      or for regression {"prediction": [None]} in the label's units;
+  serving_default     one tensor per spec feature, named by `signature_input_name` (see
+                      `serving_input_spec`: numbers, categories, raw text, an array's values)
+                      → {"probabilities": [None, n]}, or for regression {"prediction": [None]}
+                      in the label's units;
   serving_tf_example  serialized tf.Example strings [None] → the same output.
 Both run the raw features through the transform graph (`transform_features_layer`) and then the
 model, so preprocessing lives inside the SavedModel. The raw feature spec may be dense ([] or
@@ -31,7 +31,7 @@ from components.export import (
     load_predictor,
     signature_input_name,
 )
-from components.spec import DatasetSpec
+from components.spec import DatasetSpec, Feature
 from components.tf_trainer.config import INPUTS
 
 TF_EXAMPLE_SIGNATURE = "serving_tf_example"
@@ -46,8 +46,31 @@ def raw_feature_spec(tf_transform_output: tft.TFTransformOutput, dataset: Datase
     return {f.name: spec[f.name] for f in dataset.features}
 
 
+def serving_input_spec(feature: Feature) -> tf.TensorSpec:
+    """A feature's serving input: float32 [None] for a number (NaN = missing), string [None] for
+    a category or a text ("" = missing), float32 [None, size] for an array's flattened values."""
+    name = signature_input_name(feature.name)
+    if feature.type == "array":
+        return tf.TensorSpec([None, feature.size], tf.float32, name)
+    return tf.TensorSpec([None], tf.float32 if feature.type == "numeric" else tf.string, name)
+
+
+def _as_raw_array(values: tf.Tensor, feature_spec) -> tf.Tensor | tf.SparseTensor:
+    """An array input [batch, size] as the transform graph parses it: every value present."""
+    if isinstance(feature_spec, tf.io.VarLenFeature):
+        indices = tf.where(tf.ones_like(values, dtype=tf.bool))
+        return tf.SparseTensor(
+            indices=indices,
+            values=tf.cast(tf.gather_nd(values, indices), feature_spec.dtype),
+            dense_shape=tf.shape(values, out_type=tf.int64),
+        )
+    return tf.cast(values, feature_spec.dtype)
+
+
 def _as_raw(values: tf.Tensor, feature_spec) -> tf.Tensor | tf.SparseTensor:
-    """A serving input [batch] in the shape and dtype the transform graph parses."""
+    """A serving input in the shape and dtype the transform graph parses."""
+    if values.shape.rank == 2:
+        return _as_raw_array(values, feature_spec)
     if isinstance(feature_spec, tf.io.VarLenFeature):
         if values.dtype == tf.string:
             present = tf.where(tf.not_equal(values, b""))
@@ -81,14 +104,7 @@ class ServingModule(tf.Module):
         self._feature_spec = raw_feature_spec(tf_transform_output, dataset)
         # signature input name → feature name (they differ for names like "od280/od315")
         self._features = {signature_input_name(f.name): f.name for f in dataset.features}
-        inputs = {
-            signature_input_name(f.name): tf.TensorSpec(
-                [None],
-                tf.float32 if f.type == "numeric" else tf.string,
-                signature_input_name(f.name),
-            )
-            for f in dataset.features
-        }
+        inputs = {signature_input_name(f.name): serving_input_spec(f) for f in dataset.features}
         self.serve_features = tf.function(self._serve_features, input_signature=[inputs])
         self.serve_tf_examples = tf.function(
             self._serve_tf_examples,
@@ -134,24 +150,33 @@ def export_serving_model(
     return Path(out_dir)
 
 
+def _check_rows(dataset: DatasetSpec) -> pa.Table:
+    """Two raw rows: a plain one and one with every value missing (an array cannot be missing:
+    zeros; a text is empty)."""
+    types = {"numeric": pa.float64(), "array": pa.list_(pa.float32())}
+    plain = {"numeric": 0.0, "text": "a"}
+    rows = [{}, {}]
+    for f in dataset.features:
+        first = plain.get(f.type, (f.values or [""])[0])
+        rows[0][f.name], rows[1][f.name] = first, None
+        if f.type == "array":
+            rows[0][f.name] = rows[1][f.name] = [0.0] * f.size
+        elif f.type == "text":
+            rows[1][f.name] = ""
+    schema = pa.schema([(f.name, types.get(f.type, pa.string())) for f in dataset.features])
+    return pa.Table.from_pylist(rows, schema=schema)
+
+
 def check_export(model_dir: str | Path, dataset: DatasetSpec) -> None:
-    """Load the export as the evaluator does and predict two rows (one with every value
-    missing); TandemError unless that gives finite probabilities over the classes summing to 1
-    (or, for regression, two finite predictions)."""
-    rows = [
-        {f.name: 0.0 if f.type == "numeric" else (f.values or [""])[0] for f in dataset.features},
-        {f.name: None for f in dataset.features},
-    ]
-    schema = pa.schema(
-        [(f.name, pa.float64() if f.type == "numeric" else pa.string()) for f in dataset.features]
-    )
-    outputs = load_predictor(Path(model_dir), TENSORFLOW.name).predict(
-        pa.Table.from_pylist(rows, schema=schema)
-    )
+    """Load the export as the evaluator does and predict two rows (`_check_rows`); TandemError
+    unless that gives finite probabilities over the classes summing to 1 (or, for regression,
+    two finite predictions)."""
+    rows = _check_rows(dataset)
+    outputs = load_predictor(Path(model_dir), TENSORFLOW.name).predict(rows)
     if dataset.task == "regression":
-        expected, sums_to_one = (len(rows),), True
+        expected, sums_to_one = (rows.num_rows,), True
     else:
-        expected = (len(rows), len(dataset.classes))
+        expected = (rows.num_rows, len(dataset.classes))
         sums_to_one = np.allclose(outputs.sum(axis=-1), 1.0, atol=1e-4)
     if outputs.shape != expected or not np.isfinite(outputs).all() or not sums_to_one:
         what = "predictions" if dataset.task == "regression" else "probabilities summing to 1"

@@ -20,19 +20,24 @@ from typing import Any
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from components.spec import DatasetSpec
+from components.spec import DatasetSpec, Feature
 from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """TFX Transform's entry point; custom_config = config.transform_config(spec).
 
-    Returns {"inputs": float32 [batch, n_inputs], "label": int64 [batch]} (the label only when
+    Returns {"inputs": float32 [batch, n_inputs] (an array feature: float32 [batch, *shape]),
+    "label": int64 [batch]} (the label only when
     the raw label is among the inputs; -1 for a label outside the spec's classes), or for
     regression a float32 [batch] label (NaN when absent).
     """
     dataset = dataset_from_config(custom_config)
-    outputs = {INPUTS: assemble(feature_columns(inputs, dataset))}
+    if dataset.input_kind == "array":
+        network_input = array_input(inputs[dataset.tensor_feature.name], dataset.tensor_feature)
+    else:
+        network_input = assemble(feature_columns(inputs, dataset))
+    outputs = {INPUTS: network_input}
     if dataset.label in inputs:
         if dataset.task == "regression":
             label = dense_column(inputs[dataset.label], float("nan"))
@@ -60,6 +65,20 @@ def assemble(columns: dict[str, tf.Tensor]) -> tf.Tensor:
     """The columns side by side as one float32 [batch, n_inputs] matrix."""
     blocks = [column if column.shape.rank == 2 else column[:, None] for column in columns.values()]
     return tf.concat([tf.cast(block, tf.float32) for block in blocks], axis=1)
+
+
+def array_input(tensor: Any, feature: Feature) -> tf.Tensor:
+    """float32 [batch, *shape]: an array feature's values z-scored with one mean and
+    (population) variance over every value of the analysed split, as the manifest's array
+    statistics are. The raw values arrive as [batch, size] (dense, sparse or ragged)."""
+    size = feature.size
+    if isinstance(tensor, tf.SparseTensor):
+        tensor = tf.sparse.to_dense(tf.sparse.reshape(tensor, [-1, size]))
+    elif isinstance(tensor, tf.RaggedTensor):
+        tensor = tensor.to_tensor(shape=[None, size])
+    values = tf.reshape(tf.cast(tensor, tf.float64), [-1, size])
+    scaled = tft.scale_to_z_score(values, elementwise=False)
+    return tf.cast(tf.reshape(scaled, [-1, *feature.shape]), tf.float32)
 
 
 def dense_column(tensor: Any, default: Any) -> tf.Tensor:

@@ -1,10 +1,10 @@
 """The snapshot's train and eval splits as encoded tensors, sharded per process.
 
 Rows are encoded with the manifest's train statistics (`components.common.features`), the same
-input the TensorFlow side sees. Each loader has an explicit DistributedSampler (also with one
-process) seeded with the run's seed; the training loop sets its epoch, so the shuffle order is a
-function of (seed, epoch) and a run resumed at epoch N sees the order an uninterrupted run would
-have.
+input the TensorFlow side sees: a float32 matrix, an array feature's tensor or token ids. Each
+loader has an explicit DistributedSampler (also with one process) seeded with the run's seed;
+the training loop sets its epoch, so the shuffle order is a function of (seed, epoch) and a run
+resumed at epoch N sees the order an uninterrupted run would have.
 With N processes the sampler pads a split to a multiple of N by repeating a few rows (at most
 N - 1), so the per-epoch validation metrics can count those rows twice.
 
@@ -28,7 +28,7 @@ from torch.utils.data import (
     default_convert,
 )
 
-from components.common.features import encode
+from components.common.features import network_inputs
 from components.common.targets import training_targets
 from components.torch_trainer.batching import per_process_batch
 
@@ -43,7 +43,7 @@ class BatchedTensorDataset(TensorDataset):
 
 def split_dataset(snapshot_dir: Path, split: str, manifest: dict) -> BatchedTensorDataset:
     table = pq.read_table(Path(snapshot_dir) / split)
-    x = torch.from_numpy(encode(table, manifest))
+    x = torch.from_numpy(network_inputs(table, manifest, Path(snapshot_dir)))
     y = torch.from_numpy(training_targets(table, manifest))
     return BatchedTensorDataset(x, y)
 

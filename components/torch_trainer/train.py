@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.common.errors import TandemError
-from components.common.features import encode
+from components.common.features import network_inputs
 from components.common.frameworks import PYTORCH
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
 from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
@@ -324,7 +324,8 @@ def _accelerators() -> str:
 def _log_input_probe(run, snapshot_dir: Path, manifest: dict) -> None:
     """The fairness audit's evidence: test rows as this trainer encodes them."""
     rows = probe_rows(snapshot_dir, manifest)
-    run.log_dict(probe_document(rows, manifest, encode(rows, manifest)), PROBE_ARTIFACT)
+    inputs = network_inputs(rows, manifest, snapshot_dir)
+    run.log_dict(probe_document(rows, manifest, inputs), PROBE_ARTIFACT)
 
 
 def main(argv: list[str] | None = None) -> int:
