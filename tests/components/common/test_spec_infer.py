@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import gzip
 import importlib.resources
 import warnings
 import zipfile
@@ -164,13 +165,13 @@ def test_parquet_column_types(tmp_path: Path) -> None:
     ]
 
 
-def test_free_text_column_is_ignored_with_the_reason(tmp_path: Path) -> None:
+def test_short_values_with_too_many_categories_are_ignored_with_the_reason(tmp_path: Path) -> None:
     n = 60
     table = pa.table(
         {
             "row": [f"r{i}" for i in range(n)],
             "weight": [float(i) for i in range(n)],
-            "comment": [f"looked fine on day {i}" for i in range(n)],
+            "seen_on": [f"day {i}" for i in range(n)],
             "label": ["a", "b", "c"] * (n // 3),
         }
     )
@@ -179,9 +180,9 @@ def test_free_text_column_is_ignored_with_the_reason(tmp_path: Path) -> None:
     said: list[str] = []
     spec = infer_spec(data, label="label", id_column="row", explain=said.append)
 
-    assert len(said) == 2 and said[1].startswith("column 'comment' goes to ignore_columns: 60")
+    assert len(said) == 2 and said[1].startswith("column 'seen_on' goes to ignore_columns: 60")
     assert spec.dataset.id == "row"
-    assert spec.dataset.ignore_columns == ["comment"]
+    assert spec.dataset.ignore_columns == ["seen_on"]
     assert [f.name for f in spec.dataset.features] == ["weight"]
 
 
@@ -306,3 +307,194 @@ def test_an_archive_member_round_trips_through_a_spec(tmp_path: Path) -> None:
     assert spec.name == "penguins"
     assert spec.dataset.source == f"{archive}#data/penguins.csv"
     assert load_spec(spec_file).source_files() == [DataFile(archive, "data/penguins.csv")]
+
+
+def _reviews(n: int, words: int) -> list[str]:
+    """`n` distinct texts of `words` words each; every lower-case word occurs exactly twice
+    (the second half repeats the first in upper case)."""
+    half = n // 2
+    texts = [
+        " ".join(f"w{(i * words + k) % (half * words)}" for k in range(words)) for i in range(half)
+    ]
+    return texts + [text.upper() for text in texts]
+
+
+def _text_table(n: int, words: int) -> pa.Table:
+    return pa.table(
+        {
+            "review": _reviews(n, words),
+            "stars": [float(i % 5) for i in range(n)],
+            "genre": ["drama", "comedy"] * (n // 2),
+            "label": ["good", "bad"] * (n // 2),
+        }
+    )
+
+
+@pytest.mark.parametrize(
+    ("rows", "words", "max_length", "vocabulary_size"),
+    [
+        # 10 words x 1.3 = 13, up to 16; 40 x 10 = 400 words seen twice, up to 1,000.
+        (80, 10, 16, 1000),
+        # 5 x 1.3 = 6.5, up to 8; 2,000 x 5 = 10,000 words seen twice, capped at 8,000.
+        (4000, 5, 8, 8000),
+        # 500 x 1.3 = 650, capped at 512.
+        (40, 500, 512, 8000),
+    ],
+)
+def test_a_text_column_is_the_only_feature_and_a_transformer_reads_it(
+    tmp_path: Path, rows: int, words: int, max_length: int, vocabulary_size: int
+) -> None:
+    data = _write(_text_table(rows, words), tmp_path / "reviews.csv")
+    said: list[str] = []
+
+    spec = infer_spec(data, label="label", explain=said.append)
+
+    [review] = spec.dataset.features
+    assert (review.name, review.type, review.required) == ("review", "text", True)
+    assert (review.max_length, review.vocabulary_size) == (max_length, vocabulary_size)
+    assert spec.dataset.ignore_columns == ["stars", "genre"]
+    assert spec.training.model.family == "transformer"
+    assert said[1].startswith(
+        f"column 'review' is a text feature: its values run to {words} words at the median and "
+        f"100% of them are distinct (free text); max_length {max_length} "
+    )
+    assert said[2:] == [
+        "family: transformer — it reads the text feature 'review'",
+        *(
+            f"column '{column}' goes to ignore_columns: the text feature 'review' is the "
+            "model's only input (text and array features are not combined with other features)"
+            for column in ("stars", "genre")
+        ),
+    ]
+    loaded = load_spec(_write_spec(spec, tmp_path))
+    assert loaded.spec == spec
+    assert loaded.spec.dataset.input_kind == "text"
+
+
+@pytest.mark.parametrize(
+    ("values", "kind"),
+    [
+        # Long but one word each: ids or hashes, not text.
+        ([f"3f2b9c1e-{i:04d}-4c7a-9d2e-8b1f0a6c5d4e" for i in range(60)], None),
+        # Several words, but a few values repeated: categories.
+        (["fits well and looks good", "too small for me"] * 30, "categorical"),
+    ],
+    ids=["long-single-words", "repeated-phrases"],
+)
+def test_long_ids_and_repeated_phrases_are_not_text(
+    tmp_path: Path, values: list[str], kind: str | None
+) -> None:
+    table = pa.table({"x": range(60), "note": values, "label": ["a", "b"] * 30})
+    spec = infer_spec(_write(table, tmp_path / "notes.csv"), label="label")
+
+    if kind is None:
+        assert "note" in spec.dataset.ignore_columns
+    else:
+        assert _features(spec)["note"].type == kind
+    assert spec.training.model.family == "mlp"
+
+
+def _pixels(rows: int, count: int) -> list[list[int]]:
+    return [[(row * 31 + pixel * 7) % 256 for pixel in range(count)] for row in range(rows)]
+
+
+def test_numbered_pixel_columns_make_an_image_read_by_a_cnn(tmp_path: Path) -> None:
+    rows = 30
+    pixels = _pixels(rows, 784)
+    columns = {f"pixel_{i}": [row[i] for row in pixels] for i in range(784)}
+    table = pa.table(
+        {"label": [str(i % 3) for i in range(rows)], **columns, "scanner": ["a", "b"] * 15}
+    )
+    said: list[str] = []
+
+    spec = infer_spec(_write(table, tmp_path / "digits.csv"), label="label", explain=said.append)
+
+    [image] = spec.dataset.features
+    assert (image.name, image.type, image.shape, image.columns) == (
+        "pixel",
+        "array",
+        [28, 28, 1],
+        "pixel_*",
+    )
+    assert spec.dataset.header is True
+    assert spec.dataset.ignore_columns == ["scanner"]
+    assert spec.training.model.family == "cnn"
+    assert spec.training.model.params.channels == [16, 32, 64]
+    assert said[1:] == [
+        "columns pixel_0..pixel_783 (784 numbered numeric columns) make the array feature "
+        "'pixel' with shape [28, 28, 1], read as a 28x28 image",
+        "family: cnn with channels [16, 32, 64] — it reads the array feature 'pixel' (one "
+        "convolution block per halving of its side, 28, while that stays at least 3)",
+        "column 'scanner' goes to ignore_columns: the array feature 'pixel' is the model's only "
+        "input (text and array features are not combined with other features)",
+    ]
+    loaded = load_spec(_write_spec(spec, tmp_path))
+    assert loaded.spec == spec
+    assert loaded.spec.dataset.input_kind == "array"
+
+
+def test_a_csv_without_a_header_is_read_as_f0_to_fn(tmp_path: Path) -> None:
+    rows = 20
+    data = tmp_path / "digits.csv"
+    data.write_text(
+        "".join(
+            ",".join(map(str, [*row, i % 10])) + "\n" for i, row in enumerate(_pixels(rows, 784))
+        )
+    )
+    said: list[str] = []
+
+    spec = infer_spec(data, label="f784", explain=said.append)
+
+    dataset = spec.dataset
+    assert dataset.header is False
+    assert (dataset.label, dataset.classes) == ("f784", [str(d) for d in range(10)])
+    [image] = dataset.features
+    assert (image.name, image.shape, image.columns) == ("pixels", [28, 28, 1], "f*")
+    assert dataset.ignore_columns == []
+    assert said[0] == (
+        "header: false — the first row (0, 7, 14, ...) holds only numbers, so it is data, not "
+        "column names; the columns are named f0..f784"
+    )
+    loaded = load_spec(_write_spec(spec, tmp_path))
+    assert loaded.spec.dataset.header is False
+    assert loaded.spec.dataset.tensor_feature.size == 784
+
+
+def test_a_series_lists_its_columns_when_the_glob_would_take_another(tmp_path: Path) -> None:
+    rows = 12
+    steps = {f"t{i}": [float(row + i) for row in range(rows)] for i in range(1, 21)}
+    table = pa.table({**steps, "type": ["x", "y"] * (rows // 2), "label": ["a", "b", "c"] * 4})
+
+    spec = infer_spec(_write(table, tmp_path / "series.parquet"), label="label")
+
+    [series] = spec.dataset.features
+    # t* would also take "type": the 20 steps are listed in their numbered order.
+    assert (series.name, series.shape, series.columns) == ("series", [20, 1], list(steps))
+    assert spec.dataset.ignore_columns == ["type"]
+    assert spec.training.model.params.channels == [16, 32]  # 20 → 10 → 5, then 2 is below 3
+    load_spec(_write_spec(spec, tmp_path))
+
+
+def test_fewer_numbered_columns_stay_numeric_features(tmp_path: Path) -> None:
+    table = pa.table({**{f"x{i}": [float(i)] * 6 for i in range(15)}, "label": ["a", "b"] * 3})
+
+    spec = infer_spec(_write(table, tmp_path / "narrow.csv"), label="label")
+
+    assert [f.type for f in spec.dataset.features] == ["numeric"] * 15
+    assert spec.training.model.family == "mlp"
+
+
+def test_a_header_of_pandas_column_numbers_is_a_header(tmp_path: Path) -> None:
+    table = pa.table({"0": [1.5, 2.5, 3.5, 4.5], "1": [1, 2, 3, 4], "2": ["a", "b", "a", "b"]})
+
+    spec = infer_spec(_write(table, tmp_path / "frame.csv"), label="2")
+
+    assert spec.dataset.header is True
+    assert [f.name for f in spec.dataset.features] == ["0", "1"]
+
+
+def test_a_compressed_csv_is_named_without_its_suffixes(tmp_path: Path) -> None:
+    data = tmp_path / "Penguin Notes.csv.gz"
+    data.write_bytes(gzip.compress(PENGUINS.read_bytes()))
+
+    assert infer_spec(data, label="species").name == "penguin-notes"

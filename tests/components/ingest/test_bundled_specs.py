@@ -47,5 +47,7 @@ def test_every_bundled_spec_is_valid():
         "diamonds": "regression",
         "flights": "regression",
         "health-insurance": "classification",
+        "mnist_5k": "classification",
         "penguins": "classification",
+        "rotten_tomatoes": "classification",
     }
