@@ -18,12 +18,24 @@ SUMMARY_FILE = "_summary.json"
 OUTPUT_DIRS = (*SPLITS, QUARANTINE)
 
 
+FEATURE_TYPES = {
+    "numeric": pa.float64(),
+    "categorical": pa.string(),
+    "text": pa.string(),
+    "array": pa.list_(pa.float32()),
+}
+"""A feature's column type in the snapshot; an array's values are row-major, channels last."""
+
+
 def snapshot_schema(dataset: DatasetSpec) -> pa.Schema:
     id_field = pa.field(dataset.id or SYNTHETIC_ID, pa.string(), nullable=False)
     label_type = pa.float64() if dataset.task == "regression" else pa.string()
     label = pa.field(dataset.label, label_type, nullable=False)
+    # Validation quarantines every row without its text or array: those columns hold no nulls.
     features = [
-        pa.field(f.name, pa.float64() if f.type == "numeric" else pa.string(), not f.required)
+        pa.field(
+            f.name, FEATURE_TYPES[f.type], f.type in ("numeric", "categorical") and not f.required
+        )
         for f in dataset.features
     ]
     return pa.schema([id_field, label, *features])

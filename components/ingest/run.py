@@ -38,7 +38,8 @@ from components.ingest.snapshot import (
 from components.ingest.sources import SourceFile, check_columns, inspect_source
 from components.ingest.split import SPLITS
 from components.ingest.statistics import finalize_statistics
-from components.spec import LoadedSpec
+from components.ingest.text_tokenizer import train_text_tokenizer
+from components.spec import DatasetSpec, LoadedSpec
 
 # Beam's DirectRunner first tries the Prism runner, which downloads a binary; the FnApiRunner is
 # the same local engine without that step. in_memory was the fastest mode at penguins size.
@@ -164,6 +165,18 @@ def _check_splits_not_empty(counts: dict) -> None:
         )
 
 
+def _train_tokenizers(
+    dataset: DatasetSpec, staging: Path, report: Callable[[str], None]
+) -> dict[str, dict]:
+    """statistics["text"]: the text feature's tokenizer, trained on the staged train split and
+    saved beside it (published with the rows)."""
+    if dataset.input_kind != "text":
+        return {}
+    report("training the tokenizer on the train split")
+    feature = dataset.tensor_feature
+    return {feature.name: train_text_tokenizer(feature, staging)}
+
+
 def _manifest(
     loaded: LoadedSpec,
     snapshot_fingerprint: str,
@@ -173,6 +186,7 @@ def _manifest(
     summary: dict,
     staging: Path,
     flags: list[str],
+    text_statistics: dict,
 ) -> dict:
     dataset = loaded.spec.dataset
     schema = snapshot_schema(dataset)
@@ -205,7 +219,10 @@ def _manifest(
             }
             for f in schema
         ],
-        "statistics": finalize_statistics(summary["train_statistics"], dataset),
+        "statistics": {
+            **finalize_statistics(summary["train_statistics"], dataset),
+            "text": text_statistics,
+        },
         "files": {
             name: sorted(str(p.relative_to(staging)) for p in (staging / name).glob("*.parquet"))
             for name in OUTPUT_DIRS
@@ -240,7 +257,10 @@ def run_ingest(
     output_dir = Path(output_dir).resolve()
     dataset = loaded.spec.dataset
     files = loaded.source_files()
-    sources = [inspect_source(i, file, loaded.data_format(file)) for i, file in enumerate(files)]
+    sources = [
+        inspect_source(i, file, loaded.data_format(file), dataset.header)
+        for i, file in enumerate(files)
+    ]
     for source in sources:
         check_columns(source, dataset, loaded.path)
 
@@ -268,8 +288,19 @@ def run_ingest(
                 raise _reject_all(counts, summary, staging, rejected)
             _check_splits_not_empty(counts)
             (staging / SUMMARY_FILE).unlink()
+            tokenizer_started = time.perf_counter()
+            text_statistics = _train_tokenizers(dataset, staging, report)
+            timings["tokenizer_s"] = time.perf_counter() - tokenizer_started
             manifest = _manifest(
-                loaded, snapshot_fingerprint, sources, digests, counts, summary, staging, flags
+                loaded,
+                snapshot_fingerprint,
+                sources,
+                digests,
+                counts,
+                summary,
+                staging,
+                flags,
+                text_statistics,
             )
             if not publish(staging, final, manifest):
                 cache_hit = True

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import importlib.metadata
 import json
 import os
 import shutil
@@ -19,7 +20,13 @@ from components.common.errors import TandemError
 from components.spec import DatasetSpec
 from components.spec.data_files import DataFile, open_bytes
 
-FORMAT_VERSION = 2  # 2: the manifest says the task; a regression label is float64
+# 2: the manifest says the task; a regression label is float64. 3: text and array features
+# (a tokenizer in the snapshot, `text` and `array` statistics).
+FORMAT_VERSION = 3
+# Bump when ingest trains or saves a text feature's tokenizer differently (in
+# components.common.text_tokens or components.ingest.text_tokenizer): a cached snapshot's
+# tokenizer would no longer be the one this code trains.
+TOKENIZER_FORMAT = 1
 MANIFEST = "manifest.json"
 SNAPSHOTS_DIR = "snapshots"
 _TEMP_PREFIX = ".tmp-"
@@ -41,13 +48,18 @@ def fingerprint(file_digests: list[str], dataset: DatasetSpec) -> str:
     """Content hash of the input files (in order) and of the dataset spec, without its location.
 
     Moving or renaming the data keeps the fingerprint; changing a byte, a feature, a category, a
-    split ratio or the seed changes it. FORMAT_VERSION changes when ingest's output changes.
+    split ratio or the seed changes it. FORMAT_VERSION changes when ingest's output changes. A
+    text dataset's snapshot holds a tokenizer, so the tokenizers library's version and
+    TOKENIZER_FORMAT key it too (its vocabulary size and length are dataset settings already).
     """
     settings = dataset.model_dump(mode="json", exclude={"source"})
-    payload = json.dumps(
-        {"format_version": FORMAT_VERSION, "files": file_digests, "dataset": settings},
-        sort_keys=True,
-    )
+    identity = {"format_version": FORMAT_VERSION, "files": file_digests, "dataset": settings}
+    if dataset.input_kind == "text":
+        identity["tokenizer"] = {
+            "format": TOKENIZER_FORMAT,
+            "tokenizers": importlib.metadata.version("tokenizers"),
+        }
+    payload = json.dumps(identity, sort_keys=True)
     return hashlib.sha256(payload.encode()).hexdigest()
 
 

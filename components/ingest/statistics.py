@@ -3,7 +3,10 @@
 Both trainers normalise with these numbers: numeric features by mean and the population standard
 deviation (ddof=0, as tf.Transform's `scale_to_z_score`), categorical features one-hot over the
 spec's category list (the vocabulary, in spec order; counts are for reading), and a regression
-label the same way as a numeric feature (both train on the standardised target).
+label the same way as a numeric feature (both train on the standardised target). An array feature
+gets one set of moments over every value of the train split (the network reads (x - mean) / std);
+a text feature's statistics come from its tokenizer, trained after the Beam run
+(`components.ingest.text_tokenizer`).
 """
 
 from __future__ import annotations
@@ -21,12 +24,21 @@ Partial = dict[str, dict[str, Any]]
 
 
 def _moments(column: pa.ChunkedArray) -> dict[str, Any]:
-    values = column.drop_null().to_numpy()
+    return _moments_of(column.drop_null().to_numpy(), column.null_count)
+
+
+def _array_moments(column: pa.ChunkedArray) -> dict[str, Any]:
+    """Moments over every value of every row (in float64); `missing` counts rows."""
+    values = pc.list_flatten(column).to_numpy(zero_copy_only=False).astype(np.float64)
+    return _moments_of(values, column.null_count)
+
+
+def _moments_of(values: np.ndarray, missing: int) -> dict[str, Any]:
     count = len(values)
     mean = float(values.mean()) if count else 0.0
     return {
         "count": count,
-        "missing": column.null_count,
+        "missing": missing,
         "mean": mean,
         "m2": float(((values - mean) ** 2).sum()) if count else 0.0,
         "min": float(values.min()) if count else math.inf,
@@ -35,14 +47,16 @@ def _moments(column: pa.ChunkedArray) -> dict[str, Any]:
 
 
 def partial_statistics(table: pa.Table, dataset: DatasetSpec) -> Partial:
-    """Mergeable moments (count, mean, M2, min, max) of the numeric features (and of a regression
-    label) and category counts of one batch."""
+    """Mergeable moments (count, mean, M2, min, max) of the numeric and array features (and of a
+    regression label) and category counts of one batch."""
     partial: Partial = {}
     for feature in dataset.features:
         column = table.column(feature.name)
         if feature.type == "numeric":
             partial[feature.name] = _moments(column)
-        else:
+        elif feature.type == "array":
+            partial[feature.name] = _array_moments(column)
+        elif feature.type == "categorical":
             counts = pc.value_counts(column.drop_null())
             partial[feature.name] = {
                 "missing": column.null_count,
@@ -94,21 +108,31 @@ def _summary(stats: dict[str, Any] | None) -> dict[str, Any]:
 
 def finalize_statistics(partial: Partial, dataset: DatasetSpec) -> dict[str, dict[str, Any]]:
     """The manifest's `statistics`: what each trainer needs to normalise its inputs (and, for
-    regression, its target: `label`)."""
+    regression, its target: `label`). `text` stays empty here: see the module's docstring."""
     numeric: dict[str, Any] = {}
     categorical: dict[str, Any] = {}
+    array: dict[str, Any] = {}
     for feature in dataset.features:
         stats = partial.get(feature.name)
         if feature.type == "numeric":
             numeric[feature.name] = _summary(stats)
-        else:
+        elif feature.type == "array":
+            array[feature.name] = {"shape": list(feature.shape), **_summary(stats)}
+        elif feature.type == "categorical":
             counts = stats["counts"] if stats else {}
             categorical[feature.name] = {
                 "vocabulary": list(feature.values or []),
                 "counts": {value: counts.get(value, 0) for value in feature.values or []},
                 "missing": stats["missing"] if stats else 0,
             }
-    statistics = {"split": "train", "std_ddof": 0, "numeric": numeric, "categorical": categorical}
+    statistics = {
+        "split": "train",
+        "std_ddof": 0,
+        "numeric": numeric,
+        "categorical": categorical,
+        "text": {},
+        "array": array,
+    }
     if dataset.task == "regression":
         statistics["label"] = _summary(partial.get(dataset.label))
     return statistics

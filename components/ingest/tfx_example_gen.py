@@ -12,7 +12,8 @@ large_binary, as a tf.Example would hold them), row order and file names kept.
 
 A present value stays what it is: [0.0], [0], [false → 0], [""]; only a null is missing (a null
 list, as an absent tf.Example feature decodes). TFX's own Parquet-to-tf.Example executor dropped
-every falsy value (tensorflow/tfx#6407).
+every falsy value (tensorflow/tfx#6407). An array feature's list column becomes the float list of
+its values, as a tf.Example holds a fixed-length float feature.
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ from tfx.types import artifact_utils, standard_component_specs
 from tfx.utils import proto_utils
 
 from components.common.errors import TandemError
+from components.ingest.array_columns import is_list_type
 
 PAYLOAD_FORMAT = example_gen_pb2.PayloadFormat.FORMAT_PARQUET
 FILE_FORMAT = example_gen_pb2.FileFormat.FILE_FORMAT_PARQUET
@@ -55,10 +57,25 @@ def _feature_values(name: str, column: pa.Array) -> pa.Array:
     )
 
 
+def _float_lists(name: str, column: pa.Array) -> pa.Array:
+    """A list column (an array feature) as the float lists of its values."""
+    kind = column.type.value_type
+    if not (pa.types.is_floating(kind) or pa.types.is_integer(kind)):
+        raise TandemError(
+            f"snapshot column {name!r} has type {column.type}, which TFX examples cannot hold: "
+            "ingest writes lists of float32 only"
+        )
+    return pc.cast(column, pa.large_list(pa.float32()))
+
+
 def as_feature_lists(batch: pa.RecordBatch) -> pa.RecordBatch:
-    """Each column as a large_list column: [value] for a present value, a null list for a null."""
+    """Each column as a large_list column: [value] for a present value, a null list for a null;
+    a list column keeps its values."""
     lists = []
     for name, column in zip(batch.schema.names, batch.columns, strict=True):
+        if is_list_type(column.type):
+            lists.append(_float_lists(name, column))
+            continue
         values = _feature_values(name, column)
         present = pc.is_valid(values)
         offsets = np.concatenate([[0], np.cumsum(present.to_numpy(zero_copy_only=False))])

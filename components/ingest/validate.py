@@ -3,6 +3,8 @@
 Every check is a vectorised pyarrow/numpy operation over the batch; no Python loop per row. A row
 gets the *first* failing check as its reason, written as `<kind>:<column>` so reasons can be
 counted (e.g. `missing_value:sex`, `not_a_number:bill_length_mm`, `unknown_category:island`).
+A text or array feature is always required (a row without it has no input); the reasons of an
+array name the feature, never one of the columns its values come from.
 """
 
 from __future__ import annotations
@@ -13,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from components.spec import DatasetSpec
+from components.ingest.array_columns import is_list_type, value_columns
+from components.spec import DatasetSpec, Feature
 
 SOURCE_FILE = "_source_file"
 SOURCE_ROW = "_source_row"
@@ -144,6 +147,104 @@ def _numbers(
     return values
 
 
+def _text(raw: pa.Array, name: str, reasons: _Reasons, missing: pa.Array) -> pa.Array:
+    """A text feature's strings as they are; missing or blank text is quarantined."""
+    text = _as_text(raw, missing)
+    reasons.flag(pc.is_null(text), f"missing_value:{name}")
+    reasons.flag(pc.equal(pc.utf8_trim_whitespace(text), ""), f"empty_text:{name}")
+    return text
+
+
+def _list_array(values: np.ndarray, offsets: np.ndarray, mask: pa.Array | None = None) -> pa.Array:
+    """list<float32> rows from flat float32 values and row offsets."""
+    return pa.ListArray.from_arrays(
+        pa.array(offsets, pa.int32()), pa.array(values, pa.float32()), mask=mask
+    )
+
+
+def _rows_with(rows: np.ndarray, num_rows: int) -> np.ndarray:
+    """A row mask from the row numbers of flagged values (a row may appear many times)."""
+    return np.bincount(rows, minlength=num_rows) > 0
+
+
+def _array_from_columns(
+    table: pa.Table,
+    feature: Feature,
+    columns: list[str],
+    reasons: _Reasons,
+    missing: pa.Array,
+    numeric_token: bool,
+) -> pa.Array:
+    """An array feature's cells, each parsed like a numeric feature's, as one list<float32> value
+    per row (row-major: the cells in `columns` order)."""
+    num_rows = table.num_rows
+    matrix = np.empty((num_rows, len(columns)), dtype=np.float32)
+    not_a_number = np.zeros(num_rows, dtype=bool)
+    absent = np.zeros(num_rows, dtype=bool)
+    # A number beyond float32's range becomes inf, and so non_finite.
+    with np.errstate(over="ignore"):
+        for index, name in enumerate(columns):
+            raw = table.column(name).chunk(0)
+            values, unparsed = _parse_numeric(raw, missing, numeric_token)
+            not_a_number |= unparsed
+            absent |= _to_numpy_mask(pc.is_null(values))
+            matrix[:, index] = values.to_numpy(zero_copy_only=False)
+    reasons.flag(not_a_number, f"not_a_number:{feature.name}")
+    reasons.flag(absent, f"missing_value:{feature.name}")
+    reasons.flag(~np.isfinite(matrix).all(axis=1), f"non_finite:{feature.name}")
+    offsets = np.arange(num_rows + 1) * len(columns)
+    return _list_array(matrix.reshape(-1), offsets)
+
+
+def _array_from_list(raw: pa.Array, feature: Feature, reasons: _Reasons) -> pa.Array:
+    """An array feature read from a list column, as list<float32>: a missing list, one of
+    another length than the shape's, a missing or non-finite value each quarantine the row."""
+    name = feature.name
+    num_rows = len(raw)
+    lengths = pc.list_value_length(raw)
+    reasons.flag(pc.is_null(raw), f"missing_value:{name}")
+    reasons.flag(pc.not_equal(lengths, feature.size), f"wrong_length:{name}")
+    present_lengths = pc.fill_null(lengths, 0).to_numpy()
+    flat = pc.list_flatten(raw)
+    row_of_value = np.repeat(np.arange(num_rows), present_lengths)
+    with np.errstate(over="ignore"):
+        values = pc.cast(flat, pa.float64()).to_numpy(zero_copy_only=False).astype(np.float32)
+    null_value = _to_numpy_mask(pc.is_null(flat))
+    reasons.flag(_rows_with(row_of_value[null_value], num_rows), f"missing_value:{name}")
+    non_finite = ~np.isfinite(values) & ~null_value
+    reasons.flag(_rows_with(row_of_value[non_finite], num_rows), f"non_finite:{name}")
+    offsets = np.concatenate([[0], np.cumsum(present_lengths)])
+    return _list_array(values, offsets, mask=pc.is_null(raw))
+
+
+def _feature_values(
+    table: pa.Table,
+    feature: Feature,
+    dataset: DatasetSpec,
+    reasons: _Reasons,
+    missing: pa.Array,
+    numeric_token: bool,
+) -> pa.Array:
+    """One feature's typed values for every row of the batch, its bad cells flagged."""
+    if feature.type == "array" and feature.columns is not None:
+        columns = value_columns(feature, dataset, table.column_names)
+        return _array_from_columns(table, feature, columns, reasons, missing, numeric_token)
+    raw = table.column(feature.name).chunk(0)
+    if feature.type == "array":
+        return _array_from_list(raw, feature, reasons)
+    if feature.type == "text":
+        return _text(raw, feature.name, reasons, missing)
+    if feature.type == "numeric":
+        return _numbers(raw, feature.name, feature.required, reasons, missing, numeric_token)
+    values = _as_text(raw, missing)
+    if feature.required:
+        reasons.flag(pc.is_null(values), f"missing_value:{feature.name}")
+    allowed = pa.array(feature.values, type=pa.string())
+    unknown = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed)))
+    reasons.flag(unknown, f"unknown_category:{feature.name}")
+    return values
+
+
 def validate_batch(
     batch: pa.RecordBatch | pa.Table,
     dataset: DatasetSpec,
@@ -187,17 +288,9 @@ def validate_batch(
         columns[dataset.label] = label
 
     for feature in dataset.features:
-        raw = table.column(feature.name).chunk(0)
-        if feature.type == "numeric":
-            values = _numbers(raw, feature.name, feature.required, reasons, missing, numeric_token)
-        else:
-            values = _as_text(raw, missing)
-            if feature.required:
-                reasons.flag(pc.is_null(values), f"missing_value:{feature.name}")
-            allowed = pa.array(feature.values, type=pa.string())
-            unknown = pc.and_(pc.is_valid(values), pc.invert(pc.is_in(values, value_set=allowed)))
-            reasons.flag(unknown, f"unknown_category:{feature.name}")
-        columns[feature.name] = values
+        columns[feature.name] = _feature_values(
+            table, feature, dataset, reasons, missing, numeric_token
+        )
 
     typed = pa.table(columns)
     if dataset.id is None:
@@ -213,12 +306,20 @@ def validate_batch(
     return ValidatedBatch(typed=typed, accepted=~reasons.bad, quarantine=quarantine)
 
 
+def _original_text(column: pa.ChunkedArray) -> pa.ChunkedArray:
+    """A column's values as text; a list as `[1.0, 2.5]`."""
+    if is_list_type(column.type):
+        joined = pc.binary_join(pc.cast(column, pa.list_(pa.string())), ", ")
+        return pc.binary_join_element_wise("[", joined, "]", "")
+    return pc.cast(column, pa.string())
+
+
 def _quarantine_rows(
     table: pa.Table, rows: np.ndarray, reasons: pa.Array, source_file: str, first_row: int
 ) -> pa.Table:
     """The original values of `rows` as text, with where they came from and why they are out."""
     taken = table.take(rows)
-    out = pa.table({name: pc.cast(taken.column(name), pa.string()) for name in taken.column_names})
+    out = pa.table({name: _original_text(taken.column(name)) for name in taken.column_names})
     out = out.append_column(SOURCE_FILE, pa.array([source_file] * len(rows), type=pa.string()))
     out = out.append_column(SOURCE_ROW, pa.array(rows + first_row, type=pa.int64()))
     return out.append_column(REASON, reasons)

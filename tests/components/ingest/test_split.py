@@ -63,3 +63,22 @@ def test_ratios_are_respected_and_the_seed_redraws():
         table, _dataset(id="key", seed=43, split={"train": 0.6, "eval": 0.3, "test": 0.1})
     )
     assert (split != reseeded).mean() > 0.3
+
+
+def test_without_id_an_array_row_keys_by_its_values_in_order():
+    """Each row's split comes from its own values alone (not its batch), with its ratios kept."""
+    rng = np.random.default_rng(3)
+    values = rng.integers(0, 4, size=(4000, 6)).astype(np.float32)
+    dataset = _dataset(features=[{"name": "x", "type": "array", "shape": [6]}])
+
+    def split_of(rows: np.ndarray) -> np.ndarray:
+        lists = pa.ListArray.from_arrays(pa.array(np.arange(len(rows) + 1) * 6), rows.ravel())
+        return split_of_rows(pa.table({"kind": ["a"] * len(rows), "x": lists}), dataset)
+
+    split = split_of(values)
+    order = rng.permutation(len(values))
+    assert (split_of(values[order]) == split[order]).all()
+    shares = np.bincount(split, minlength=3) / len(split)
+    assert np.allclose(shares, [0.7, 0.15, 0.15], atol=0.03)
+    reversed_rows = split_of(values[:, ::-1])
+    assert (reversed_rows != split).mean() > 0.3
