@@ -8,6 +8,7 @@ build its components.
 from __future__ import annotations
 
 import json
+from pathlib import Path
 from typing import Any
 
 from components.common.custom_models import module_digest
@@ -28,9 +29,15 @@ INPUTS = "inputs"
 LABEL = "label"
 
 
-def transform_config(spec: Spec) -> dict[str, Any]:
-    """custom_config for TFX's Transform: {"dataset": <the spec's dataset section>}."""
-    return {DATASET_KEY: spec.dataset.model_dump(mode="json")}
+def transform_config(spec: Spec, snapshot_dir: str | None = None) -> dict[str, Any]:
+    """custom_config for TFX's Transform: {"dataset": <the spec's dataset section>}, and for a
+    text feature the snapshot directory, whose tokenizer vocabulary the graph embeds."""
+    config: dict[str, Any] = {DATASET_KEY: spec.dataset.model_dump(mode="json")}
+    if spec.dataset.input_kind == "text":
+        if snapshot_dir is None:
+            raise ValueError("a text dataset's transform needs the snapshot (its tokenizer)")
+        config[SNAPSHOT_KEY] = str(snapshot_dir)
+    return config
 
 
 def trainer_config(
@@ -104,6 +111,14 @@ def spec_from_config(custom_config: dict[str, Any] | str | None) -> Spec:
             "build it with components.tf_trainer.config.trainer_config(spec, ...)"
         )
     return Spec.model_validate(_as_dict(config[SPEC_KEY], SPEC_KEY))
+
+
+def snapshot_from_config(custom_config: dict[str, Any] | str | None) -> Path:
+    """The snapshot directory custom_config names (a text dataset's Transform, the Trainer)."""
+    config = _as_dict(custom_config or {}, "custom_config")
+    if SNAPSHOT_KEY not in config:
+        raise ValueError(f"custom_config needs '{SNAPSHOT_KEY}', the ingest snapshot directory")
+    return Path(config[SNAPSHOT_KEY])
 
 
 def seed_from_config(custom_config: dict[str, Any], spec: Spec) -> int:

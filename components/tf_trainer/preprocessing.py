@@ -15,19 +15,22 @@ of the analyzers and encodes as 0, the mean; a missing category ("" or absent) a
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from components.ingest.snapshot import require_manifest
 from components.spec import DatasetSpec, Feature
-from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config
+from components.tf_trainer.config import INPUTS, LABEL, dataset_from_config, snapshot_from_config
 
 
 def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> dict[str, Any]:
     """TFX Transform's entry point; custom_config = config.transform_config(spec).
 
-    Returns {"inputs": float32 [batch, n_inputs] (an array feature: float32 [batch, *shape]),
+    Returns {"inputs": float32 [batch, n_inputs] (an array feature: float32 [batch, *shape]; a
+    text feature: int64 token ids [batch, max_length]),
     "label": int64 [batch]} (the label only when
     the raw label is among the inputs; -1 for a label outside the spec's classes), or for
     regression a float32 [batch] label (NaN when absent).
@@ -35,6 +38,10 @@ def preprocessing_fn(inputs: dict[str, Any], custom_config: dict[str, Any]) -> d
     dataset = dataset_from_config(custom_config)
     if dataset.input_kind == "array":
         network_input = array_input(inputs[dataset.tensor_feature.name], dataset.tensor_feature)
+    elif dataset.input_kind == "text":
+        feature = dataset.tensor_feature
+        snapshot_dir = snapshot_from_config(custom_config)
+        network_input = text_input(inputs[feature.name], feature.name, snapshot_dir)
     else:
         network_input = assemble(feature_columns(inputs, dataset))
     outputs = {INPUTS: network_input}
@@ -79,6 +86,17 @@ def array_input(tensor: Any, feature: Feature) -> tf.Tensor:
     values = tf.reshape(tf.cast(tensor, tf.float64), [-1, size])
     scaled = tft.scale_to_z_score(values, elementwise=False)
     return tf.cast(tf.reshape(scaled, [-1, *feature.shape]), tf.float32)
+
+
+def text_input(tensor: Any, feature: str, snapshot_dir: Path) -> tf.Tensor:
+    """int64 [batch, max_length] token ids of a text feature, tokenized inside the graph with
+    the vocabulary ingest trained (so the SavedModel takes raw text), equal to the ids the
+    PyTorch side gets from the same tokenizer (`components.tf_trainer.text_tokens`)."""
+    from components.tf_trainer.text_tokens import TextTokenizer
+
+    info = require_manifest(snapshot_dir)["statistics"]["text"][feature]
+    tokenizer = TextTokenizer.from_directory(snapshot_dir / info["tokenizer"], info["max_length"])
+    return tokenizer(dense_column(tensor, b""))
 
 
 def dense_column(tensor: Any, default: Any) -> tf.Tensor:

@@ -101,7 +101,7 @@ def create_pipeline(
         examples=example_gen.outputs["examples"],
         schema=schema_gen.outputs["schema"],
         preprocessing_fn=PREPROCESSING_FN,
-        custom_config=transform_config(spec),
+        custom_config=transform_config(spec, str(snapshot_dir)),
         # The gate has already checked the data; Transform's own statistics would only cost time.
         disable_statistics=True,
         # The Trainer applies the graph to the raw splits in memory (components.tf_trainer.data):
