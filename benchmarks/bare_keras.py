@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 import pyarrow.parquet as pq
 
+from components.common.architectures import NetworkInput
 from components.common.features import encode, label_indices
 from components.ingest.snapshot import require_manifest
 from components.spec import Spec
@@ -59,7 +60,7 @@ def train_bare(
     x, y = split_arrays(snapshot_dir, "train", manifest)
     x_eval, y_eval = split_arrays(snapshot_dir, "eval", manifest)
     set_seed(seed)
-    model = build_model(training, spec.dataset.n_inputs, spec.dataset.n_outputs)
+    model = build_model(training, NetworkInput.from_spec(spec.dataset), spec.dataset.n_outputs)
     compile_model(model, training, mode, task=spec.dataset.task)
     timer = StepTimer()
     fit_start = time.perf_counter()

@@ -25,6 +25,7 @@ import torch
 import torch.distributed as dist
 from torch.nn.parallel import DistributedDataParallel
 
+from components.common.architectures import NetworkInput
 from components.common.resources import peak_rss_mb
 from components.common.targets import n_outputs
 from components.ingest.snapshot import require_manifest
@@ -51,7 +52,8 @@ def train(
     torch.manual_seed(seed)
     manifest = require_manifest(snapshot_dir)
     dataset = split_dataset(snapshot_dir, "train", manifest)
-    network = build_network(training, dataset.tensors[0].shape[1], n_outputs(manifest))
+    network_input = NetworkInput.tabular(dataset.tensors[0].shape[1])
+    network = build_network(training, network_input, n_outputs(manifest))
     loss_of = loss_function(manifest["task"])
     model = DistributedDataParallel(network) if world > 1 else network
     optimizer = make_optimizer(training, model.parameters())

@@ -49,7 +49,7 @@ from benchmarks.display import median_range, number, progress
 from benchmarks.launch import run_module
 from benchmarks.quiet import quiet
 from benchmarks.stats import interleave, ratios, summary
-from components.common.architectures import parameter_count
+from components.common.architectures import NetworkInput, parameter_count
 from components.common.errors import TandemError
 from components.evaluate.latency import measure_latency
 from components.spec import FTTransformerModel, FTTransformerParams, MLPModel, TrainingSpec
@@ -301,7 +301,7 @@ def _case(
     x, y = x[:used], y[:used]
     result: dict = {
         "model": _model_label(case.training),
-        "parameters": parameter_count(case.training, x.shape[1], n_classes),
+        "parameters": parameter_count(case.training, NetworkInput.tabular(x.shape[1]), n_classes),
         "batch_size": case.training.batch_size,
         "train_rows": used,
         "latency_calls": case.latency_calls,

@@ -18,6 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from components.common.architectures import NetworkInput
 from components.spec import TrainingSpec
 
 TORCH_MODES = ("eager", "compile")
@@ -53,7 +54,7 @@ def torch_trainers(
     batches = [(inputs[i : i + size], labels[i : i + size]) for i in range(0, len(labels), size)]
     trainers: dict[str, Trainer] = {}
     for mode in modes:
-        model = Network(training, x.shape[1], n_classes, mode)
+        model = Network(training, NetworkInput.tabular(x.shape[1]), n_classes, mode)
         if trainers:
             model.network.load_state_dict(next(iter(trainers.values())).model.network.state_dict())
         optimizer = make_optimizer(training, model.parameters())
@@ -87,7 +88,7 @@ def keras_trainers(
     dataset = dataset.cache()
     trainers: dict[str, Trainer] = {}
     for mode in modes:
-        model = build_model(training, x.shape[1], n_classes)
+        model = build_model(training, NetworkInput.tabular(x.shape[1]), n_classes)
         if trainers:
             model.set_weights(next(iter(trainers.values())).model.get_weights())
         compile_model(model, training, mode, task=TASK)

@@ -3,11 +3,18 @@
 The contract of a builder (the spec names one per framework as `module.path:function`):
 
 - it is called as `build(n_inputs, n_outputs, **params)`, `params` being the spec's
-  `training.model.params` (the same keywords for both frameworks);
+  `training.model.params` (the same keywords for both frameworks), plus, for a dataset whose
+  input is an array or text (`architectures.NetworkInput`), keywords describing it:
+  - tabular: the encoded row, float32 `(batch, n_inputs)`; no extra keyword;
+  - array: float32 `(batch, *shape)`, normalised, channels last; `input_shape=tuple(shape)`
+    (n_inputs is the shape's product);
+  - text: int64 token ids `(batch, max_length)` in `[0, vocabulary_size)`, [CLS] (2) first and
+    [PAD] (0) after the text; `vocabulary_size=` and `max_length=` (n_inputs is max_length);
+    the vocabulary size is the trained one from the snapshot's manifest (the check before
+    ingest passes the spec's requested size, an upper bound);
 - the TensorFlow builder returns a `keras.Model`, the PyTorch builder a `torch.nn.Module`, mapping
-  the encoded input batch, float32 `(batch, n_inputs)`, to raw outputs `(batch, n_outputs)`:
-  class logits (no softmax: the loss takes logits and the export adds softmax), or one output for
-  regression;
+  that input batch to raw outputs `(batch, n_outputs)`: class logits (no softmax: the loss takes
+  logits and the export adds softmax), or one output for regression;
 - it owns its initialisation: tandem trains the network as returned (the built-in families'
   Glorot-uniform scheme is not applied), after seeding each framework with the run's seed;
 - the trained network is exported like a built-in one, so it must allow that: Keras as a
@@ -40,6 +47,7 @@ from typing import Any
 
 import numpy as np
 
+from components.common.architectures import CLS_ID, PAD_ID, NetworkInput
 from components.common.errors import TandemError
 from components.spec import Spec, load_spec
 
@@ -86,30 +94,48 @@ def resolve_builder(framework: str, path: str) -> Callable[..., Any]:
 
 
 def call_builder(
-    framework: str, path: str, n_inputs: int, n_outputs: int, params: dict[str, Any]
+    framework: str,
+    path: str,
+    network_input: NetworkInput,
+    n_outputs: int,
+    params: dict[str, Any],
 ) -> Any:
-    """`build(n_inputs, n_outputs, **params)`; what it raises becomes the one line."""
+    """`build(n_inputs, n_outputs, **input keywords, **params)`; what it raises becomes the one
+    line."""
     builder = resolve_builder(framework, path)
+    keywords = {**network_input.builder_keywords(), **params}
     try:
-        return builder(n_inputs, n_outputs, **params)
+        return builder(network_input.n_inputs, n_outputs, **keywords)
     except TandemError:
         raise
     except Exception as exc:
-        arguments = [str(n_inputs), str(n_outputs), *(f"{k}={v!r}" for k, v in params.items())]
+        arguments = [str(network_input.n_inputs), str(n_outputs)]
+        arguments += [f"{key}={value!r}" for key, value in keywords.items()]
         called = f"build({', '.join(arguments)})"
         raise builder_error(framework, path, f"{called} raised {one_line(exc)}") from None
 
 
-def probe_batch(n_inputs: int) -> np.ndarray:
-    """float32 (PROBE_ROWS, n_inputs), standard normal like z-scored inputs, fixed (its own
-    generator: the frameworks' seeded random state is left alone)."""
-    return np.random.default_rng(0).standard_normal((PROBE_ROWS, n_inputs)).astype(np.float32)
+def probe_batch(network_input: NetworkInput) -> np.ndarray:
+    """PROBE_ROWS rows of the input, fixed (its own generator: the frameworks' seeded random
+    state is left alone): float32 standard normal like z-scored or normalised values, or int64
+    token ids, each row [CLS] then ids in [CLS_ID + 1, vocabulary_size) then [PAD]s (row r
+    holds r + 1 tokens after [CLS], as far as max_length allows)."""
+    generator = np.random.default_rng(0)
+    shape = (PROBE_ROWS, *network_input.row_shape)
+    if network_input.kind != "text":
+        return generator.standard_normal(shape).astype(np.float32)
+    ids = generator.integers(CLS_ID + 1, network_input.vocabulary_size, shape, dtype=np.int64)
+    ids[:, 0] = CLS_ID
+    for row in range(PROBE_ROWS):
+        ids[row, row + 2 :] = PAD_ID
+    return ids
 
 
 def check_probe_output(
-    framework: str, path: str, shape: tuple | None, n_inputs: int, n_outputs: int
+    framework: str, path: str, shape: tuple | None, probe_shape: tuple, n_outputs: int
 ) -> None:
-    """The network mapped the probe batch to (PROBE_ROWS, n_outputs), or the one line says not."""
+    """The network mapped the probe batch (of `probe_shape`) to (PROBE_ROWS, n_outputs), or the
+    one line says not."""
     expected = (PROBE_ROWS, n_outputs)
     if shape == expected:
         return
@@ -117,7 +143,7 @@ def check_probe_output(
     raise builder_error(
         framework,
         path,
-        f"the network maps a probe batch of shape {(PROBE_ROWS, n_inputs)} to {got}, expected "
+        f"the network maps a probe batch of shape {probe_shape} to {got}, expected "
         f"{expected}: (batch, n_outputs) raw outputs",
     )
 
@@ -125,7 +151,7 @@ def check_probe_output(
 def checked_network(
     framework: str,
     path: str,
-    n_inputs: int,
+    network_input: NetworkInput,
     n_outputs: int,
     params: dict[str, Any],
     *,
@@ -138,18 +164,19 @@ def checked_network(
     of `kind` (named `kind_name` in the error); `probe(network, probe_batch)` gives the output's
     shape (None: not a tensor), which must be (PROBE_ROWS, n_outputs); `trainable(network)` must
     hold. Each framework's `custom` module supplies its type, probe call and trainable test."""
-    network = call_builder(framework, path, n_inputs, n_outputs, params)
+    network = call_builder(framework, path, network_input, n_outputs, params)
     if not isinstance(network, kind):
         raise builder_error(
             framework, path, f"returned a {type(network).__name__}, expected a {kind_name}"
         )
+    batch = probe_batch(network_input)
     try:
-        shape = probe(network, probe_batch(n_inputs))
+        shape = probe(network, batch)
     except Exception as exc:
         raise builder_error(
             framework, path, f"the network fails on a probe batch: {one_line(exc)}"
         ) from None
-    check_probe_output(framework, path, shape, n_inputs, n_outputs)
+    check_probe_output(framework, path, shape, batch.shape, n_outputs)
     if not trainable(network):
         raise builder_error(framework, path, "the network has no trainable parameters")
     return network

@@ -419,11 +419,20 @@ FAMILY_INPUTS: dict[str, str] = {
 }
 
 
+# The keywords tandem passes a custom builder for array and text input, which params must not
+# use.
+INPUT_KEYWORDS = ("input_shape", "vocabulary_size", "max_length")
+
+
 class CustomModel(_ModelFamily):
     """A pair of builders the user brings, one per framework, each `module.path:function`:
     `build(n_inputs, n_outputs, **params)` returns a Keras model / a torch `nn.Module` mapping
-    float32 [batch, n_inputs] to raw outputs [batch, n_outputs] (the contract is stated in
-    `components.common.custom_models`)."""
+    the dataset's input batch to raw outputs [batch, n_outputs]. A tabular input is float32
+    [batch, n_inputs]; an array feature's is float32 [batch, *shape] and its builder also gets
+    `input_shape=tuple(shape)` (n_inputs is the shape's product); a text feature's is int64
+    token ids [batch, max_length] and its builder also gets `vocabulary_size=` and
+    `max_length=` (n_inputs is max_length). The contract is stated in
+    `components.common.custom_models`."""
 
     family: Literal["custom"]
     tensorflow: str = Field(description="The Keras builder, `module.path:function`.")
@@ -439,6 +448,18 @@ class CustomModel(_ModelFamily):
             raise ValueError(
                 f"{value!r} is not a builder path: expected 'module.path:function', "
                 "e.g. my_models.keras_net:build"
+            )
+        return value
+
+    @field_validator("params")
+    @classmethod
+    def _no_input_keywords(cls, value: dict[str, Any]) -> dict[str, Any]:
+        taken = [key for key in INPUT_KEYWORDS if key in value]
+        if taken:
+            them = "it" if len(taken) == 1 else "them"
+            raise ValueError(
+                f"tandem passes {', '.join(taken)} from the dataset's input; remove {them} from "
+                "params"
             )
         return value
 
@@ -547,6 +568,30 @@ class Spec(_Strict):
             raise ValueError(
                 f"training.model.family: {family} reads {wanted} input but this dataset's input "
                 f"is {kind}; use {fitting} (or a custom pair)"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _cnn_fits_the_array(self) -> Spec:
+        """A cnn convolves a [steps, channels] series (1-D) or a [height, width, channels] image
+        (2-D), and each of its blocks halves every spatial size (rounding down)."""
+        model = self.training.model
+        if not isinstance(model, CNNModel):
+            return self
+        feature = self.dataset.tensor_feature
+        if len(feature.shape) not in (2, 3):
+            raise ValueError(
+                f"training.model.family: cnn reads a series [steps, channels] or an image "
+                f"[height, width, channels], but array feature '{feature.name}' has shape "
+                f"{feature.shape}; reshape it or use a custom pair"
+            )
+        blocks = len(model.params.channels)
+        smallest = 2**blocks
+        if min(feature.shape[:-1]) < smallest:
+            raise ValueError(
+                f"training.model.params.channels: {blocks} blocks halve each spatial size "
+                f"{blocks} times, so every size in shape {feature.shape} but the channels must "
+                f"be >= {smallest}; list fewer channels"
             )
         return self
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from components.common.architectures import NetworkInput
 from components.common.custom_models import check_main
 from components.common.frameworks import TENSORFLOW
 from components.spec import Spec
@@ -13,7 +14,8 @@ from components.tf_trainer.model import build_model, trainable_parameter_count
 
 
 def count_parameters(spec: Spec) -> int:
-    model = build_model(spec.training, spec.dataset.n_inputs, spec.dataset.n_outputs)
+    network_input = NetworkInput.from_spec(spec.dataset)
+    model = build_model(spec.training, network_input, spec.dataset.n_outputs)
     return trainable_parameter_count(model)
 
 

@@ -1,7 +1,7 @@
 """The Keras network of the spec's model family, its optimizer and its compile mode.
 
-`build_model` builds `training.model` (mlp, resnet or ft_transformer) layer for layer as the
-PyTorch side does, with the parameter count and the initialisation that
+`build_model` builds `training.model` (mlp, resnet, ft_transformer, cnn or transformer) layer for
+layer as the PyTorch side does, with the parameter count and the initialisation that
 `components.common.architectures` states for both; a custom pair's Keras network is the user's
 (`custom`), called on the same input. Like the torch network it returns raw
 outputs (logits for classification, the standardised prediction for regression): the loss applies
@@ -22,8 +22,14 @@ import math
 import keras
 import numpy as np
 
-from components.common.architectures import LAYER_NORM_EPSILON
+from components.common.architectures import (
+    LAYER_NORM_EPSILON,
+    PAD_ID,
+    NetworkInput,
+    check_input,
+)
 from components.spec import (
+    CNNModel,
     CustomModel,
     FTTransformerModel,
     FTTransformerParams,
@@ -31,11 +37,15 @@ from components.spec import (
     ResNetModel,
     Task,
     TrainingSpec,
+    TransformerModel,
+    TransformerParams,
 )
 from components.tf_trainer.config import INPUTS
 from components.tf_trainer.custom import custom_network
 
 COMPILE_MODES = ("eager", "graph", "xla")
+# The FT-Transformer's and the transformer's block settings (their widths are named apart).
+BlockParams = FTTransformerParams | TransformerParams
 OUTPUT_LAYER = "outputs"
 
 
@@ -60,7 +70,8 @@ def _layer_norm(name: str) -> keras.layers.LayerNormalization:
 
 
 def _head(x, n_outputs: int):
-    """LayerNorm → ReLU → Dense: the resnet's and the ft_transformer's output."""
+    """LayerNorm → ReLU → Dense: the resnet's, the ft_transformer's and the transformer's
+    output."""
     x = _layer_norm("head_norm")(x)
     x = keras.layers.ReLU(name="head_relu")(x)
     return _linear(n_outputs, OUTPUT_LAYER)(x)
@@ -94,6 +105,46 @@ class FeatureTokenizer(keras.layers.Layer):
         return {**super().get_config(), "d_token": self.d_token}
 
 
+@keras.saving.register_keras_serializable(package="tandem")
+class TokenEmbedding(keras.layers.Layer):
+    """Token ids [batch, max_length] → token embedding plus learned position embedding
+    [batch, max_length, d_model]; both tables uniform in ±1/sqrt(d_model)."""
+
+    def __init__(self, vocabulary_size: int, max_length: int, d_model: int, **kwargs):
+        super().__init__(**kwargs)
+        self.vocabulary_size, self.max_length, self.d_model = vocabulary_size, max_length, d_model
+
+    def build(self, input_shape):
+        limit = 1 / math.sqrt(self.d_model)
+        self.token = self.add_weight(
+            shape=(self.vocabulary_size, self.d_model), initializer=_uniform(limit), name="token"
+        )
+        self.position = self.add_weight(
+            shape=(self.max_length, self.d_model), initializer=_uniform(limit), name="position"
+        )
+
+    def call(self, ids):
+        return keras.ops.take(self.token, ids, axis=0) + self.position
+
+    def get_config(self):
+        return {
+            **super().get_config(),
+            "vocabulary_size": self.vocabulary_size,
+            "max_length": self.max_length,
+            "d_model": self.d_model,
+        }
+
+
+@keras.saving.register_keras_serializable(package="tandem")
+class PaddingMask(keras.layers.Layer):
+    """Token ids [batch, length] → attention mask [batch, length, length]: every query may
+    attend key j unless id j is [PAD] (the torch side's key_padding_mask, inverted)."""
+
+    def call(self, ids):
+        keys = keras.ops.not_equal(ids, PAD_ID)
+        return keras.ops.repeat(keys[:, None, :], ids.shape[1], axis=1)
+
+
 def _mlp(x, hidden_sizes: list[int], n_outputs: int):
     for index, width in enumerate(hidden_sizes):
         x = _linear(width, f"hidden_{index}", activation="relu")(x)
@@ -120,12 +171,12 @@ def _resnet(x, model: ResNetModel, n_outputs: int):
     return _head(x, n_outputs)
 
 
-def _attention(p: FTTransformerParams, name: str) -> keras.layers.MultiHeadAttention:
-    """Self-attention over d_token with Q, K, V and output each a (d_token, d_token) matrix with
+def _attention(width: int, p: BlockParams, name: str) -> keras.layers.MultiHeadAttention:
+    """Self-attention over `width` with Q, K, V and output each a (width, width) matrix with
     bias; attention_dropout on the attention weights."""
     return keras.layers.MultiHeadAttention(
         num_heads=p.n_heads,
-        key_dim=p.d_token // p.n_heads,
+        key_dim=width // p.n_heads,
         dropout=p.attention_dropout,
         kernel_initializer="glorot_uniform",
         bias_initializer="zeros",
@@ -133,35 +184,83 @@ def _attention(p: FTTransformerParams, name: str) -> keras.layers.MultiHeadAtten
     )
 
 
+def _transformer_block(t, width: int, p: BlockParams, name: str, attention_mask=None):
+    """The pre-norm block: LayerNorm → self-attention (keys masked out where `attention_mask`
+    is False) → dropout, added; then the feed-forward network, added."""
+    z = _layer_norm(f"{name}_attention_norm")(t)
+    z = _attention(width, p, f"{name}_attention")(z, z, attention_mask=attention_mask)
+    z = keras.layers.Dropout(p.residual_dropout, name=f"{name}_attention_residual_dropout")(z)
+    t = keras.layers.Add(name=f"{name}_attention_residual")([t, z])
+    return _feed_forward(t, p.d_ffn, p.ffn_dropout, p.residual_dropout, f"{name}_ffn")
+
+
 def _ft_transformer(x, model: FTTransformerModel, n_outputs: int):
     p = model.params
     t = FeatureTokenizer(p.d_token, name="tokenizer")(x)
     for index in range(p.n_blocks):
-        block = f"block_{index}"
-        z = _layer_norm(f"{block}_attention_norm")(t)
-        z = _attention(p, f"{block}_attention")(z, z)
-        z = keras.layers.Dropout(p.residual_dropout, name=f"{block}_attention_residual_dropout")(z)
-        t = keras.layers.Add(name=f"{block}_attention_residual")([t, z])
-        t = _feed_forward(t, p.d_ffn, p.ffn_dropout, p.residual_dropout, f"{block}_ffn")
+        t = _transformer_block(t, p.d_token, p, f"block_{index}")
     return _head(t[:, -1], n_outputs)
 
 
-def build_model(training: TrainingSpec, n_inputs: int, n_outputs: int) -> keras.Model:
-    """The spec's family: {"inputs": float32 [batch, n_inputs]} → raw outputs [batch, n_outputs]
-    (class logits, or one standardised regression prediction).
+def _cnn(x, model: CNNModel, n_outputs: int):
+    """Channels last, as the array arrives: 2-D for [H, W, C], 1-D for [steps, C]."""
+    p = model.params
+    image = len(x.shape) == 4
+    convolution = keras.layers.Conv2D if image else keras.layers.Conv1D
+    pooling = keras.layers.MaxPooling2D if image else keras.layers.MaxPooling1D
+    average = keras.layers.GlobalAveragePooling2D if image else keras.layers.GlobalAveragePooling1D
+    for index, channels in enumerate(p.channels):
+        x = convolution(
+            channels,
+            p.kernel_size,
+            padding="same",
+            activation="relu",
+            kernel_initializer="glorot_uniform",
+            bias_initializer="zeros",
+            name=f"conv_{index}",
+        )(x)
+        x = pooling(pool_size=2, strides=2, padding="valid", name=f"pool_{index}")(x)
+    x = average(name="global_average")(x)
+    x = _linear(p.d_hidden, "hidden", activation="relu")(x)
+    x = keras.layers.Dropout(p.dropout, name="dropout")(x)
+    return _linear(n_outputs, OUTPUT_LAYER)(x)
+
+
+def _transformer(ids, model: TransformerModel, network_input: NetworkInput, n_outputs: int):
+    p = model.params
+    embed = TokenEmbedding(
+        network_input.vocabulary_size, network_input.max_length, p.d_model, name="embedding"
+    )
+    t = embed(ids)
+    mask = PaddingMask(name="padding_mask")(ids)
+    for index in range(p.n_blocks):
+        t = _transformer_block(t, p.d_model, p, f"block_{index}", attention_mask=mask)
+    return _head(t[:, 0], n_outputs)  # [CLS], always the first token
+
+
+def build_model(training: TrainingSpec, network_input: NetworkInput, n_outputs: int) -> keras.Model:
+    """The spec's family: {"inputs": <batch of `network_input`>} → raw outputs
+    [batch, n_outputs] (class logits, or one standardised regression prediction). The input is
+    float32 [batch, width] (tabular), float32 [batch, *shape] (array) or int64 [batch,
+    max_length] token ids (text).
 
     The input is a one-key dict, the structure the transformed datasets yield.
     """
-    inputs = keras.Input(shape=(n_inputs,), dtype="float32", name=INPUTS)
     model = training.model
+    check_input(model.family, network_input)
+    inputs = keras.Input(shape=network_input.row_shape, dtype=network_input.dtype, name=INPUTS)
     if isinstance(model, MLPModel):
         outputs = _mlp(inputs, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):
         outputs = _resnet(inputs, model, n_outputs)
-    elif isinstance(model, CustomModel):
-        outputs = custom_network(model, n_inputs, n_outputs)(inputs)
-    else:
+    elif isinstance(model, FTTransformerModel):
         outputs = _ft_transformer(inputs, model, n_outputs)
+    elif isinstance(model, CNNModel):
+        outputs = _cnn(inputs, model, n_outputs)
+    elif isinstance(model, CustomModel):
+        outputs = custom_network(model, network_input, n_outputs)(inputs)
+    else:
+        outputs = _transformer(inputs, model, network_input, n_outputs)
     return keras.Model({INPUTS: inputs}, outputs, name=model.family)
 
 

@@ -23,6 +23,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from components.common import layer_summary, tracking
+from components.common.architectures import NetworkInput
 from components.common.errors import TandemError
 from components.common.frameworks import TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT, probe_document, probe_rows
@@ -135,7 +136,7 @@ def train_and_export(
         result = fit_model(
             train,
             evaluation,
-            spec.dataset.n_inputs,
+            _network_input(spec, custom_config),
             spec.dataset.n_outputs,
             spec.training,
             seed,
@@ -172,6 +173,20 @@ def _label_scale(spec: Spec, custom_config: dict[str, Any]) -> LabelScale | None
             "label with the snapshot manifest's statistics; pass the snapshot directory"
         )
     return LabelScale.from_manifest(require_manifest(Path(snapshot_dir)))
+
+
+def _network_input(spec: Spec, custom_config: dict[str, Any]) -> NetworkInput:
+    """What the network reads: a tabular width the spec states, else the text or array input
+    as the snapshot manifest describes it (a text feature's trained vocabulary size)."""
+    if spec.dataset.input_kind == "tabular":
+        return NetworkInput.from_spec(spec.dataset)
+    snapshot_dir = custom_config.get(cfg.SNAPSHOT_KEY)
+    if not snapshot_dir:
+        raise TandemError(
+            f"custom_config has no '{cfg.SNAPSHOT_KEY}': a {spec.dataset.input_kind} input's "
+            "network is sized from the snapshot manifest; pass the snapshot directory"
+        )
+    return NetworkInput.from_manifest(spec.dataset, require_manifest(Path(snapshot_dir)))
 
 
 def _accelerators() -> str:

@@ -22,6 +22,7 @@ import keras
 import numpy as np
 import tensorflow as tf
 
+from components.common.architectures import NetworkInput
 from components.common.progress import report_epoch
 from components.common.resources import peak_rss_mb
 from components.common.targets import LabelScale
@@ -166,7 +167,7 @@ class FitResult:
 def fit_model(
     train: SplitArrays,
     evaluation: SplitArrays | None,
-    n_inputs: int,
+    network_input: NetworkInput,
     n_outputs: int,
     training: TrainingSpec,
     seed: int,
@@ -184,7 +185,7 @@ def fit_model(
     set_seed(seed)
     strategy = strategy or make_strategy()
     with strategy.scope():
-        model = build_model(training, n_inputs, n_outputs)
+        model = build_model(training, network_input, n_outputs)
         compile_model(model, training, mode, task=task)
     if on_built is not None:
         on_built(model)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from components.common.architectures import NetworkInput
 from components.common.custom_models import probe_batch
 from components.common.frameworks import PYTORCH
 from components.common.layer_summary import UNKNOWN, Layer, output_shape, render
@@ -32,7 +33,7 @@ def _first_tensor(output) -> torch.Tensor | None:
     return None
 
 
-def layers(network: nn.Module, n_inputs: int) -> list[Layer]:
+def layers(network: nn.Module, network_input: NetworkInput) -> list[Layer]:
     listed = _listed(network)
     shapes: dict[str, str] = {}
 
@@ -48,7 +49,7 @@ def layers(network: nn.Module, n_inputs: int) -> list[Layer]:
     try:
         network.eval()
         with torch.no_grad():
-            network(torch.from_numpy(probe_batch(n_inputs)))
+            network(torch.from_numpy(probe_batch(network_input)))
     finally:
         network.train(was_training)
         for handle in handles:
@@ -64,5 +65,5 @@ def layers(network: nn.Module, n_inputs: int) -> list[Layer]:
     ]
 
 
-def summary(network: nn.Module, n_inputs: int, training: TrainingSpec) -> str:
-    return render(PYTORCH.label, training.model.describe(), layers(network, n_inputs))
+def summary(network: nn.Module, network_input: NetworkInput, training: TrainingSpec) -> str:
+    return render(PYTORCH.label, training.model.describe(), layers(network, network_input))

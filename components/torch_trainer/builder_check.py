@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sys
 
+from components.common.architectures import NetworkInput
 from components.common.custom_models import check_main
 from components.common.frameworks import PYTORCH
 from components.spec import Spec
@@ -13,7 +14,8 @@ from components.torch_trainer.model import Network
 
 
 def count_parameters(spec: Spec) -> int:
-    network = Network(spec.training, spec.dataset.n_inputs, spec.dataset.n_outputs)
+    network_input = NetworkInput.from_spec(spec.dataset)
+    network = Network(spec.training, network_input, spec.dataset.n_outputs)
     return network.parameter_count()
 
 

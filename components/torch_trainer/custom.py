@@ -1,8 +1,9 @@
 """The user's torch network of a custom pair, checked before anything trains.
 
 `custom_network` calls the spec's PyTorch builder (`components.common.custom_models` states the
-contract) and checks what it returns: an `nn.Module` that maps a probe batch (PROBE_ROWS,
-n_inputs) float32 to (PROBE_ROWS, n_outputs) and has parameters that require gradients. The
+contract) and checks what it returns: an `nn.Module` that maps a probe batch of the input
+(`custom_models.probe_batch`: float32 [PROBE_ROWS, *row shape], or int64 token ids) to
+(PROBE_ROWS, n_outputs) and has parameters that require gradients. The
 module is trained as returned: its builder owns its initialisation (`networks.initialise` is for
 the built-in families). The probe runs in eval mode without gradients (no dropout draws from the
 seeded random state, no batch-norm statistics move) and materialises lazy modules.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from components.common.architectures import NetworkInput
 from components.common.custom_models import checked_network
 from components.common.frameworks import PYTORCH
 from components.spec import CustomModel
@@ -32,12 +34,12 @@ def _probe(network: nn.Module, batch) -> tuple | None:
     return tuple(outputs.shape) if isinstance(outputs, torch.Tensor) else None
 
 
-def custom_network(model: CustomModel, n_inputs: int, n_outputs: int) -> nn.Module:
+def custom_network(model: CustomModel, network_input: NetworkInput, n_outputs: int) -> nn.Module:
     """The checked module `model.pytorch` builds; a TandemError names what is wrong."""
     return checked_network(
         FRAMEWORK,
         model.pytorch,
-        n_inputs,
+        network_input,
         n_outputs,
         model.params,
         kind=nn.Module,

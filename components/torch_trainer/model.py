@@ -2,8 +2,9 @@
 
 The network (`networks.build_network`) returns logits (softmax only in the export) or, for
 regression, the standardised prediction (`components.common.targets`; the export restores the
-label's units). Its parameter count is `architectures.parameter_count`, as Keras counts it:
-penguins' MLP (9 inputs, [16, 8], 3 classes) has 323. Plain torch: the training loop (`loop`)
+label's units). It reads a batch of its `architectures.NetworkInput`; its parameter count is
+`architectures.parameter_count`, as Keras counts it: penguins' MLP (9 inputs, [16, 8], 3
+classes) has 323. Plain torch: the training loop (`loop`)
 drives it with Lightning Fabric.
 """
 
@@ -13,6 +14,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from components.common.architectures import NetworkInput
 from components.common.targets import LabelScale, is_regression, n_outputs
 from components.spec import Task, TrainingSpec
 from components.torch_trainer.networks import build_network
@@ -72,16 +74,16 @@ class Network(nn.Module):
     def __init__(
         self,
         training: TrainingSpec,
-        n_inputs: int,
+        network_input: NetworkInput,
         n_outputs: int,
         compile_mode: str = "eager",
         label_scale: LabelScale | None = None,
     ):
         super().__init__()
         # Not `self.training`: nn.Module keeps its train/eval mode there.
-        self.training_spec, self.n_inputs, self.n_outputs = training, n_inputs, n_outputs
-        self.label_scale = label_scale
-        self.network = build_network(training, n_inputs, n_outputs)
+        self.training_spec, self.network_input = training, network_input
+        self.n_outputs, self.label_scale = n_outputs, label_scale
+        self.network = build_network(training, network_input, n_outputs)
         # The compiled forward is a function, not a registered module: the state_dict keys stay
         # those of the eager network, so checkpoints and the export do not depend on the mode.
         # (nn.Module.compile() compiled nothing with torch 2.13: Dynamo captured no graph.)
@@ -90,10 +92,13 @@ class Network(nn.Module):
         )
 
     @classmethod
-    def from_spec(cls, training: TrainingSpec, n_inputs: int, manifest: dict) -> Network:
+    def from_spec(
+        cls, training: TrainingSpec, network_input: NetworkInput, manifest: dict
+    ) -> Network:
         """The network for the manifest's task: a regression one carries its label scale."""
         scale = LabelScale.from_manifest(manifest) if is_regression(manifest) else None
-        return cls(training, n_inputs, n_outputs(manifest), training.compile.pytorch, scale)
+        outputs = n_outputs(manifest)
+        return cls(training, network_input, outputs, training.compile.pytorch, scale)
 
     @property
     def task(self) -> Task:
@@ -111,7 +116,7 @@ class Network(nn.Module):
     def inference_module(self) -> nn.Module:
         """An eager copy of the trained network, in eval mode (to export), giving probabilities
         (softmax on top) or predictions in the label's units."""
-        network = build_network(self.training_spec, self.n_inputs, self.n_outputs)
+        network = build_network(self.training_spec, self.network_input, self.n_outputs)
         network.load_state_dict(self.network.state_dict())
         if self.label_scale is None:
             return nn.Sequential(network, nn.Softmax(dim=1)).eval()

@@ -1,6 +1,8 @@
 """The spec's model families in torch, layer for layer as `components.spec` describes them.
 
-`build_network` returns raw outputs [batch, n_outputs] (logits, or a regression prediction);
+`build_network` maps a batch of its `NetworkInput` (float32 [batch, width] or [batch, *shape],
+int64 token ids [batch, max_length]) to raw outputs [batch, n_outputs] (logits, or a regression
+prediction);
 every built-in family has exactly `architectures.parameter_count` trainable parameters and is
 initialised by the contract in `components.common.architectures`, set explicitly: torch's own
 defaults (Kaiming-uniform weights, non-zero biases) differ from Keras'. A custom pair's network
@@ -14,8 +16,23 @@ import math
 import torch
 from torch import nn
 
-from components.common.architectures import LAYER_NORM_EPSILON
-from components.spec import CustomModel, FTTransformerModel, MLPModel, ResNetModel, TrainingSpec
+from components.common.architectures import (
+    LAYER_NORM_EPSILON,
+    PAD_ID,
+    NetworkInput,
+    check_input,
+)
+from components.spec import (
+    CNNModel,
+    CustomModel,
+    FTTransformerModel,
+    FTTransformerParams,
+    MLPModel,
+    ResNetModel,
+    TrainingSpec,
+    TransformerModel,
+    TransformerParams,
+)
 from components.torch_trainer.custom import custom_network
 
 
@@ -46,15 +63,47 @@ class FeatureTokenizer(nn.Module):
         return torch.cat([tokens, cls], dim=1)
 
 
+class TokenEmbedding(nn.Module):
+    """Token ids [batch, max_length] -> token embedding plus learned position embedding
+    [batch, max_length, d_model]."""
+
+    def __init__(self, vocabulary_size: int, max_length: int, d_model: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.empty(vocabulary_size, d_model))
+        self.position = nn.Parameter(torch.empty(max_length, d_model))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        return nn.functional.embedding(ids, self.token) + self.position
+
+
 class SelfAttention(nn.Module):
-    """Multi-head self-attention over the tokens (dropout on the attention weights)."""
+    """Multi-head self-attention over the tokens (dropout on the attention weights); keys where
+    `padding` is True are left out."""
 
     def __init__(self, d_token: int, n_heads: int, dropout: float):
         super().__init__()
         self.attention = nn.MultiheadAttention(d_token, n_heads, dropout=dropout, batch_first=True)
 
-    def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-        return self.attention(tokens, tokens, tokens, need_weights=False)[0]
+    def forward(self, tokens: torch.Tensor, padding: torch.Tensor | None = None) -> torch.Tensor:
+        outputs, _ = self.attention(
+            tokens, tokens, tokens, key_padding_mask=padding, need_weights=False
+        )
+        return outputs
+
+
+class ChannelsFirst(nn.Module):
+    """[batch, *spatial, channels], the array as stored (and as Keras convolves it) ->
+    [batch, channels, *spatial], torch's convolution layout."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.movedim(-1, 1)
+
+
+class GlobalAveragePool(nn.Module):
+    """[batch, channels, *spatial] -> [batch, channels]: each channel's mean over positions."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x.flatten(2).mean(dim=2)
 
 
 class LastToken(nn.Module):
@@ -84,6 +133,44 @@ def _feed_forward(width: int, inner: int, dropout: float, residual_dropout: floa
             nn.Dropout(residual_dropout),
         )
     )
+
+
+class TransformerBlock(nn.Module):
+    """The FT-Transformer's pre-norm block (see `ft_transformer`) with [PAD] keys masked out:
+    LayerNorm -> self-attention -> dropout, added; then the feed-forward network, added."""
+
+    def __init__(self, width: int, p: FTTransformerParams | TransformerParams):
+        super().__init__()
+        self.attention_norm = _layer_norm(width)
+        self.attention = SelfAttention(width, p.n_heads, p.attention_dropout)
+        self.residual_dropout = nn.Dropout(p.residual_dropout)
+        self.feed_forward = _feed_forward(width, p.d_ffn, p.ffn_dropout, p.residual_dropout)
+
+    def forward(self, tokens: torch.Tensor, padding: torch.Tensor) -> torch.Tensor:
+        attended = self.attention(self.attention_norm(tokens), padding)
+        return self.feed_forward(tokens + self.residual_dropout(attended))
+
+
+class TextTransformer(nn.Module):
+    """Token ids [batch, max_length] -> embeddings -> blocks (a key whose id is [PAD] takes no
+    attention) -> the [CLS] token, always the first, through the head."""
+
+    def __init__(
+        self, model: TransformerModel, vocabulary_size: int, max_length: int, n_outputs: int
+    ):
+        super().__init__()
+        p = model.params
+        self.padding_id = PAD_ID  # an attribute: TorchScript reads no module globals
+        self.embedding = TokenEmbedding(vocabulary_size, max_length, p.d_model)
+        self.blocks = nn.ModuleList(TransformerBlock(p.d_model, p) for _ in range(p.n_blocks))
+        self.head = nn.Sequential(*_head(p.d_model, n_outputs))
+
+    def forward(self, ids: torch.Tensor) -> torch.Tensor:
+        padding = ids == self.padding_id
+        tokens = self.embedding(ids)
+        for block in self.blocks:
+            tokens = block(tokens, padding)
+        return self.head(tokens[:, 0])
 
 
 def mlp(n_inputs: int, hidden_sizes: list[int], n_outputs: int) -> nn.Sequential:
@@ -123,11 +210,35 @@ def ft_transformer(model: FTTransformerModel, n_inputs: int, n_outputs: int) -> 
     )
 
 
+def cnn(model: CNNModel, shape: tuple[int, ...], n_outputs: int) -> nn.Sequential:
+    """2-D convolutions for an image [H, W, C], 1-D for a series [steps, C]; the input arrives
+    channels last and is permuted once."""
+    p = model.params
+    image = len(shape) == 3
+    convolution = nn.Conv2d if image else nn.Conv1d
+    pooling = nn.MaxPool2d if image else nn.MaxPool1d
+    layers: list[nn.Module] = [ChannelsFirst()]
+    width = shape[-1]
+    for channels in p.channels:
+        conv = convolution(width, channels, p.kernel_size, padding="same")
+        layers += [conv, nn.ReLU(), pooling(2)]  # pooling: stride 2, rounding down
+        width = channels
+    return nn.Sequential(
+        *layers,
+        GlobalAveragePool(),
+        nn.Linear(width, p.d_hidden),
+        nn.ReLU(),
+        nn.Dropout(p.dropout),
+        nn.Linear(p.d_hidden, n_outputs),
+    )
+
+
 @torch.no_grad()
 def initialise(network: nn.Module) -> nn.Module:
     """Apply the initialisation contract of `components.common.architectures` in place."""
     for module in network.modules():
-        if isinstance(module, nn.Linear):  # also each attention's output projection
+        if isinstance(module, nn.Linear | nn.Conv1d | nn.Conv2d):  # also attention's output
+            # A convolution kernel [c_out, c_in, k, ...]: fans c_in * k^d and c_out * k^d.
             nn.init.xavier_uniform_(module.weight)
             nn.init.zeros_(module.bias)
         elif isinstance(module, nn.MultiheadAttention):
@@ -142,19 +253,29 @@ def initialise(network: nn.Module) -> nn.Module:
             bound = 1 / math.sqrt(module.cls.shape[0])
             for parameter in (module.weight, module.bias, module.cls):
                 nn.init.uniform_(parameter, -bound, bound)
+        elif isinstance(module, TokenEmbedding):
+            bound = 1 / math.sqrt(module.token.shape[1])
+            for parameter in (module.token, module.position):
+                nn.init.uniform_(parameter, -bound, bound)
     return network
 
 
-def build_network(training: TrainingSpec, n_inputs: int, n_outputs: int) -> nn.Module:
-    """The spec's model family (`training.model`), initialised; it returns logits. A custom
-    pair's network is the user's, checked and initialised by its builder."""
+def build_network(training: TrainingSpec, network_input: NetworkInput, n_outputs: int) -> nn.Module:
+    """The spec's model family (`training.model`) on `network_input`, initialised; it returns
+    logits. A custom pair's network is the user's, checked and initialised by its builder."""
     model = training.model
+    check_input(model.family, network_input)
     if isinstance(model, CustomModel):
-        return custom_network(model, n_inputs, n_outputs)
+        return custom_network(model, network_input, n_outputs)
     if isinstance(model, MLPModel):
-        network = mlp(n_inputs, training.hidden_sizes, n_outputs)
+        network = mlp(network_input.width, training.hidden_sizes, n_outputs)
     elif isinstance(model, ResNetModel):
-        network = resnet(model, n_inputs, n_outputs)
+        network = resnet(model, network_input.width, n_outputs)
+    elif isinstance(model, FTTransformerModel):
+        network = ft_transformer(model, network_input.width, n_outputs)
+    elif isinstance(model, CNNModel):
+        network = cnn(model, network_input.shape, n_outputs)
     else:
-        network = ft_transformer(model, n_inputs, n_outputs)
+        vocabulary_size, max_length = network_input.vocabulary_size, network_input.max_length
+        network = TextTransformer(model, vocabulary_size, max_length, n_outputs)
     return initialise(network)

@@ -21,6 +21,7 @@ from contextlib import nullcontext
 from dataclasses import dataclass
 from pathlib import Path
 
+from components.common.architectures import NetworkInput
 from components.common.errors import TandemError
 from components.common.features import network_inputs
 from components.common.frameworks import PYTORCH
@@ -179,11 +180,11 @@ def _fit(run, loaded, snapshot_dir, manifest, seed, checkpoint_dir, log_root, to
     seed_everything(seed, verbose=False)
     train_set = split_dataset(snapshot_dir, "train", manifest)
     eval_set = split_dataset(snapshot_dir, "eval", manifest)
-    n_inputs = train_set.tensors[0].shape[1]
-    network = Network.from_spec(training, n_inputs, manifest)
+    network_input = NetworkInput.from_manifest(loaded.spec.dataset, manifest)
+    network = Network.from_spec(training, network_input, manifest)
     if run is not None and not run.resumed:
         run.log_params(_run_params(training, topology, seed, network.parameter_count()))
-        run.log_text(summary(network.network, n_inputs, training), ARCHITECTURE_ARTIFACT)
+        run.log_text(summary(network.network, network_input, training), ARCHITECTURE_ARTIFACT)
         run.set_tags(environment_tags(PYTORCH.name, _accelerators()))
     model, optimizer = fabric.setup(network, make_optimizer(training, network.parameters()))
     epochs_done = resume(fabric, checkpoint_dir, model, optimizer)
@@ -247,7 +248,8 @@ def _finish_on_rank_zero(
                 **rss_metrics(peak_rss_mb(), start_rss_mb),
             }
         )
-    export_model(fitted.network.inference_module(), fitted.network.n_inputs, manifest, model_dir)
+    module, n_inputs = fitted.network.inference_module(), fitted.network.network_input.n_inputs
+    export_model(module, n_inputs, manifest, model_dir)
     _log_input_probe(run, snapshot_dir, manifest)
     run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
     return {"mlflow_run_id": run.run_id, "samples_per_s": samples_per_s}

@@ -36,3 +36,23 @@ def needs_width(n_inputs: int, n_outputs: int, width: int) -> keras.Model:
 
 def wrong_input_width(n_inputs: int, n_outputs: int) -> keras.Model:
     return two_layers(n_inputs + 1, n_outputs)
+
+
+def image_pair(n_inputs: int, n_outputs: int, input_shape: tuple, width: int = 8) -> keras.Model:
+    """For an array input [batch, *input_shape]: flattened, then two layers."""
+    inputs = keras.Input(shape=input_shape)
+    flat = keras.layers.Flatten()(inputs)
+    assert flat.shape[-1] == n_inputs
+    hidden = keras.layers.Dense(width, activation="gelu")(flat)
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(hidden), name="pair")
+
+
+def text_pair(
+    n_inputs: int, n_outputs: int, vocabulary_size: int, max_length: int, width: int = 8
+) -> keras.Model:
+    """For token ids [batch, max_length]: the mean of their embeddings, then a dense layer."""
+    assert n_inputs == max_length
+    inputs = keras.Input(shape=(max_length,), dtype="int64")
+    embedded = keras.layers.Embedding(vocabulary_size, width)(inputs)
+    pooled = keras.layers.GlobalAveragePooling1D()(embedded)
+    return keras.Model(inputs, keras.layers.Dense(n_outputs)(pooled), name="pair")

@@ -3,6 +3,8 @@ breaking it (`components.common.custom_models`)."""
 
 from __future__ import annotations
 
+import math
+
 import torch
 from torch import nn
 
@@ -42,3 +44,19 @@ def a_function(n_inputs: int, n_outputs: int):
 
 def wrong_input_width(n_inputs: int, n_outputs: int) -> nn.Module:
     return two_layers(n_inputs + 1, n_outputs)
+
+
+def image_pair(n_inputs: int, n_outputs: int, input_shape: tuple, width: int = 8) -> nn.Module:
+    """For an array input [batch, *input_shape]: flattened, then two layers."""
+    assert math.prod(input_shape) == n_inputs
+    return nn.Sequential(nn.Flatten(), two_layers(n_inputs, n_outputs, width))
+
+
+def text_pair(
+    n_inputs: int, n_outputs: int, vocabulary_size: int, max_length: int, width: int = 8
+) -> nn.Module:
+    """For token ids [batch, max_length]: the mean of their embeddings, then a linear layer."""
+    assert n_inputs == max_length
+    return nn.Sequential(
+        nn.EmbeddingBag(vocabulary_size, width, mode="mean"), nn.Linear(width, n_outputs)
+    )

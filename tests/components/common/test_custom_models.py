@@ -9,6 +9,7 @@ import textwrap
 
 import pytest
 
+from components.common.architectures import CLS_ID, PAD_ID, NetworkInput
 from components.common.custom_models import (
     PROBE_ROWS,
     call_builder,
@@ -27,6 +28,10 @@ def build(n_inputs, n_outputs, width=8):
     if width % 2:
         raise ValueError(f"width must be even, got {width}\\nsecond line")
     return ("network", n_inputs, n_outputs, width)
+
+
+def echo(n_inputs, n_outputs, **keywords):
+    return (n_inputs, n_outputs, keywords)
 
 
 class Builders:
@@ -83,25 +88,55 @@ def test_a_bad_builder_path_is_one_line_naming_it(path, problem):
 
 def test_a_builder_that_raises_is_one_line_with_its_arguments(user_modules):
     with pytest.raises(TandemError) as raised:
-        call_builder("tensorflow", "nets:build", 9, 3, {"width": 7})
+        call_builder("tensorflow", "nets:build", NetworkInput.tabular(9), 3, {"width": 7})
     assert str(raised.value) == (
         "training.model.tensorflow: nets:build: build(9, 3, width=7) raised ValueError: "
         "width must be even, got 7"
     )
-    assert call_builder("tensorflow", "nets:build", 9, 3, {"width": 4}) == ("network", 9, 3, 4)
+    built = call_builder("tensorflow", "nets:build", NetworkInput.tabular(9), 3, {"width": 4})
+    assert built == ("network", 9, 3, 4)
+
+
+def test_an_array_or_text_builder_also_gets_its_input_described(user_modules):
+    image = NetworkInput.array([28, 28, 1])
+    assert call_builder("pytorch", "nets:echo", image, 10, {"width": 4}) == (
+        784,
+        10,
+        {"input_shape": (28, 28, 1), "width": 4},
+    )
+    text = NetworkInput.text(vocabulary_size=500, max_length=64)
+    assert call_builder("pytorch", "nets:echo", text, 2, {}) == (
+        64,
+        2,
+        {"vocabulary_size": 500, "max_length": 64},
+    )
+
+
+def test_the_probe_batch_is_of_the_inputs_kind():
+    image = probe_batch(NetworkInput.array([6, 5, 2]))
+    assert image.shape == (PROBE_ROWS, 6, 5, 2) and image.dtype.name == "float32"
+    ids = probe_batch(NetworkInput.text(vocabulary_size=40, max_length=6))
+    assert ids.shape == (PROBE_ROWS, 6) and ids.dtype.name == "int64"
+    assert (ids[:, 0] == CLS_ID).all()
+    pieces = ids[:, 1:]
+    assert ((pieces == PAD_ID) | ((pieces > CLS_ID) & (pieces < 40))).all()
+    # Row r: [CLS], r + 1 pieces, then padding only.
+    assert [int((row != PAD_ID).sum()) for row in ids] == [2, 3, 4, 5]
+    assert all((row[(row != PAD_ID).sum() :] == PAD_ID).all() for row in ids)
 
 
 def test_the_probe_output_must_be_batch_by_outputs():
-    assert probe_batch(9).shape == (PROBE_ROWS, 9) and probe_batch(9).dtype.name == "float32"
-    check_probe_output("pytorch", "nets:build", (PROBE_ROWS, 3), 9, 3)
+    batch = probe_batch(NetworkInput.tabular(9))
+    assert batch.shape == (PROBE_ROWS, 9) and batch.dtype.name == "float32"
+    check_probe_output("pytorch", "nets:build", (PROBE_ROWS, 3), batch.shape, 3)
     with pytest.raises(TandemError) as raised:
-        check_probe_output("pytorch", "nets:build", (PROBE_ROWS, 4), 9, 3)
+        check_probe_output("pytorch", "nets:build", (PROBE_ROWS, 4), batch.shape, 3)
     assert str(raised.value) == (
         "training.model.pytorch: nets:build: the network maps a probe batch of shape (4, 9) to "
         "shape (4, 4), expected (4, 3): (batch, n_outputs) raw outputs"
     )
     with pytest.raises(TandemError, match="to something without a shape, expected"):
-        check_probe_output("pytorch", "nets:build", None, 9, 3)
+        check_probe_output("pytorch", "nets:build", None, batch.shape, 3)
 
 
 def test_the_module_digest_follows_its_source(user_modules):

@@ -10,6 +10,7 @@ import pytest
 import tensorflow_transform as tft
 
 from benchmarks.bare_keras import split_arrays
+from components.common.architectures import NetworkInput
 from components.common.errors import TandemError
 from components.export import load_predictor
 from components.spec import TrainingSpec
@@ -17,6 +18,7 @@ from components.tf_trainer.architecture import summary
 from components.tf_trainer.export import check_export, export_serving_model
 from components.tf_trainer.model import build_model, trainable_parameter_count
 from components.tf_trainer.training import fit_model
+from tests.components.model_families import PENGUINS_INPUT, TEXT, random_batch
 
 BUILDERS = "tests.components.keras_builders"
 
@@ -35,7 +37,7 @@ def custom(builder: str, **params) -> TrainingSpec:
 
 def test_the_users_model_takes_the_trainers_input_and_gives_logits():
     training = custom("two_layers", width=6)
-    model = build_model(training, 9, 3)
+    model = build_model(training, PENGUINS_INPUT, 3)
     assert model.name == "custom"
     assert trainable_parameter_count(model) == (9 * 6 + 6) + (6 * 3 + 3)
     x = np.random.default_rng(0).normal(size=(5, 9)).astype("float32")
@@ -46,6 +48,31 @@ def test_the_users_model_takes_the_trainers_input_and_gives_logits():
     table = summary(model, training)
     assert "trainable parameters: 81" in table
     assert "pair/hidden" in table and "pair/logits" in table
+
+
+@pytest.mark.parametrize(
+    ("builder", "network_input", "count"),
+    [
+        ("image_pair", NetworkInput.array([6, 5, 2]), (60 * 6 + 6) + (6 * 3 + 3)),
+        ("text_pair", TEXT, 40 * 6 + (6 * 3 + 3)),
+    ],
+)
+def test_an_array_or_text_builder_gets_its_input_described(builder, network_input, count):
+    """image_pair needs input_shape, text_pair vocabulary_size and max_length: both are passed,
+    and the model takes the input's batch (float32 [batch, *shape] / int64 token ids)."""
+    model = build_model(custom(builder, width=6), network_input, 3)
+    assert trainable_parameter_count(model) == count
+    logits = model({"inputs": random_batch(network_input, rows=5)}, training=False)
+    assert tuple(logits.shape) == (5, 3)
+
+
+def test_a_tabular_builder_given_an_array_names_the_keyword_it_refused():
+    with pytest.raises(TandemError) as raised:
+        build_model(custom("two_layers", width=6), NetworkInput.array([24, 1]), 3)
+    assert str(raised.value) == (
+        f"training.model.tensorflow: {BUILDERS}:two_layers: build(24, 3, input_shape=(24, 1), "
+        "width=6) raised TypeError: two_layers() got an unexpected keyword argument 'input_shape'"
+    )
 
 
 @pytest.mark.parametrize(
@@ -65,7 +92,7 @@ def test_the_users_model_takes_the_trainers_input_and_gives_logits():
 )
 def test_a_bad_builder_fails_the_build_with_one_line(builder, params, problem):
     with pytest.raises(TandemError) as raised:
-        build_model(custom(builder, **params), 9, 3)
+        build_model(custom(builder, **params), PENGUINS_INPUT, 3)
     message = str(raised.value)
     assert "\n" not in message
     assert message.startswith(f"training.model.tensorflow: {BUILDERS}:{builder}: {problem}")
@@ -77,7 +104,7 @@ def test_a_bad_builder_stops_the_fit_before_it_builds_anything_to_train(encoded_
         fit_model(
             encoded_train,
             None,
-            9,
+            PENGUINS_INPUT,
             3,
             custom("one_output_too_many"),
             seed=0,
@@ -93,7 +120,14 @@ def test_the_users_model_trains_exports_and_serves(
     training = custom("two_layers", width=6)
     built = []
     result = fit_model(
-        encoded_train, None, 9, 3, training, seed=0, task="classification", on_built=built.append
+        encoded_train,
+        None,
+        PENGUINS_INPUT,
+        3,
+        training,
+        seed=0,
+        task="classification",
+        on_built=built.append,
     )
     assert built == [result.model]
     assert result.parameter_count == 81

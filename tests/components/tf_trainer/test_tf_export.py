@@ -13,12 +13,20 @@ from components.common.errors import TandemError
 from components.export import OUTPUT, load_predictor
 from components.tf_trainer.export import TF_EXAMPLE_SIGNATURE, check_export, export_serving_model
 from components.tf_trainer.training import fit_model
+from tests.components.model_families import PENGUINS_INPUT
 
 
 @pytest.fixture(scope="module")
 def exported(penguins_spec, encoded_train, transform_run, tmp_path_factory):
     result = fit_model(
-        encoded_train, None, 9, 3, penguins_spec.training, seed=0, epochs=3, task="classification"
+        encoded_train,
+        None,
+        PENGUINS_INPUT,
+        3,
+        penguins_spec.training,
+        seed=0,
+        epochs=3,
+        task="classification",
     )
     output = tft.TFTransformOutput(str(transform_run.transform_dir))
     out_dir = tmp_path_factory.mktemp("tf-export") / "model"

@@ -14,7 +14,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from benchmarks.bare_keras import split_arrays
-from components.common.architectures import LAYER_NORM_EPSILON, parameter_count
+from components.common.architectures import LAYER_NORM_EPSILON, NetworkInput, parameter_count
 from components.export import load_predictor
 from components.tf_trainer import training
 from components.tf_trainer.export import check_export, export_serving_model
@@ -26,22 +26,20 @@ from components.tf_trainer.model import (
     trainable_parameter_count,
 )
 from components.tf_trainer.training import StepTimer, fit_model, is_chief, make_strategy
-from tests.components.model_families import SIZE_IDS, SIZES, SMALL, training_spec
+from tests.components.model_families import (
+    PENGUINS_INPUT,
+    SIZE_IDS,
+    SIZES,
+    SMALL,
+    assert_uniform_within,
+    glorot_limit,
+    training_spec,
+)
 
 
 def small_model(family: str) -> keras.Model:
     keras.utils.set_random_seed(0)
-    return build_model(training_spec(SMALL[family]), 9, 3)
-
-
-def glorot_limit(fan_in: int, fan_out: int) -> float:
-    return math.sqrt(6 / (fan_in + fan_out))
-
-
-def assert_uniform_within(values: np.ndarray, limit: float, spread: float = 0.5) -> None:
-    """Inside ±limit, and spread as a uniform draw over it would be (not a narrower one)."""
-    assert np.abs(values).max() <= limit
-    assert np.abs(values).max() > spread * limit
+    return build_model(training_spec(SMALL[family]), PENGUINS_INPUT, 3)
 
 
 def test_the_penguins_mlp_has_the_torch_formula_count(penguins_spec):
@@ -49,8 +47,9 @@ def test_the_penguins_mlp_has_the_torch_formula_count(penguins_spec):
     width, classes = penguins_spec.dataset.n_inputs, len(penguins_spec.dataset.classes)
     assert (width, training.hidden_sizes, classes) == (9, [16, 8], 3)
     torch_style = (9 * 16 + 16) + (16 * 8 + 8) + (8 * 3 + 3)
-    model = build_model(training, width, classes)
-    assert trainable_parameter_count(model) == parameter_count(training, 9, 3) == torch_style
+    model = build_model(training, NetworkInput.tabular(width), classes)
+    count = parameter_count(training, PENGUINS_INPUT, 3)
+    assert trainable_parameter_count(model) == count == torch_style
 
 
 @pytest.mark.parametrize(("family", "hidden_sizes", "width", "classes"), SIZES, ids=SIZE_IDS)
@@ -58,9 +57,10 @@ def test_each_family_has_the_stated_parameter_count_and_gives_logits(
     family, hidden_sizes, width, classes
 ):
     training = training_spec(family, hidden_sizes)
-    model = build_model(training, width, classes)
+    network_input = NetworkInput.tabular(width)
+    model = build_model(training, network_input, classes)
     assert model.name == family["family"]
-    assert trainable_parameter_count(model) == parameter_count(training, width, classes)
+    assert trainable_parameter_count(model) == parameter_count(training, network_input, classes)
     assert not model.non_trainable_weights
     x = np.random.default_rng(0).normal(size=(7, width)).astype("float32")
     logits = model({"inputs": x}, training=False).numpy()
@@ -149,13 +149,20 @@ def test_the_fit_hands_the_built_model_over_before_it_trains(encoded_train):
         built.append((model, [w.numpy().copy() for w in model.trainable_weights]))
 
     result = fit_model(
-        encoded_train, None, 9, 3, training, seed=0, task="classification", on_built=on_built
+        encoded_train,
+        None,
+        PENGUINS_INPUT,
+        3,
+        training,
+        seed=0,
+        task="classification",
+        on_built=on_built,
     )
     (model, weights_before_fit), *_ = built
     assert model is result.model and len(built) == 1
     assert not np.allclose(weights_before_fit[0], result.model.trainable_weights[0].numpy())
     assert result.parameter_count == trainable_parameter_count(model)
-    assert result.parameter_count == parameter_count(training, 9, 3)
+    assert result.parameter_count == parameter_count(training, PENGUINS_INPUT, 3)
 
 
 def test_an_ft_transformer_exports_and_serves_its_own_probabilities(
@@ -182,7 +189,7 @@ def test_adam_takes_the_spec_epsilon(penguins_spec):
 
 
 def test_unknown_compile_mode_is_refused(penguins_spec):
-    model = build_model(penguins_spec.training, 9, 3)
+    model = build_model(penguins_spec.training, PENGUINS_INPUT, 3)
     with pytest.raises(ValueError, match="unknown compile mode"):
         compile_model(model, penguins_spec.training, "turbo", task="classification")
 
@@ -197,7 +204,7 @@ def test_each_compile_mode_trains_an_epoch(
     result = fit_model(
         encoded_train,
         None,
-        9,
+        PENGUINS_INPUT,
         3,
         penguins_spec.training,
         seed=0,

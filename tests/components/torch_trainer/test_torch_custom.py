@@ -12,6 +12,7 @@ import torch
 import yaml
 from mlflow.tracking import MlflowClient
 
+from components.common.architectures import NetworkInput
 from components.common.errors import TandemError
 from components.common.layer_summary import ARTIFACT as ARCHITECTURE_ARTIFACT
 from components.common.tracking import tracking_uri
@@ -21,6 +22,7 @@ from components.torch_trainer.checkpoint import LAST_CHECKPOINT
 from components.torch_trainer.model import Network
 from components.torch_trainer.train import main
 from tests.components import torch_builders
+from tests.components.model_families import PENGUINS_INPUT, TEXT, random_batch
 from tests.components.torch_trainer.test_torch_train import train_argv
 
 BUILDERS = "tests.components.torch_builders"
@@ -37,7 +39,7 @@ def custom(builder: str, **params) -> dict:
 
 
 def network(builder: str, **params) -> Network:
-    return Network(TrainingSpec(model=custom(builder, **params)), 9, 3)
+    return Network(TrainingSpec(model=custom(builder, **params)), PENGUINS_INPUT, 3)
 
 
 def test_the_users_module_is_trained_as_its_builder_initialised_it():
@@ -47,6 +49,21 @@ def test_the_users_module_is_trained_as_its_builder_initialised_it():
         assert torch.all(parameter == torch_builders.CONSTANT)
     assert built.training  # the probe ran in eval mode and put it back
     assert built(torch.zeros(5, 9)).shape == (5, 3)
+
+
+@pytest.mark.parametrize(
+    ("builder", "network_input", "count"),
+    [
+        ("image_pair", NetworkInput.array([6, 5, 2]), (60 * 6 + 6) + (6 * 3 + 3)),
+        ("text_pair", TEXT, 40 * 6 + (6 * 3 + 3)),
+    ],
+)
+def test_an_array_or_text_builder_gets_its_input_described(builder, network_input, count):
+    """image_pair needs input_shape, text_pair vocabulary_size and max_length: both are passed,
+    and the module takes the input's batch (float32 [batch, *shape] / int64 token ids)."""
+    built = Network(TrainingSpec(model=custom(builder, width=6)), network_input, 3)
+    assert built.parameter_count() == count
+    assert built(torch.from_numpy(random_batch(network_input, rows=5))).shape == (5, 3)
 
 
 def test_a_lazy_module_is_materialised_by_the_probe():

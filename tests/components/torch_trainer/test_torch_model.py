@@ -13,6 +13,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from components.common import architectures
+from components.common.architectures import NetworkInput
 from components.common.features import encode, input_names
 from components.export import TORCHSCRIPT_FILE, load_predictor
 from components.spec import default_spec_path, load_spec
@@ -28,7 +29,7 @@ def penguins_training(**changes):
 
 def penguins_classifier(manifest: dict, **changes) -> Network:
     training = penguins_training(**changes)
-    return Network.from_spec(training, len(input_names(manifest)), manifest)
+    return Network.from_spec(training, NetworkInput.tabular(len(input_names(manifest))), manifest)
 
 
 def test_penguins_parameter_count_matches_the_keras_count(penguins_snapshot):
@@ -52,7 +53,7 @@ def test_optimizer_settings_come_from_the_spec():
 
 def classifier(model: dict, hidden_sizes: list[int], n_inputs: int, n_classes: int) -> Network:
     torch.manual_seed(0)
-    return Network(training_spec(model, hidden_sizes), n_inputs, n_classes)
+    return Network(training_spec(model, hidden_sizes), NetworkInput.tabular(n_inputs), n_classes)
 
 
 @pytest.mark.parametrize(("model", "hidden_sizes", "n_inputs", "n_classes"), SIZES, ids=SIZE_IDS)
@@ -60,7 +61,8 @@ def test_each_family_has_the_shared_parameter_count_and_returns_logits(
     model, hidden_sizes, n_inputs, n_classes
 ):
     network = classifier(model, hidden_sizes, n_inputs, n_classes)
-    expected = architectures.parameter_count(network.training_spec, n_inputs, n_classes)
+    training, network_input = network.training_spec, network.network_input
+    expected = architectures.parameter_count(training, network_input, n_classes)
     assert network.parameter_count() == expected
     assert network(torch.randn(5, n_inputs)).shape == (5, n_classes)
 
@@ -107,7 +109,7 @@ def test_each_family_is_initialised_by_the_shared_contract(
 @pytest.mark.parametrize("family", list(SMALL))
 def test_compile_mode_keeps_the_eager_state_dict_keys(family):
     eager = classifier(SMALL[family], [16, 8], 9, 3)
-    compiled = Network(eager.training_spec, eager.n_inputs, eager.n_outputs, "compile")
+    compiled = Network(eager.training_spec, eager.network_input, eager.n_outputs, "compile")
     assert list(compiled.state_dict()) == list(eager.state_dict())
 
 
@@ -127,7 +129,7 @@ def test_export_predicts_the_inference_module_probabilities(family, penguins_sna
     manifest = penguins_snapshot.manifest
     network = classifier(SMALL[family], [16, 8], len(input_names(manifest)), 3)
     module = network.inference_module()
-    export_model(module, network.n_inputs, manifest, tmp_path)
+    export_model(module, network.network_input.n_inputs, manifest, tmp_path)
     rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     x = torch.from_numpy(encode(rows, manifest))
     with torch.inference_mode():

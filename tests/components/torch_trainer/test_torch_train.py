@@ -27,6 +27,7 @@ from components.spec import load_spec
 from components.torch_trainer.checkpoint import EPOCHS_DONE, LAST_CHECKPOINT, state_sha256
 from components.torch_trainer.run_log import RUN_ID_FILE
 from components.torch_trainer.train import main
+from tests.components.model_families import PENGUINS_INPUT
 from tests.components.torch_trainer.conftest import EPOCHS
 from tests.step_clock import assert_step_covers_call_to_export
 
@@ -201,7 +202,7 @@ def test_an_ft_transformer_trains_logs_its_model_and_exports(
     training = load_spec(spec).spec.training
     assert run.data.params["model"] == training.model.describe()
     assert run.data.params["model"].startswith("ft_transformer(d_token=8, n_blocks=1, n_heads=2")
-    assert run.data.params["parameter_count"] == str(parameter_count(training, 9, 3))
+    assert run.data.params["parameter_count"] == str(parameter_count(training, PENGUINS_INPUT, 3))
     test_rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     probabilities = load_predictor(tmp_path / "model", "pytorch").predict(test_rows)
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-5)
