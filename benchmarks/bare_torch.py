@@ -77,7 +77,7 @@ def train(
     peak_training_rss_mb = peak_rss_mb()
     if export_dir is not None and rank == 0:
         module = torch.nn.Sequential(network, torch.nn.Softmax(dim=1)).eval()
-        export_model(module, dataset.tensors[0].shape[1], manifest, export_dir)
+        export_model(module, network_input, manifest, export_dir, snapshot_dir)
     if world > 1:
         # Without it a rank could tear the group down while the other still finishes the last
         # all-reduce (seen here as a rank hanging for good).

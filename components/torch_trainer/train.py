@@ -248,8 +248,10 @@ def _finish_on_rank_zero(
                 **rss_metrics(peak_rss_mb(), start_rss_mb),
             }
         )
-    module, n_inputs = fitted.network.inference_module(), fitted.network.network_input.n_inputs
-    export_model(module, n_inputs, manifest, model_dir)
+    network = fitted.network
+    export_model(
+        network.inference_module(), network.network_input, manifest, model_dir, snapshot_dir
+    )
     _log_input_probe(run, snapshot_dir, manifest)
     run.log_metrics({STEP_SECONDS: time.perf_counter() - started})
     return {"mlflow_run_id": run.run_id, "samples_per_s": samples_per_s}

@@ -117,6 +117,7 @@ def train_tiny_torch(
     """Train a torch MLP on encode(...); write model.pt2, model.torchscript.pt, encoding.json."""
     import torch
 
+    from components.common.architectures import NetworkInput
     from components.torch_trainer.export import export_model
 
     train = pq.read_table(Path(snapshot_dir) / "train")
@@ -140,4 +141,4 @@ def train_tiny_torch(
             optimizer.step()
 
     model = torch.nn.Sequential(mlp, torch.nn.Softmax(dim=1)).eval()
-    return export_model(model, x.shape[1], manifest, out_dir)
+    return export_model(model, NetworkInput.tabular(x.shape[1]), manifest, out_dir, snapshot_dir)

@@ -129,7 +129,9 @@ def test_export_predicts_the_inference_module_probabilities(family, penguins_sna
     manifest = penguins_snapshot.manifest
     network = classifier(SMALL[family], [16, 8], len(input_names(manifest)), 3)
     module = network.inference_module()
-    export_model(module, network.network_input.n_inputs, manifest, tmp_path)
+    export_model(
+        module, network.network_input, manifest, tmp_path, penguins_snapshot.snapshot_dir
+    )
     rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     x = torch.from_numpy(encode(rows, manifest))
     with torch.inference_mode():
