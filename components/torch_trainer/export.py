@@ -19,6 +19,7 @@ from components.export import (
     encoding_document,
 )
 
+
 def export_model(
     module: nn.Module,
     network_input: NetworkInput,

@@ -129,9 +129,7 @@ def test_export_predicts_the_inference_module_probabilities(family, penguins_sna
     manifest = penguins_snapshot.manifest
     network = classifier(SMALL[family], [16, 8], len(input_names(manifest)), 3)
     module = network.inference_module()
-    export_model(
-        module, network.network_input, manifest, tmp_path, penguins_snapshot.snapshot_dir
-    )
+    export_model(module, network.network_input, manifest, tmp_path, penguins_snapshot.snapshot_dir)
     rows = pq.read_table(penguins_snapshot.snapshot_dir / "test")
     x = torch.from_numpy(encode(rows, manifest))
     with torch.inference_mode():
