@@ -48,10 +48,6 @@ from components.spec import (
 )
 
 LAYER_NORM_EPSILON = 1e-5
-# Token ids the networks rely on (issue 15's tokenizer puts its special tokens first): a [PAD]
-# key is masked out of attention, and every row starts with [CLS], which the head reads.
-PAD_ID = 0
-CLS_ID = 2
 
 InputKind = Literal["tabular", "text", "array"]
 _KIND_FIELDS = {

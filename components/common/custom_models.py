@@ -47,8 +47,9 @@ from typing import Any
 
 import numpy as np
 
-from components.common.architectures import CLS_ID, PAD_ID, NetworkInput
+from components.common.architectures import NetworkInput
 from components.common.errors import TandemError
+from components.common.text_tokens import CLS_ID, PAD_ID
 from components.spec import Spec, load_spec
 
 PROBE_ROWS = 4

@@ -21,8 +21,8 @@ import pyarrow.parquet as pq
 from tokenizers import Tokenizer
 
 from components.common.text_tokens import (
-    UNK_ID,
     VOCABULARY_FILE,
+    piece_counts,
     save_tokenizer,
     train_tokenizer,
 )
@@ -50,14 +50,11 @@ def _texts(split_dir: Path, column: str) -> Iterator[str]:
 
 
 def _piece_counts(tokenizer: Tokenizer, split_dir: Path, column: str) -> tuple[np.ndarray, int]:
-    """Word pieces per row (no special tokens) and how many of all pieces are [UNK]."""
-    lengths: list[np.ndarray] = []
-    unknown = 0
-    for texts in _text_batches(split_dir, column):
-        encodings = tokenizer.encode_batch_fast(texts, add_special_tokens=False)
-        lengths.append(np.fromiter((len(e) for e in encodings), np.int64, len(encodings)))
-        unknown += sum(e.ids.count(UNK_ID) for e in encodings)
-    return (np.concatenate(lengths) if lengths else np.zeros(0, np.int64)), unknown
+    """Ids per row before cutting ([CLS] included) and how many of all ids are [UNK]."""
+    counts = [piece_counts(tokenizer, texts) for texts in _text_batches(split_dir, column)]
+    if not counts:
+        return np.zeros(0, np.int64), 0
+    return np.concatenate([rows for rows, _ in counts]), sum(unknown for _, unknown in counts)
 
 
 def _tokens_per_row(ids_per_row: np.ndarray, max_length: int) -> dict[str, float]:
@@ -79,10 +76,11 @@ def train_text_tokenizer(feature: Feature, snapshot: Path) -> dict[str, Any]:
     unknown_rate = {}
     tokens_per_row = {}
     for split in SPLITS:
-        pieces, unknown = _piece_counts(tokenizer, snapshot / split, feature.name)
-        unknown_rate[split] = float(unknown / pieces.sum()) if pieces.sum() else 0.0
+        ids_per_row, unknown = _piece_counts(tokenizer, snapshot / split, feature.name)
+        pieces = int((ids_per_row - 1).sum())
+        unknown_rate[split] = unknown / pieces if pieces else 0.0
         if split == "train":
-            tokens_per_row = _tokens_per_row(pieces + 1, feature.max_length)
+            tokens_per_row = _tokens_per_row(ids_per_row, feature.max_length)
     vocabulary = (directory / VOCABULARY_FILE).read_bytes()
     return {
         "vocabulary_size": tokenizer.get_vocab_size(),

@@ -24,10 +24,10 @@ import numpy as np
 
 from components.common.architectures import (
     LAYER_NORM_EPSILON,
-    PAD_ID,
     NetworkInput,
     check_input,
 )
+from components.common.text_tokens import PAD_ID
 from components.spec import (
     CNNModel,
     CustomModel,

@@ -18,10 +18,10 @@ from torch import nn
 
 from components.common.architectures import (
     LAYER_NORM_EPSILON,
-    PAD_ID,
     NetworkInput,
     check_input,
 )
+from components.common.text_tokens import PAD_ID
 from components.spec import (
     CNNModel,
     CustomModel,

@@ -7,7 +7,8 @@ import math
 
 import numpy as np
 
-from components.common.architectures import CLS_ID, PAD_ID, NetworkInput
+from components.common.architectures import NetworkInput
+from components.common.text_tokens import CLS_ID, PAD_ID
 from components.spec import TrainingSpec
 
 PENGUINS_INPUT = NetworkInput.tabular(9)

@@ -9,7 +9,7 @@ import textwrap
 
 import pytest
 
-from components.common.architectures import CLS_ID, PAD_ID, NetworkInput
+from components.common.architectures import NetworkInput
 from components.common.custom_models import (
     PROBE_ROWS,
     call_builder,
@@ -19,6 +19,7 @@ from components.common.custom_models import (
     resolve_builder,
 )
 from components.common.errors import TandemError
+from components.common.text_tokens import CLS_ID, PAD_ID
 
 NETS = """
 WIDTH = 32

@@ -9,7 +9,8 @@ import keras
 import numpy as np
 import pytest
 
-from components.common.architectures import PAD_ID, parameter_count
+from components.common.architectures import parameter_count
+from components.common.text_tokens import PAD_ID
 from components.tf_trainer.model import TokenEmbedding, build_model, trainable_parameter_count
 from tests.components.model_families import (
     CNN_SMALL,

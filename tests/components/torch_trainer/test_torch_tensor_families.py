@@ -12,7 +12,7 @@ import torch
 from torch import nn
 
 from components.common import architectures
-from components.common.architectures import PAD_ID
+from components.common.text_tokens import PAD_ID
 from components.torch_trainer.model import Network
 from components.torch_trainer.networks import TokenEmbedding
 from tests.components.model_families import (
