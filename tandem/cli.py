@@ -366,7 +366,10 @@ app.command()(stack_commands.down)
 
 
 def main() -> None:
-    """Entry point: a TandemError becomes one red line on stderr and exit code 2."""
+    """Entry point: a TandemError becomes one red line on stderr and exit code 2. MLflow's
+    per-download progress bars (the comparison reads a few small artifacts per run) would
+    interleave with tandem's own progress, so they are off unless the user sets them."""
+    os.environ.setdefault("MLFLOW_ENABLE_ARTIFACTS_PROGRESS_BAR", "false")
     try:
         app()
     except TandemError as exc:

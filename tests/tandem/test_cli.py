@@ -227,17 +227,81 @@ def test_run_trains_a_model_family_in_both_pipelines(tmp_path, model):
     assert len({run.data.params["parameter_count"] for run in trains}) == 1
 
 
+# What 2 epochs reach at least on the bundled tables (1 seed; the full specs' thresholds are
+# for their own epochs).
+QUALITY_FLOORS = {
+    "diamonds": ("r2", 0.8),
+    "mnist_5k": ("accuracy", 0.6),
+    "rotten_tomatoes": ("accuracy", 0.65),
+}
+
+
+def _review_table(rows: int) -> pa.Table:
+    """Short generated reviews whose words say the verdict, with a product column that is
+    neither text nor the label."""
+    generator = np.random.default_rng(7)
+    words = {
+        "good": ["great", "lovely", "superb", "charming", "delightful", "fine"],
+        "bad": ["awful", "dull", "broken", "tedious", "clumsy", "poor"],
+    }
+    filler = ["the", "plot", "was", "quite", "and", "acting", "felt", "really", "film", "story"]
+    verdicts = generator.choice(list(words), rows)
+    texts = [
+        " ".join(
+            generator.choice(filler, 5).tolist()
+            + generator.choice(words[verdict], 2).tolist()
+            + [f"item{row}"]
+        )
+        for row, verdict in enumerate(verdicts)
+    ]
+    product = generator.choice(["a", "b", "c"], rows)
+    return pa.table({"review": texts, "product": product, "verdict": verdicts})
+
+
+@pytest.mark.e2e
+def test_init_spec_on_a_text_table_proposes_a_spec_that_runs(tmp_path, monkeypatch, capsys):
+    """A table of reviews: init-spec proposes a text feature read by the transformer (the other
+    column ignored, with its reason), and `tandem run` takes the proposal as it is."""
+    pacsv.write_csv(_review_table(400), tmp_path / "reviews.csv")
+    code, spec_yaml, said = _tandem(
+        monkeypatch,
+        capsys,
+        "init-spec",
+        "--data",
+        str(tmp_path / "reviews.csv"),
+        "--label",
+        "verdict",
+    )
+    assert code == 0
+    assert "text feature" in said and "transformer" in said and "'product'" in said
+    (tmp_path / "reviews.yaml").write_text(spec_yaml)
+    proposed = load_spec(tmp_path / "reviews.yaml").spec
+    assert [(f.name, f.type) for f in proposed.dataset.features] == [("review", "text")]
+    assert proposed.training.model.family == "transformer"
+    completed = _tandem_process(
+        tmp_path, "run", "--spec", "reviews.yaml", "--seeds", "1", "--output-dir", "out"
+    )
+    assert completed.returncode == 0, completed.stderr[-5000:]
+    out = " ".join(completed.stdout.split())
+    assert "rows read 400" in out
+    assert "fairness audit passed" in out
+
+
 @pytest.mark.e2e
 @pytest.mark.parametrize(
     ("bundled", "metrics", "run_table_column"),
     [
         ("diamonds", {"rmse", "mae", "r2"}, "rmse"),
         ("health-insurance", {"accuracy", "macro_f1", "roc_auc", "pr_auc"}, "accuracy"),
+        ("mnist_5k", {"accuracy", "macro_f1", "log_loss"}, "accuracy"),
+        ("rotten_tomatoes", {"accuracy", "macro_f1", "log_loss"}, "accuracy"),
     ],
 )
 def test_run_on_a_bundled_table_judges_it_by_its_task(tmp_path, bundled, metrics, run_table_column):
-    """`tandem run` on the bundled regression and binary tables (2 epochs, 1 seed): both
-    pipelines, the task's metrics on both sides, a passing audit and the report."""
+    """`tandem run` on the bundled regression, binary, image and text tables (2 epochs, 1
+    seed): both pipelines, the task's metrics on both sides, a passing audit (for the text the
+    same token ids from TensorFlow's in-graph tokenizer and the PyTorch side's) and the
+    report."""
     document = yaml.safe_load(spec_location(bundled).read_text())
     document["training"]["epochs"] = 2
     document["evaluation"]["thresholds"] = {}
@@ -249,17 +313,19 @@ def test_run_on_a_bundled_table_judges_it_by_its_task(tmp_path, bundled, metrics
     out = " ".join(completed.stdout.split())
     assert "fairness audit passed" in out
     assert f"┃ blessed ┃ {run_table_column} ┃" in out
-    assert (tmp_path / "out" / "reports" / f"tandem-{bundled}.html").is_file()
+    name = document["name"]
+    assert (tmp_path / "out" / "reports" / f"tandem-{name}.html").is_file()
     client = MlflowClient(tracking_uri(tmp_path / "out"))
-    experiment = client.get_experiment_by_name(f"tandem-{bundled}")
+    experiment = client.get_experiment_by_name(f"tandem-{name}")
     evaluations = client.search_runs([experiment.experiment_id], f"tags.`{TAG_STEP}` = 'evaluate'")
     assert len(evaluations) == 2
     other_task = {"accuracy", "rmse"} - metrics
     for run in evaluations:
         assert metrics <= run.data.metrics.keys()
         assert not other_task & run.data.metrics.keys()
-    if bundled == "diamonds":
-        assert min(run.data.metrics["r2"] for run in evaluations) > 0.8
+    if bundled in QUALITY_FLOORS:
+        metric, floor = QUALITY_FLOORS[bundled]
+        assert min(run.data.metrics[metric] for run in evaluations) > floor
 
 
 def _with_pythonpath(*directories: Path) -> str:
