@@ -326,6 +326,32 @@ def test_run_on_a_bundled_table_judges_it_by_its_task(tmp_path, bundled, metrics
     if bundled in QUALITY_FLOORS:
         metric, floor = QUALITY_FLOORS[bundled]
         assert min(run.data.metrics[metric] for run in evaluations) > floor
+    if bundled in SERVED_INPUT_TYPES:
+        _assert_pyfunc_serves_raw_rows(tmp_path / "out", name, SERVED_INPUT_TYPES[bundled])
+
+
+# The MLflow signature of the bundled tensor datasets' one raw input (raw text; an array's values).
+SERVED_INPUT_TYPES = {"mnist_5k": "Array(float)", "rotten_tomatoes": "string"}
+
+
+def _assert_pyfunc_serves_raw_rows(output_dir: Path, name: str, input_type: str) -> None:
+    """Each framework's champion, loaded as the MLflow pyfunc, takes raw test rows (its
+    signature says so) and answers with class probabilities."""
+    import mlflow.pyfunc
+    import pyarrow.parquet as pq
+
+    client = MlflowClient(tracking_uri(output_dir))
+    snapshot = next((output_dir / SNAPSHOTS_DIR).glob(f"{name}-[0-9a-f]*"))
+    for framework in ("tensorflow", "pytorch"):
+        champion = client.get_model_version_by_alias(f"{name}-{framework}", "champion")
+        location = client.get_model_version_download_uri(champion.name, champion.version)
+        model = mlflow.pyfunc.load_model(location)
+        (column,) = model.metadata.signature.inputs.inputs
+        assert repr(column.type) == input_type
+        rows = pq.read_table(snapshot / "test", columns=[column.name]).slice(0, 3).to_pandas()
+        probabilities = model.predict(rows).to_numpy()
+        assert probabilities.shape[0] == 3
+        np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, atol=1e-4)
 
 
 def _with_pythonpath(*directories: Path) -> str:
