@@ -18,26 +18,31 @@ TensorFlow (`framework="tensorflow"`, format "saved_model")
     `model_dir` is a SavedModel (written by `tf.saved_model.save`; Keras 3 has no
     `save_format="tf"`) with the signature `serving_default`:
       inputs   one named input per spec feature (the manifest's `dataset_spec.features`):
-               numeric → tf.float32 shape [None], categorical → tf.string shape [None];
+               numeric → tf.float32 shape [None], categorical and text → tf.string shape
+               [None], array → tf.float32 [None, size] (its values flattened row-major);
                the adapter passes NaN for a missing numeric value and "" for a missing category;
       outputs  a dict with the key `probabilities`: tf.float32 [None, n_classes]
                (classification), or `prediction`: tf.float32 [None] (regression).
     Preprocessing lives inside the graph: z-score with the manifest's train statistics
-    (NaN → the mean), one-hot over each categorical vocabulary ("" / unseen → all zeros).
+    (NaN → the mean), one-hot over each categorical vocabulary ("" / unseen → all zeros), an
+    array z-scored with its one mean and std, a text tokenized with the snapshot's vocabulary
+    (loading it needs `import tensorflow_text`, which the adapter does).
 
 PyTorch (`framework="pytorch"`, format "pt2", or "torchscript" on fallback)
     `model_dir` holds
       model.pt2              a `torch.export` ExportedProgram saved with `torch.export.save`:
-                             forward(x: float32 [batch, n_inputs]) → probabilities float32
+                             forward(x) → probabilities float32
                              [batch, n_classes] (softmax inside), or predictions float32 [batch]
                              (the label's scaling undone inside); batch dimension dynamic (min 1);
       model.torchscript.pt   TorchScript of the same module, the fallback when model.pt2 is absent
                              or does not load;
       encoding.json          {"input_names": [...], "statistics": manifest["statistics"],
                              "task": "...", "classes": [...], "label": "..."}
-                             (see `encoding_document`).
-    The input matrix is `components.common.features.encode(table, {"statistics": ...})`, whose
-    columns must equal `input_names`.
+                             (see `encoding_document`);
+      tokenizers/<feature>/  a text feature's tokenizer, copied from the snapshot.
+    x is `components.common.features.network_inputs(table, {"statistics": ...}, model_dir)`:
+    float32 [batch, n_inputs] whose columns equal `input_names`, an array feature's float32
+    [batch, *shape], or a text feature's int64 token ids [batch, max_length].
 
 `load_predictor` imports only the framework asked for: each production image carries one.
 """
