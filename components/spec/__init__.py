@@ -590,8 +590,8 @@ class Spec(_Strict):
         if min(feature.shape[:-1]) < smallest:
             raise ValueError(
                 f"training.model.params.channels: {blocks} blocks halve each spatial size "
-                f"{blocks} times, so every size in shape {feature.shape} but the channels must "
-                f"be >= {smallest}; list fewer channels"
+                f"{blocks} times, so each size of shape {feature.shape} except the channels "
+                f"must be at least {smallest}; list fewer channels"
             )
         return self
 

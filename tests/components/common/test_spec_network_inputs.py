@@ -50,7 +50,7 @@ def test_a_cnn_needs_room_for_each_halving():
     assert parse_spec(array_spec([8, 1], three_blocks), Path("spec.yaml"))
     assert problem(array_spec([7, 1], three_blocks)) == (
         "spec.yaml: training.model.params.channels: 3 blocks halve each spatial size 3 times, so "
-        "every size in shape [7, 1] but the channels must be >= 8; list fewer channels"
+        "each size of shape [7, 1] except the channels must be at least 8; list fewer channels"
     )
     assert "shape [28, 6, 1]" in problem(array_spec([28, 6, 1], three_blocks))
 

@@ -46,7 +46,7 @@ def _spec(directory: Path, dataset: dict) -> Path:
     document = {
         "name": "pixels",
         "dataset": {"label": "digit", "classes": ["a", "b"], **dataset},
-        "training": {"model": {"family": "cnn"}},
+        "training": {"model": {"family": "cnn", "params": {"channels": [4]}}},
     }
     path = directory / "spec.yaml"
     path.write_text(yaml.safe_dump(document, sort_keys=False))
