@@ -275,11 +275,11 @@ def _compare(
 def _torch(training: TrainingSpec, split: TrainSplit, repeats: int, calls: int) -> dict:
     import torch
 
-    # Each case compiles as in a trainer process of its own. Dynamo keeps what it saw per code
-    # object across networks (nn.Sequential.forward is the mlp's, the ft_transformer's and the
-    # cnn's): another case's input shapes would make it compile this one's batch dimension
-    # dynamic, and the cnn, so compiled, failed in Inductor ("cannot determine truth value of
-    # Relational") with torch 2.13. Inductor's on-disk cache is kept.
+    # Each case compiles as in a trainer process of its own. Dynamo keeps the input shapes it
+    # saw per code object, and the mlp's, ft_transformer's and cnn's compiled forwards share one
+    # (all three are nn.Sequential): another case's shapes would make it compile this one's
+    # batch dimension dynamic, and the cnn, so compiled, failed in Inductor ("cannot determine
+    # truth value of Relational") with torch 2.13. Inductor's on-disk cache is kept.
     torch.compiler.reset()
     cache = inductor_cache_counts()
     trainers = torch_trainers(
