@@ -1,12 +1,20 @@
 """Compile modes per network: torch.compile / eager and XLA / graph, training and inference.
 
-Two cases, built by each trainer's own model code (`benchmarks.compile_training`) and trained on
-the encoded train split of a synthetic snapshot:
+Four cases, built by each trainer's own model code (`benchmarks.compile_training`) and trained on
+a snapshot's train split as the trainers feed it (`components.common.features.network_inputs`):
 - mlp: the synthetic spec's MLP (`hidden_sizes`, batch size, optimizer from its training
-  section), one epoch over the train split per round;
+  section) on the synthetic table's encoded rows, one epoch over the train split per round;
 - ft_transformer: the same training section with an FT-Transformer large enough for compilers
   to matter (`FT_TRANSFORMER`, batch `FT_BATCH`), `FT_STEPS` full batches per round (a step
-  takes seconds on 2 vCPUs).
+  takes seconds on 2 vCPUs);
+- transformer_text: the bundled rotten_tomatoes spec's training section (its `transformer`
+  family and params, batch 64, optimizer) on the token ids of its real text (int64 [rows, 64]),
+  `TEXT_STEPS` full batches per round;
+- cnn_image: the bundled mnist_5k spec's training section (its `cnn` family and params) on its
+  z-scored digit images (float32 [rows, 28, 28, 1]), `IMAGE_STEPS` full batches per round (every
+  full batch of the split).
+The bundled specs' data is ingested like the synthetic table's, into the benchmark's data
+directory (a later run reuses the snapshot).
 Per framework the two modes' networks start from the same weights and train one epoch each per
 round, alternating (A B A B) after a warm-up round; inference latency (p50/p99 of real calls,
 `components.evaluate.latency.measure_latency`) at batch 1 and 256 alternates the same way.
@@ -14,14 +22,16 @@ Compile time — the first training step / first inference call, and the first s
 steady one — is reported apart, with how many of a case's graphs Inductor loaded from its
 on-disk cache rather than compiled: cached, compile time is mostly loads.
 
-For the ft_transformer case, each framework and mode also trains once in a fresh process
+For every case but mlp, each framework and mode also trains once in a fresh process
 (`benchmarks.compile_worker`) for its peak RSS, so neither framework's memory counts against the
-other; the four processes run at once, after the timings. --quick shrinks the ft_transformer
-(`QUICK_FT_TRANSFORMER`, `QUICK_FT_BATCH`): it checks the case runs.
+other; a case's four processes run at once, after its timings. --quick shrinks the
+ft_transformer (`QUICK_FT_TRANSFORMER`, `QUICK_FT_BATCH`) and trains the spec cases on
+`QUICK_SPEC_STEPS` batches: it checks the cases run.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import statistics
 import tempfile
@@ -42,6 +52,7 @@ from benchmarks.compile_training import (
     Trainer,
     inductor_cache_counts,
     inductor_cache_since,
+    input_to_json,
     keras_trainers,
     torch_trainers,
 )
@@ -52,7 +63,15 @@ from benchmarks.stats import interleave, ratios, summary
 from components.common.architectures import NetworkInput, parameter_count
 from components.common.errors import TandemError
 from components.evaluate.latency import measure_latency
-from components.spec import FTTransformerModel, FTTransformerParams, MLPModel, TrainingSpec
+from components.spec import (
+    FTTransformerModel,
+    FTTransformerParams,
+    LoadedSpec,
+    MLPModel,
+    TrainingSpec,
+    load_spec,
+    spec_location,
+)
 
 NAME = "compile"
 DEFAULT_ROWS = 100_000
@@ -67,6 +86,13 @@ FT_LATENCY_CALLS = 20
 QUICK_FT_TRANSFORMER = FTTransformerParams(d_token=32, n_blocks=1, n_heads=4, d_ffn=64)
 QUICK_FT_BATCH = 256
 QUICK_FT_STEPS = 2
+TEXT_SPEC = "rotten_tomatoes"
+IMAGE_SPEC = "mnist_5k"
+TEXT_STEPS = 50
+IMAGE_STEPS = 55
+SPEC_LATENCY_CALLS = 50
+# 4 batches of the specs' 64 rows: the 256 rows the largest latency batch reads.
+QUICK_SPEC_STEPS = 4
 FRAMEWORK_MODES = {"pytorch": TORCH_MODES, "tensorflow": KERAS_MODES}
 
 
@@ -81,10 +107,27 @@ class Case:
     latency_calls: int
     peak_rss: bool
     """Also train each framework and mode once in a fresh process for its peak RSS."""
+    spec: str | None = None
+    """The bundled spec whose train split the case trains on; None: the synthetic table."""
+
+
+def _spec_case(name: str, spec: str, steps: int, quick: bool) -> Case:
+    """A case of a bundled spec's own training section (model family and params, batch size,
+    optimizer) on its own data."""
+    training = load_spec(spec_location(spec)).spec.training
+    return Case(
+        name,
+        training,
+        QUICK_SPEC_STEPS if quick else steps,
+        QUICK_LATENCY_CALLS if quick else SPEC_LATENCY_CALLS,
+        peak_rss=True,
+        spec=spec,
+    )
 
 
 def cases(training: TrainingSpec, quick: bool) -> list[Case]:
-    """The mlp case (the benchmark spec's training section) and the ft_transformer case."""
+    """The mlp case (the benchmark spec's training section), the ft_transformer case, and the
+    text and image cases of the bundled specs."""
     ft_transformer = training.model_copy(
         update={
             "model": FTTransformerModel(
@@ -104,6 +147,8 @@ def cases(training: TrainingSpec, quick: bool) -> list[Case]:
             QUICK_LATENCY_CALLS if quick else FT_LATENCY_CALLS,
             peak_rss=True,
         ),
+        _spec_case("transformer_text", TEXT_SPEC, TEXT_STEPS, quick),
+        _spec_case("cnn_image", IMAGE_SPEC, IMAGE_STEPS, quick),
     ]
 
 
@@ -122,19 +167,41 @@ def case_rows(case: Case, train_rows: int) -> int:
     return steps * batch
 
 
-def _encoded(rows: int):
-    """(spec, x float32 [n, inputs], y int64 [n]) of a synthetic snapshot's train split."""
+@dataclass(frozen=True)
+class TrainSplit:
+    """A snapshot's train split as the trainers feed the network."""
+
+    spec: str
+    network_input: NetworkInput
+    x: np.ndarray
+    """float32 [rows, width] tabular rows, float32 [rows, *shape] arrays or int64 token ids."""
+    y: np.ndarray
+    """int64 [rows] class indices."""
+    n_classes: int
+
+    def head(self, rows: int) -> TrainSplit:
+        return dataclasses.replace(self, x=self.x[:rows], y=self.y[:rows])
+
+
+def train_split(loaded: LoadedSpec) -> TrainSplit:
+    """The spec's train split through `network_inputs`, its data ingested once (ingest reuses
+    the benchmark's snapshot of the same data and dataset section)."""
     import pyarrow.parquet as pq
 
-    from components.common.features import encode, label_indices
+    from components.common.features import label_indices, network_inputs
     from components.ingest.run import run_ingest
 
-    loaded = specs.synthetic(rows)
     with quiet():
         snapshot = run_ingest(loaded, DATA_DIR / "tmp" / "compile-ingest", track=False)
     table = pq.read_table(snapshot.snapshot_dir / "train")
     manifest = snapshot.manifest
-    return loaded.spec, encode(table, manifest), label_indices(table, manifest)
+    return TrainSplit(
+        spec=loaded.spec.name,
+        network_input=NetworkInput.from_manifest(loaded.spec.dataset, manifest),
+        x=network_inputs(table, manifest, snapshot.snapshot_dir),
+        y=label_indices(table, manifest),
+        n_classes=len(manifest["classes"]),
+    )
 
 
 def _latency_pair(calls: dict[str, dict[int, Callable[[], object]]], repeats: int, n: int) -> dict:
@@ -195,6 +262,7 @@ def _compare(
             mode: summary([rows / s for s in values]) for mode, values in seconds.items()
         },
         "train_step_ratio": ratios(step_ms[compiled], step_ms[base]),
+        "train_samples_per_s_ratio": ratios(seconds[base], seconds[compiled]),
         "compile_s": {
             "first_train_step_s": first,
             "train_compile_s": first[compiled] - statistics.median(step_ms[compiled]) / 1000,
@@ -204,14 +272,20 @@ def _compare(
     }
 
 
-def _torch(
-    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, repeats: int, calls: int
-) -> dict:
+def _torch(training: TrainingSpec, split: TrainSplit, repeats: int, calls: int) -> dict:
     import torch
 
+    # Each case compiles as in a trainer process of its own. Dynamo keeps the input shapes it
+    # saw per code object, and the mlp's, ft_transformer's and cnn's compiled forwards share one
+    # (all three are nn.Sequential): another case's shapes would make it compile this one's
+    # batch dimension dynamic, and the cnn, so compiled, failed in Inductor ("cannot determine
+    # truth value of Relational") with torch 2.13. Inductor's on-disk cache is kept.
+    torch.compiler.reset()
     cache = inductor_cache_counts()
-    trainers = torch_trainers(training, x, y, n_classes, TORCH_MODES)
-    samples = {size: torch.from_numpy(x[:size]) for size in LATENCY_BATCHES}
+    trainers = torch_trainers(
+        training, split.network_input, split.x, split.y, split.n_classes, TORCH_MODES
+    )
+    samples = {size: torch.from_numpy(split.x[:size]) for size in LATENCY_BATCHES}
 
     def infer(model: torch.nn.Module, size: int) -> Callable[[], object]:
         def call():
@@ -227,19 +301,19 @@ def _torch(
             for mode, model in models.items()
         }
 
-    result = _compare(trainers, inference, len(y), repeats, calls)
+    result = _compare(trainers, inference, len(split.y), repeats, calls)
     return {"inductor_cache": inductor_cache_since(cache), **result}
 
 
-def _tensorflow(
-    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, repeats: int, calls: int
-) -> dict:
+def _tensorflow(training: TrainingSpec, split: TrainSplit, repeats: int, calls: int) -> dict:
     import tensorflow as tf
 
     from components.tf_trainer.config import INPUTS
 
-    trainers = keras_trainers(training, x, y, n_classes, KERAS_MODES)
-    samples = {size: tf.constant(x[:size]) for size in LATENCY_BATCHES}
+    trainers = keras_trainers(
+        training, split.network_input, split.x, split.y, split.n_classes, KERAS_MODES
+    )
+    samples = {size: tf.constant(split.x[:size]) for size in LATENCY_BATCHES}
 
     def inference() -> dict:
         functions = {
@@ -256,10 +330,10 @@ def _tensorflow(
             for mode, function in functions.items()
         }
 
-    return _compare(trainers, inference, len(y), repeats, calls)
+    return _compare(trainers, inference, len(split.y), repeats, calls)
 
 
-def _training_rss(work: Path, training: TrainingSpec, x, y, n_classes: int) -> dict:
+def _training_rss(work: Path, training: TrainingSpec, split: TrainSplit) -> dict:
     """framework → mode → peak RSS of training in a fresh process (`compile_worker`).
 
     The four processes run at once: each one's peak RSS is its own whatever runs beside it, and
@@ -267,13 +341,15 @@ def _training_rss(work: Path, training: TrainingSpec, x, y, n_classes: int) -> d
     compiles). Their wall time is not a result.
     """
     (work / "training.json").write_text(training.model_dump_json())
-    np.savez(work / "data.npz", x=x, y=y)
+    (work / "input.json").write_text(input_to_json(split.network_input))
+    np.savez(work / "data.npz", x=split.x, y=split.y)
 
     def job(framework: str, mode: str) -> dict:
         out = work / f"rss-{framework}-{mode}.json"
         arguments = [
-            *("--framework", framework, "--mode", mode, "--classes", n_classes),
-            *("--training", work / "training.json", "--data", work / "data.npz", "--out", out),
+            *("--framework", framework, "--mode", mode, "--classes", split.n_classes),
+            *("--training", work / "training.json", "--input", work / "input.json"),
+            *("--data", work / "data.npz", "--out", out),
         ]
         run_module("benchmarks.compile_worker", arguments)
         return json.loads(out.read_text())
@@ -289,31 +365,35 @@ def _training_rss(work: Path, training: TrainingSpec, x, y, n_classes: int) -> d
 
 def _case(
     case: Case,
-    x: np.ndarray,
-    y: np.ndarray,
-    n_classes: int,
+    split: TrainSplit,
     repeats: int,
     work: Path,
     starting: Callable[[str], None],
 ) -> dict:
     """The case's figures; `starting(label)` before each of its jobs (progress display)."""
-    used = case_rows(case, len(y))
-    x, y = x[:used], y[:used]
+    split = split.head(case_rows(case, len(split.y)))
+    network_input = split.network_input
     result: dict = {
         "model": _model_label(case.training),
-        "parameters": parameter_count(case.training, NetworkInput.tabular(x.shape[1]), n_classes),
+        "parameters": parameter_count(case.training, network_input, split.n_classes),
+        "spec": split.spec,
+        "input": {
+            "kind": network_input.kind,
+            "row_shape": list(network_input.row_shape),
+            "dtype": network_input.dtype,
+        },
         "batch_size": case.training.batch_size,
-        "train_rows": used,
+        "train_rows": len(split.y),
         "latency_calls": case.latency_calls,
     }
     for framework, measure in (("pytorch", _torch), ("tensorflow", _tensorflow)):
         starting(f"{case.name}, {framework}")
         with quiet():
-            result[framework] = measure(case.training, x, y, n_classes, repeats, case.latency_calls)
+            result[framework] = measure(case.training, split, repeats, case.latency_calls)
     if case.peak_rss:
         starting(f"{case.name}, peak RSS of training, each framework and mode in a fresh process")
         work.mkdir()
-        for framework, found in _training_rss(work, case.training, x, y, n_classes).items():
+        for framework, found in _training_rss(work, case.training, split).items():
             result[framework]["training_rss"] = found
     return result
 
@@ -330,36 +410,42 @@ def run(
     console: Console | None = None,
     quick: bool = False,
 ) -> dict:
-    """`rows`: the first size is the synthetic table the training data comes from."""
+    """`rows`: the first size is the synthetic table the mlp and ft_transformer cases' data
+    comes from (the text and image cases train on their bundled specs' data)."""
     size = rows[0] if rows else (QUICK_ROWS if quick else DEFAULT_ROWS)
     work_root = DATA_DIR / "tmp"
     work_root.mkdir(parents=True, exist_ok=True)
     with progress(console) as bar, tempfile.TemporaryDirectory(dir=work_root) as root:
         task = bar.add_task(f"compile modes: encoding {size:,} rows", total=None)
-        spec, x, y = _encoded(size)
-        n_classes = int(y.max()) + 1
-        planned = cases(spec.training, quick)
-        for case in planned:  # a --rows too small for a case fails before anything runs
-            case_rows(case, len(y))
-        # Encoding, then each case's jobs: every job's start completes the one before.
-        bar.update(task, total=1 + sum(3 if case.peak_rss else 2 for case in planned))
+        synthetic = specs.synthetic(size)
+        planned = cases(synthetic.spec.training, quick)
+        bundled = list(dict.fromkeys(case.spec for case in planned if case.spec))
+        # Encoding each data set, then each case's jobs: every start completes the one before.
+        jobs = sum(3 if case.peak_rss else 2 for case in planned)
+        bar.update(task, total=1 + len(bundled) + jobs)
 
         def starting(label: str) -> None:
             bar.update(task, description=f"compile modes: {label}", advance=1)
 
+        splits = {None: train_split(synthetic)}
+        for name in bundled:
+            starting(f"ingesting and encoding the {name} spec's data")
+            splits[name] = train_split(load_spec(spec_location(name)))
+        for case in planned:  # a --rows too small for a case fails before anything runs
+            case_rows(case, len(splits[case.spec].y))
         found = {
-            case.name: _case(case, x, y, n_classes, repeats, Path(root) / case.name, starting)
+            case.name: _case(case, splits[case.spec], repeats, Path(root) / case.name, starting)
             for case in planned
         }
         bar.advance(task)
     return {
-        "spec": spec.name,
+        "spec": synthetic.spec.name,
         "rows": size,
-        "train_rows": len(y),
+        "train_rows": len(splits[None].y),
         "method": "per case and framework: one epoch per mode per round, modes alternating "
         "after a warm-up round; latency p50/p99 of real calls, same alternation; ratio = "
-        "compiled / baseline time per round. Peak RSS: each framework and mode training "
-        "once in a fresh process",
+        "compiled / baseline time per round (train_samples_per_s_ratio: compiled / baseline "
+        "samples/s). Peak RSS: each framework and mode training once in a fresh process",
         "cases": found,
     }
 
@@ -383,6 +469,13 @@ def _timing_table(name: str, case: dict) -> Table:
             median_range(found["train_step_ms"][base], 1),
             median_range(found["train_step_ms"][other], 1),
             median_range(found["train_step_ratio"], 3),
+        )
+        table.add_row(
+            framework,
+            "train samples/s (ratio: compiled / baseline, > 1: compiled is faster)",
+            median_range(found["train_samples_per_s"][base], 0),
+            median_range(found["train_samples_per_s"][other], 0),
+            median_range(found["train_samples_per_s_ratio"], 3),
         )
         for size in LATENCY_BATCHES:
             latency = found["latency"][f"batch_{size}"]

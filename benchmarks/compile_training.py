@@ -2,7 +2,10 @@
 benchmark's process (timings, alternating) and in the fresh process that measures its peak RSS
 (`benchmarks.compile_worker`).
 
-A classification network (the synthetic table's label). PyTorch: the trainer's `Network` in
+A classification network on a `NetworkInput` and arrays of its kind, as the trainers feed it
+(`components.common.features.network_inputs`): float32 [rows, width] tabular rows, float32
+[rows, *shape] normalised arrays, or int64 [rows, max_length] token ids. PyTorch: the trainer's
+`Network` in
 "eager" or "compile" mode (its forward `torch.compile`d, as the trainer compiles it), the
 trainer's optimizer and loss. TensorFlow: the Keras trainer's `build_model` + `compile_model` in
 "graph" or "xla" mode, `fit` on a cached tf.data of the arrays. All the modes built by one call
@@ -12,6 +15,8 @@ functions: a fresh process measuring one framework never loads the other.
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
@@ -40,13 +45,40 @@ def _batch_count(rows: int, batch_size: int) -> int:
     return -(-rows // batch_size)
 
 
+def input_to_json(network_input: NetworkInput) -> str:
+    """A `NetworkInput` as JSON, for the fresh process that rebuilds it (`input_from_json`)."""
+    return json.dumps(dataclasses.asdict(network_input))
+
+
+def input_from_json(text: str) -> NetworkInput:
+    fields = json.loads(text)
+    if fields["shape"] is not None:
+        fields["shape"] = tuple(fields["shape"])
+    return NetworkInput(**fields)
+
+
+def check_arrays(network_input: NetworkInput, x: np.ndarray) -> None:
+    """The arrays must be what the network reads: [rows, *row_shape] of its dtype."""
+    if x.shape[1:] != network_input.row_shape or x.dtype != np.dtype(network_input.dtype):
+        raise ValueError(
+            f"a {network_input.kind} network reads {network_input.dtype} "
+            f"[rows, {', '.join(map(str, network_input.row_shape))}], not {x.dtype} {list(x.shape)}"
+        )
+
+
 def torch_trainers(
-    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, modes: Sequence[str]
+    training: TrainingSpec,
+    network_input: NetworkInput,
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    modes: Sequence[str],
 ) -> dict[str, Trainer]:
     import torch
 
     from components.torch_trainer.model import Network, loss_function, make_optimizer
 
+    check_arrays(network_input, x)
     torch.manual_seed(training.seeds[0])
     loss_of = loss_function(TASK)
     inputs, labels = torch.from_numpy(x), torch.from_numpy(y)
@@ -54,7 +86,7 @@ def torch_trainers(
     batches = [(inputs[i : i + size], labels[i : i + size]) for i in range(0, len(labels), size)]
     trainers: dict[str, Trainer] = {}
     for mode in modes:
-        model = Network(training, NetworkInput.tabular(x.shape[1]), n_classes, mode)
+        model = Network(training, network_input, n_classes, mode)
         if trainers:
             model.network.load_state_dict(next(iter(trainers.values())).model.network.state_dict())
         optimizer = make_optimizer(training, model.parameters())
@@ -75,7 +107,12 @@ def torch_trainers(
 
 
 def keras_trainers(
-    training: TrainingSpec, x: np.ndarray, y: np.ndarray, n_classes: int, modes: Sequence[str]
+    training: TrainingSpec,
+    network_input: NetworkInput,
+    x: np.ndarray,
+    y: np.ndarray,
+    n_classes: int,
+    modes: Sequence[str],
 ) -> dict[str, Trainer]:
     import tensorflow as tf
 
@@ -83,12 +120,13 @@ def keras_trainers(
     from components.tf_trainer.model import build_model, compile_model
     from components.tf_trainer.training import StepTimer, set_seed
 
+    check_arrays(network_input, x)
     set_seed(training.seeds[0])
     dataset = tf.data.Dataset.from_tensor_slices(({INPUTS: x}, y)).batch(training.batch_size)
     dataset = dataset.cache()
     trainers: dict[str, Trainer] = {}
     for mode in modes:
-        model = build_model(training, NetworkInput.tabular(x.shape[1]), n_classes)
+        model = build_model(training, network_input, n_classes)
         if trainers:
             model.set_weights(next(iter(trainers.values())).model.get_weights())
         compile_model(model, training, mode, task=TASK)
