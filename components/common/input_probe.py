@@ -79,9 +79,12 @@ def _first_of_each_value(column: pa.ChunkedArray) -> set[int]:
 
 
 def probe_document(rows: pa.Table, manifest: dict, inputs: np.ndarray) -> dict:
-    """The artifact: row ids, input names and the encoded inputs, one flattened row each (an
-    array's values, a text's token ids)."""
+    """The artifact: the input kind (tabular, text or array), row ids, input names and the
+    encoded inputs, one flattened row each (an array's values, a text's token ids)."""
+    statistics = manifest["statistics"]
+    kind = next((k for k in ("text", "array") if statistics.get(k)), "tabular")
     return {
+        "kind": kind,
         "ids": rows.column(manifest["id_column"]).to_pylist(),
         "names": input_names(manifest),
         "inputs": np.asarray(inputs, dtype=float).reshape(rows.num_rows, -1).tolist(),

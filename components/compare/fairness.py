@@ -104,12 +104,20 @@ def same_normalisation(runs: list[PipelineRun], load_probe: ProbeLoader) -> Audi
         worst[run.framework] = max(worst[run.framework], gap)
     largest = max(worst.values())
     passed = not mismatched_rows and largest <= PROBE_TOLERANCE
+    rows = len(reference["ids"])
     if mismatched_rows:
         detail = "the probes cover different rows or input columns"
+    elif reference.get("kind") == "text":
+        detail = (
+            f"the same {rows} test texts become the same token ids in every run"
+            if passed
+            else f"the same {rows} test texts become different token ids across the runs: the "
+            "two tokenizers disagree"
+        )
     else:
         detail = (
-            f"the same {len(reference['ids'])} test rows encode to the same model inputs in "
-            f"every run: largest difference {largest:.2g} (tolerance {PROBE_TOLERANCE:g})"
+            f"the same {rows} test rows encode to the same model inputs in every run: largest "
+            f"difference {largest:.2g} (tolerance {PROBE_TOLERANCE:g})"
         )
     return AuditItem(
         "Same normalisation",

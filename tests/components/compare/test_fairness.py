@@ -105,6 +105,27 @@ def test_an_encoding_difference_fails_normalisation():
     assert failed(fair_pair(), load_probe) == {"Same normalisation"}
 
 
+@pytest.mark.parametrize("differ", [False, True], ids=["same ids", "one id differs"])
+def test_text_probes_compare_token_ids(differ):
+    text_probe = {
+        "kind": "text",
+        "ids": ["r1", "r2"],
+        "names": ["text[0]", "text[1]", "text[2]"],
+        "inputs": [[2, 57, 0], [2, 1, 9]],
+    }
+
+    def load_probe(run_id: str) -> dict:
+        probe = copy.deepcopy(text_probe)
+        if differ and "pytorch" in run_id:
+            probe["inputs"][1][2] = 10  # one word piece tokenized otherwise
+        return probe
+
+    (item,) = [i for i in audit(fair_pair(), load_probe) if i.name == "Same normalisation"]
+    assert item.passed is not differ
+    expected = "different token ids" if differ else "the same token ids"
+    assert expected in item.detail
+
+
 def test_a_missing_probe_fails_normalisation():
     assert failed(fair_pair(), lambda run_id: None) == {"Same normalisation"}
 
