@@ -113,6 +113,11 @@ class Feature(_Strict):
                     f"{self.type} feature '{self.name}' takes no {', '.join(misplaced)} "
                     f"({kind} features only)"
                 )
+        if self.type in ("text", "array") and not self.required:
+            raise ValueError(
+                f"{self.type} feature '{self.name}' is the model's whole input, so it is always "
+                "required; drop 'required: false'"
+            )
         if self.type == "array":
             self._check_array()
         return self
