@@ -12,6 +12,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.table import Table
+from rich.text import Text
 
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW, by_name
@@ -234,10 +235,12 @@ def run(
     compare_runs: Annotated[
         bool, typer.Option("--compare/--no-compare", help="Write the comparison report after.")
     ] = True,
+    allow_unfair: AllowUnfairOption = False,
 ) -> None:
     """The main job on the spec (default: penguins): ingest once, then each framework's pipeline
     on that snapshot for every seed, each under its own MLflow parent run, then the comparison
-    report (`tandem compare`) when both frameworks ran."""
+    report and its verdict (`tandem compare`) when both frameworks ran; exits 3 when the
+    fairness audit fails."""
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 
@@ -263,10 +266,12 @@ def run(
     print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
     _print_runs(results, loaded.spec.dataset.task)
     if compare_runs and set(chosen) == set(Framework):
-        _compare(output_dir, experiment_name(loaded.spec.name), None, group)
+        comparison = _compare(output_dir, experiment_name(loaded.spec.name), None, group)
+        exit_if_unfair(comparison, allow_unfair)
 
 
-def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None) -> None:
+def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None):
+    """Build, write and log the comparison; print where it went and the verdict."""
     from components.common.tracking import tracking_uri
     from components.compare.report import build_comparison, log_report, write_report
 
@@ -282,31 +287,47 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
         "comparison",
         [
             ("runs", ", ".join(f"{fw} {n} seeds" for fw, n in seeds.items())),
+            ("test rows", str(comparison.test_rows)),
             ("fairness audit", "passed" if not failed else "FAILED: " + "; ".join(failed)),
-            *(
-                (metric.label, _difference(metric))
-                for metric in comparison.metrics
-                if metric.metric in HEADLINE_METRICS
-            ),
             ("MLflow", f"{uri} run {run_id}"),
             ("report", str(files.html)),
         ],
     )
+    print_verdict(comparison.verdict)
+    return comparison
 
 
-HEADLINE_METRICS = (
-    "accuracy",
-    "log_loss",
-    "rmse",
-    "r2",
-    "train.samples_per_s",
-    "latency.batch_1.p50_ms",
-)
+def print_verdict(lines) -> None:
+    """The verdict, one sentence a paragraph; an audit failure first, in red."""
+    out = Console(soft_wrap=False, highlight=False)
+    out.print("[bold]verdict[/]")
+    for line in lines:
+        style = "bold red" if line.topic == "audit" else ""
+        out.print(Text(line.text, style=style), overflow="fold")
 
 
-def _difference(metric) -> str:
-    verdict = f"{metric.better} better" if metric.better else "no significant difference"
-    return f"tensorflow {metric.tensorflow.mean:.4g}, pytorch {metric.pytorch.mean:.4g} ({verdict})"
+# `tandem run` and `tandem compare` exit with this status when the fairness audit failed (the
+# report is written all the same), unless --allow-unfair; a TandemError exits 2.
+UNFAIR_EXIT_CODE = 3
+AllowUnfairOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-unfair",
+        help=f"Exit 0 even when the fairness audit fails (default: exit {UNFAIR_EXIT_CODE}).",
+    ),
+]
+
+
+def exit_if_unfair(comparison, allow_unfair: bool) -> None:
+    if comparison.audit_passed or allow_unfair:
+        return
+    console.print(
+        f"[bold red]unfair comparison:[/] the fairness audit failed; exit status "
+        f"{UNFAIR_EXIT_CODE} (pass --allow-unfair to accept it)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    sys.exit(UNFAIR_EXIT_CODE)
 
 
 @app.command()
@@ -329,12 +350,14 @@ def compare(
         str | None,
         typer.Option(help="Compare this `tandem run`'s runs (default: each framework's newest)."),
     ] = None,
+    allow_unfair: AllowUnfairOption = False,
 ) -> None:
-    """Compare the frameworks' runs, read from MLflow: an HTML report (means and 95% CIs over
-    seeds, Welch's t-test, plots, fairness audit), also logged to MLflow as a `compare` run."""
+    """Compare the frameworks' runs, read from MLflow: an HTML report (the verdict; paired
+    bootstrap intervals and tests on the test rows, cost ratios, plots, fairness audit), also
+    logged to MLflow as a `compare` run. Exits 3 when the fairness audit fails."""
     if experiment is None:
         experiment = experiment_name(load_spec(spec_location(spec)).spec.name)
-    _compare(output_dir, experiment, output, run_group)
+    exit_if_unfair(_compare(output_dir, experiment, output, run_group), allow_unfair)
 
 
 @app.command()

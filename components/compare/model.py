@@ -56,9 +56,27 @@ class Summary:
 
 
 @dataclass(frozen=True)
+class Ratio:
+    """PyTorch ÷ TensorFlow of a figure's mean over seeds, with its 95% bootstrap interval
+    (None bounds when a side has fewer than two seeds)."""
+
+    estimate: float
+    low: float | None
+    high: float | None
+
+    @property
+    def excludes_one(self) -> bool:
+        return self.low is not None and self.high is not None and not self.low <= 1 <= self.high
+
+
+@dataclass(frozen=True)
 class MetricComparison:
-    """A metric side by side: each framework's mean and 95% CI over seeds, the difference
-    (pytorch - tensorflow) with its 95% CI, and Welch's t-test p-value."""
+    """A metric side by side: each framework's mean over seeds with its 95% interval, the
+    difference (pytorch - tensorflow) with its 95% interval, and how it was judged.
+
+    A quality metric is judged by a paired test on the test rows (`test`, `p_raw`, then `p_value`
+    Holm-adjusted across the table) and states the smallest difference the run could detect; a
+    cost figure by its ratio's interval (`ratio`); a slice is descriptive (no test)."""
 
     metric: str
     label: str
@@ -67,9 +85,13 @@ class MetricComparison:
     tensorflow: Summary
     pytorch: Summary
     difference: float
-    difference_ci: tuple[float, float]
+    difference_ci: tuple[float, float] | None
     p_value: float | None
     significant: bool
+    test: str | None = None
+    p_raw: float | None = None
+    detectable: float | None = None
+    ratio: Ratio | None = None
 
     @property
     def better(self) -> str | None:
@@ -91,6 +113,15 @@ class AuditItem:
 
 
 @dataclass(frozen=True)
+class VerdictLine:
+    """One sentence of the verdict; `topic` is audit, quality, training, serving, pipeline or
+    caveats."""
+
+    topic: str
+    text: str
+
+
+@dataclass(frozen=True)
 class Comparison:
     """Everything the report shows."""
 
@@ -102,8 +133,13 @@ class Comparison:
     metrics: tuple[MetricComparison, ...]
     slices: tuple[MetricComparison, ...]
     audit: tuple[AuditItem, ...]
-    test_name: str
+    method: str
     alpha: float
+    # How many test rows every run predicted (what the paired statistics resample); 0 when the
+    # comparison has no quality metrics.
+    test_rows: int = 0
+    # The plain-words answer at the top of the report and the end of `tandem run`.
+    verdict: tuple[VerdictLine, ...] = ()
     # framework → the architecture summary its train run logged (`layer_summary`), or None.
     architectures: dict[str, str | None] = field(default_factory=dict)
 

@@ -6,18 +6,26 @@ import json
 import os
 import tempfile
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 from components.common import layer_summary
 from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW
 from components.common.input_probe import PROBE_ARTIFACT
 from components.common.tracking import TAG_RUN_GROUP, TAG_STEP
-from components.compare.catalogue import METRICS, SLICE_METRICS, slice_name
+from components.compare.catalogue import METRICS, QUALITY, SLICE_METRICS, slice_name
 from components.compare.collect import collect_runs, require_both_frameworks
 from components.compare.fairness import audit
 from components.compare.model import Comparison, MetricComparison, PipelineRun
-from components.compare.stats import ALPHA, TEST_NAME, compare_metric
+from components.compare.row_predictions import RowPredictions, load_row_predictions
+from components.compare.stats import (
+    ALPHA,
+    METHOD,
+    cost_comparison,
+    descriptive_comparison,
+    quality_comparisons,
+)
+from components.compare.verdict import VERDICT_ARTIFACT, verdict_lines, verdict_text
 
 EXPERIMENT_PREFIX = "tandem-"
 COMPARE_STEP = "compare"
@@ -39,37 +47,41 @@ def _values(runs: list[PipelineRun], framework: str, step: str, name: str) -> li
     return values
 
 
-def _side_by_side(runs, metric, label, unit, higher_is_better, step, name):
+def _both(runs: list[PipelineRun], step: str, name: str) -> tuple[list[float], list[float]] | None:
+    """Each framework's per-seed values of a metric; None unless both logged it."""
     tensorflow = _values(runs, TENSORFLOW.name, step, name)
     pytorch = _values(runs, PYTORCH.name, step, name)
-    if not tensorflow or not pytorch:
-        return None
-    return compare_metric(metric, label, unit, higher_is_better, tensorflow, pytorch)
+    return (tensorflow, pytorch) if tensorflow and pytorch else None
 
 
-def metric_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
-    """The catalogue's metrics that both frameworks logged."""
-    compared = (
-        _side_by_side(runs, d.key, d.label, d.unit, d.higher_is_better, d.step, d.name)
-        for d in METRICS
-    )
-    return tuple(c for c in compared if c is not None)
+def metric_comparisons(
+    runs: list[PipelineRun], rows: RowPredictions
+) -> tuple[MetricComparison, ...]:
+    """The catalogue's metrics that both frameworks logged, in catalogue order: quality metrics
+    judged paired on `rows`, cost figures as ratios."""
+    values = {d.key: _both(runs, d.step, d.name) for d in METRICS}
+    logged = [d for d in METRICS if values[d.key] is not None]
+    quality = quality_comparisons([d for d in logged if d.group == QUALITY], values, rows)
+    judged = {comparison.metric: comparison for comparison in quality}
+    for definition in logged:
+        if definition.group != QUALITY:
+            judged[definition.key] = cost_comparison(definition, values[definition.key])
+    return tuple(judged[d.key] for d in logged)
 
 
 def slice_comparisons(runs: list[PipelineRun]) -> tuple[MetricComparison, ...]:
     """Per-slice accuracy or RMSE (slice.<feature>.<value>.<metric>), in the order the runs
-    logged."""
+    logged; descriptive (see `stats`)."""
     names = dict.fromkeys(
         name for run in runs for name in run.evaluate.metrics if slice_name(name) is not None
     )
     compared = []
     for name in names:
         feature, value, quantity = slice_name(name)
-        label = f"{feature} = {value}: {quantity}"
-        higher_is_better = SLICE_METRICS[quantity]
-        comparison = _side_by_side(runs, name, label, "", higher_is_better, "evaluate", name)
-        if comparison is not None:
-            compared.append(comparison)
+        values = _both(runs, "evaluate", name)
+        if values is not None:
+            label = f"{feature} = {value}: {quantity}"
+            compared.append(descriptive_comparison(name, label, SLICE_METRICS[quantity], values))
     return tuple(compared)
 
 
@@ -116,19 +128,22 @@ def build_comparison(uri: str, experiment: str, run_group: str | None = None) ->
     client = MlflowClient(uri)
     runs, group = collect_runs(client, experiment, run_group)
     require_both_frameworks(runs, experiment)
-    return Comparison(
+    rows = load_row_predictions(client, runs)
+    comparison = Comparison(
         spec_name=experiment.removeprefix(EXPERIMENT_PREFIX),
         experiment=experiment,
         tracking_uri=uri,
         run_group=group,
         runs=tuple(runs),
-        metrics=metric_comparisons(runs),
+        metrics=metric_comparisons(runs, rows),
         slices=slice_comparisons(runs),
         audit=audit(runs, probe_loader(client)),
-        test_name=TEST_NAME,
+        method=METHOD,
         alpha=ALPHA,
         architectures=architectures(client, runs),
+        test_rows=rows.rows,
     )
+    return replace(comparison, verdict=verdict_lines(comparison))
 
 
 def comparison_document(comparison: Comparison) -> dict:
@@ -161,8 +176,9 @@ def write_report(comparison: Comparison, output: Path) -> ReportFiles:
 
 
 def log_report(comparison: Comparison, files: ReportFiles) -> str:
-    """A `compare` run in the experiment holding the report, its plots and the JSON numbers,
-    with each framework's mean of every compared metric as run metrics."""
+    """A `compare` run in the experiment holding the report, its plots, the JSON numbers and the
+    verdict, with each framework's mean of every compared metric, each cost ratio and each
+    Holm-adjusted p-value as run metrics."""
     from mlflow.tracking import MlflowClient
 
     client = MlflowClient(comparison.tracking_uri)
@@ -175,6 +191,13 @@ def log_report(comparison: Comparison, files: ReportFiles) -> str:
     for metric in comparison.metrics:
         client.log_metric(run_id, f"{metric.metric}.tensorflow_mean", metric.tensorflow.mean)
         client.log_metric(run_id, f"{metric.metric}.pytorch_mean", metric.pytorch.mean)
+        if metric.ratio is not None:
+            client.log_metric(
+                run_id, f"{metric.metric}.pytorch_over_tensorflow", metric.ratio.estimate
+            )
+        if metric.p_value is not None:
+            client.log_metric(run_id, f"{metric.metric}.p_holm", metric.p_value)
+    client.log_text(run_id, verdict_text(comparison), VERDICT_ARTIFACT)
     client.log_artifact(run_id, str(files.html))
     client.log_artifact(run_id, str(files.html.with_suffix(".json")))
     for path in files.plots.values():

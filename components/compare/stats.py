@@ -1,26 +1,50 @@
-"""Means, 95% confidence intervals over seeds and Welch's t-test, metric by metric.
+"""How the comparison judges each figure; the numbers come from `paired`.
 
-Seeds are few (3 by default), so intervals use Student's t, and the two frameworks' variances
-are not assumed equal: the difference's interval uses the Welch-Satterthwaite degrees of freedom,
-the same the test uses. With fewer than two values on a side there is no interval and no test.
+- Quality metrics (accuracy, RMSE, ...): both frameworks predicted the same test rows, so they
+  are compared paired, on those rows and over the seeds: a bootstrap over rows and seeds for the
+  intervals, a paired test per metric, Holm's correction across the table, and the smallest
+  difference the run could have detected.
+- Cost figures (throughput, times, latency, memory, size, pipeline wall): each seed measures each
+  once, so they are compared as PyTorch ÷ TensorFlow with a bootstrap interval over the seeds,
+  and called different when that interval excludes 1.
+- Slices: means and t intervals over seeds, descriptive only; with a handful of rows per slice
+  value, one test per value would find differences by chance.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 from scipy import stats
 
-from components.compare.model import MetricComparison, Summary
+from components.common.frameworks import PYTORCH, TENSORFLOW
+from components.compare.catalogue import MetricDef
+from components.compare.model import MetricComparison, Ratio, Summary
+from components.compare.paired import (
+    ALPHA,
+    POWER,
+    compare_predictions,
+    detectable_difference,
+    holm,
+    ratio_of_means,
+)
+from components.compare.row_predictions import RowPredictions
 
-ALPHA = 0.05  # two-sided: 95% intervals, significant when p < 0.05
-TEST_NAME = "Welch's two-sided t-test over seeds (unequal variances)"
+METHOD = (
+    "quality: a paired bootstrap over test rows and seeds (95% percentile intervals) and a paired "
+    "test on the same rows (McNemar's exact test for accuracy, a paired permutation test for the "
+    "other metrics), Holm-adjusted across the quality metrics; cost: PyTorch ÷ TensorFlow of the "
+    "means over seeds with a 95% bootstrap interval over seeds, different when it excludes 1; "
+    f"the detectable difference is the one found with {POWER:.0%} power at Holm's strictest level"
+)
+
+Values = tuple[Sequence[float], Sequence[float]]
 
 
 def summarise(values: Sequence[float]) -> Summary:
-    """Mean and the t-based 95% interval of the mean (the mean itself when n < 2)."""
+    """Mean and the t-based 95% interval of the mean over seeds (the mean itself when n < 2)."""
     data = np.asarray(values, dtype=float)
     if data.size == 0:
         raise ValueError("no values to summarise")
@@ -31,42 +55,98 @@ def summarise(values: Sequence[float]) -> Summary:
     return Summary(tuple(data.tolist()), mean, float(mean - half), float(mean + half))
 
 
-def _welch(a: np.ndarray, b: np.ndarray) -> tuple[float | None, tuple[float, float]]:
-    """p-value of mean(b) != mean(a), and the 95% interval of mean(b) - mean(a)."""
-    difference = float(b.mean() - a.mean())
-    if a.size < 2 or b.size < 2:
-        return None, (difference, difference)
-    var_a, var_b = a.var(ddof=1) / a.size, b.var(ddof=1) / b.size
-    standard_error = math.sqrt(var_a + var_b)
-    if standard_error == 0:
-        # Every seed gave the same value on both sides: the means are exactly equal or not.
-        return (1.0 if difference == 0 else 0.0), (difference, difference)
-    dof = (var_a + var_b) ** 2 / (var_a**2 / (a.size - 1) + var_b**2 / (b.size - 1))
-    p_value = float(stats.ttest_ind(b, a, equal_var=False).pvalue)
-    half = float(stats.t.ppf(1 - ALPHA / 2, dof)) * standard_error
-    return p_value, (difference - half, difference + half)
+def _difference(values: Values) -> float:
+    tensorflow, pytorch = values
+    return float(np.mean(pytorch) - np.mean(tensorflow))
 
 
-def compare_metric(
-    metric: str,
-    label: str,
-    unit: str,
-    higher_is_better: bool | None,
-    tensorflow: Sequence[float],
-    pytorch: Sequence[float],
+def quality_comparisons(
+    definitions: Sequence[MetricDef], values: Mapping[str, Values], rows: RowPredictions
+) -> list[MetricComparison]:
+    """The quality metrics, judged paired on the test rows; `values[key]` are the per-seed values
+    the runs logged (the means shown), `rows` the predictions they were computed from."""
+    if not definitions:
+        return []
+    results = compare_predictions(
+        rows.task,
+        rows.labels,
+        rows.outputs[TENSORFLOW.name],
+        rows.outputs[PYTORCH.name],
+        [definition.name for definition in definitions],
+    )
+    adjusted = holm([result.p_value for result in results])
+    compared = []
+    for definition, result, p_value in zip(definitions, results, adjusted, strict=True):
+        tensorflow, pytorch = values[definition.key]
+        compared.append(
+            MetricComparison(
+                metric=definition.key,
+                label=definition.label,
+                unit=definition.unit,
+                higher_is_better=definition.higher_is_better,
+                tensorflow=Summary(
+                    tuple(tensorflow),
+                    float(np.mean(tensorflow)),
+                    result.tensorflow.low,
+                    result.tensorflow.high,
+                ),
+                pytorch=Summary(
+                    tuple(pytorch), float(np.mean(pytorch)), result.pytorch.low, result.pytorch.high
+                ),
+                difference=_difference(values[definition.key]),
+                difference_ci=(result.difference.low, result.difference.high),
+                p_value=p_value,
+                significant=p_value < ALPHA,
+                test=result.test,
+                p_raw=result.p_value,
+                detectable=detectable_difference(result.standard_error, len(results)),
+            )
+        )
+    return compared
+
+
+def _ratio(tensorflow: Sequence[float], pytorch: Sequence[float]) -> Ratio | None:
+    """None when TensorFlow's mean is not positive (a ratio to it means nothing)."""
+    if np.mean(tensorflow) <= 0:
+        return None
+    interval = ratio_of_means(tensorflow, pytorch)
+    return Ratio(interval.estimate, interval.low, interval.high)
+
+
+def cost_comparison(definition: MetricDef, values: Values) -> MetricComparison:
+    """A cost figure: each side's mean over seeds and PyTorch ÷ TensorFlow with its interval."""
+    tensorflow, pytorch = values
+    ratio = _ratio(tensorflow, pytorch)
+    return MetricComparison(
+        metric=definition.key,
+        label=definition.label,
+        unit=definition.unit,
+        higher_is_better=definition.higher_is_better,
+        tensorflow=summarise(tensorflow),
+        pytorch=summarise(pytorch),
+        difference=_difference(values),
+        difference_ci=None,
+        p_value=None,
+        significant=ratio is not None and ratio.excludes_one,
+        test="ratio of the means over seeds, bootstrap over seeds",
+        ratio=ratio,
+    )
+
+
+def descriptive_comparison(
+    metric: str, label: str, higher_is_better: bool | None, values: Values
 ) -> MetricComparison:
-    """One metric side by side; the difference is pytorch - tensorflow."""
-    a, b = np.asarray(tensorflow, dtype=float), np.asarray(pytorch, dtype=float)
-    p_value, interval = _welch(a, b)
+    """Each side's mean and t interval over seeds and the difference; no test."""
+    tensorflow, pytorch = values
     return MetricComparison(
         metric=metric,
         label=label,
-        unit=unit,
+        unit="",
         higher_is_better=higher_is_better,
-        tensorflow=summarise(a),
-        pytorch=summarise(b),
-        difference=float(b.mean() - a.mean()),
-        difference_ci=interval,
-        p_value=p_value,
-        significant=p_value is not None and p_value < ALPHA,
+        tensorflow=summarise(tensorflow),
+        pytorch=summarise(pytorch),
+        difference=_difference(values),
+        difference_ci=None,
+        p_value=None,
+        significant=False,
     )

@@ -28,6 +28,7 @@ from components.spec import TrainingSpec, default_spec_path, load_spec, spec_loc
 from tandem import cli
 from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
+from tests.components.compare.runs import log_group
 from tests.conftest import PENGUINS_CSV
 
 TANDEM = Path(sys.executable).parent / "tandem"
@@ -581,6 +582,31 @@ def test_tensorboard_without_logs_is_one_clear_line(tmp_path, monkeypatch, capsy
     code, _, err = _tandem(monkeypatch, capsys, "tensorboard", "--output-dir", str(tmp_path))
     assert code == 2
     assert "no TensorBoard logs yet; run `tandem run` first" in " ".join(err.split())
+
+
+@pytest.mark.parametrize(
+    ("extra", "status"), [((), cli.UNFAIR_EXIT_CODE), (("--allow-unfair",), 0)]
+)
+def test_compare_of_an_unfair_pair_exits_3_unless_allowed(
+    tmp_path, monkeypatch, capsys, extra, status
+):
+    """PyTorch trained a bigger network: the report and the verdict are written all the same,
+    the verdict says why first, and the exit status says unfair unless the user accepts it."""
+    client = MlflowClient(tracking_uri(tmp_path))
+    experiment_id = client.create_experiment(
+        "tandem-penguins", artifact_location=(tmp_path / "artifacts").as_uri()
+    )
+    bigger = {"hidden_sizes": "[64, 32]", "parameter_count": "2947"}
+    log_group(client, experiment_id, "g1", params={"pytorch": bigger})
+    code, out, err = _tandem(monkeypatch, capsys, "compare", "--output-dir", str(tmp_path), *extra)
+    assert code == status, err
+    verdict = " ".join(out.split()).split("verdict ", 1)[1]
+    assert verdict.startswith("Unfair comparison: the fairness audit failed — Parameter counts")
+    assert (tmp_path / "reports" / "tandem-penguins.html").is_file()
+    if status:
+        assert "unfair comparison: the fairness audit failed; exit status 3" in " ".join(
+            err.split()
+        )
 
 
 def test_compare_without_runs_is_one_clear_line(tmp_path, monkeypatch, capsys):

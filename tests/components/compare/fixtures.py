@@ -7,23 +7,25 @@ from two frameworks' MLflow runs, with Summary numbers computed from the runs' o
 from __future__ import annotations
 
 import hashlib
-import math
 from collections.abc import Iterable, Mapping
+from dataclasses import replace
 
 import numpy as np
 
 from components.common.frameworks import NAMES, by_name
 from components.common.layer_summary import Layer, render
-from components.compare.catalogue import METRICS, SLICE_PREFIX
+from components.compare.catalogue import SLICE_PREFIX
 from components.compare.model import (
     AuditItem,
     Comparison,
-    MetricComparison,
     PipelineRun,
     StepRun,
-    Summary,
 )
-from components.compare.stats import ALPHA, TEST_NAME, compare_metric, summarise
+from components.compare.report import metric_comparisons, slice_comparisons
+from components.compare.row_predictions import CLASSIFICATION, RowPredictions
+from components.compare.stats import ALPHA, METHOD
+from components.compare.verdict import verdict_lines
+from components.evaluate.metrics import classification_metrics
 
 EPOCHS = 20
 SLICES = {"island": ("Biscoe", "Dream", "Torgersen"), "sex": ("female", "male")}
@@ -32,10 +34,15 @@ PARAMETER_COUNT = {"tensorflow": 4739, "pytorch": 4739}
 FAILED_PARAMETER_COUNT = {"tensorflow": 4739, "pytorch": 5379}
 FINGERPRINT = hashlib.sha256(b"penguins snapshot").hexdigest()
 GIT_REVISION = hashlib.sha1(b"tandem").hexdigest()
-DEFINITIONS = {definition.key: definition for definition in METRICS}
+
+# The test split every run predicted: rows, classes and labels.
+TEST_ROWS = 120
+CLASSES = ("Adelie", "Chinstrap", "Gentoo")
+LABELS = np.random.default_rng(7).integers(0, len(CLASSES), TEST_ROWS)
 
 # What the report shows: its h2 headings in order, and the banner of the failed variant.
 HEADINGS = (
+    "Verdict",
     "Fairness audit",
     "Architectures",
     "Side by side",
@@ -123,26 +130,46 @@ def make_comparison(
         for framework in frameworks
         for seed in seeds_of.get(framework, ())
     )
-    metrics = tuple(
-        compare(
-            runs, definition.key, definition.label, definition.unit, definition.higher_is_better
-        )
-        for definition in METRICS
-        if any(definition.name in _step(run, definition.step).metrics for run in runs)
-    )
-    return Comparison(
+    both = all(any(run.framework == framework for run in runs) for framework in NAMES)
+    comparison = Comparison(
         spec_name="penguins",
         experiment="tandem-penguins",
         tracking_uri="sqlite:///tandem-runs/mlflow.db",
         run_group="bench-2026-05-04",
         runs=runs,
-        metrics=metrics,
-        slices=_slice_comparisons(runs),
+        metrics=metric_comparisons(list(runs), row_predictions(runs)) if both else (),
+        slices=slice_comparisons(list(runs)),
         audit=_audit(runs, counts),
-        test_name=TEST_NAME,
+        method=METHOD,
         alpha=ALPHA,
         architectures={framework: ARCHITECTURES[framework] for framework in frameworks},
+        test_rows=TEST_ROWS,
     )
+    return replace(comparison, verdict=verdict_lines(comparison) if both else ())
+
+
+def predictions(framework: str, seed: int) -> np.ndarray:
+    """[TEST_ROWS, classes] probabilities of one run: right on about its framework's accuracy
+    share of the rows, confident where right."""
+    rng = np.random.default_rng([NAMES.index(framework), seed, 1])
+    accuracy = EVALUATE[framework]["accuracy"][0]
+    right = rng.random(TEST_ROWS) < accuracy
+    chosen = np.where(right, LABELS, (LABELS + rng.integers(1, len(CLASSES), TEST_ROWS)) % 3)
+    logits = rng.normal(0.0, 0.5, (TEST_ROWS, len(CLASSES)))
+    logits[np.arange(TEST_ROWS), chosen] += 3.0
+    probabilities = np.exp(logits)
+    return probabilities / probabilities.sum(axis=1, keepdims=True)
+
+
+def row_predictions(runs: Iterable[PipelineRun]) -> RowPredictions:
+    """What `row_predictions.load_row_predictions` reads back for `runs` from MLflow."""
+    outputs = {
+        framework: np.stack(
+            [predictions(framework, run.seed) for run in runs if run.framework == framework]
+        )
+        for framework in NAMES
+    }
+    return RowPredictions(CLASSIFICATION, CLASSES, LABELS, outputs)
 
 
 def make_run(framework: str, seed: int, parameter_count: int | None = None) -> PipelineRun:
@@ -165,7 +192,11 @@ def make_run(framework: str, seed: int, parameter_count: int | None = None) -> P
     evaluate = StepRun(
         run_id=_run_id(framework, seed, "evaluate"),
         params={},
-        metrics={**_draw(EVALUATE[framework], rng), **_slice_metrics(rng, framework)},
+        metrics={
+            **_draw(EVALUATE[framework], rng),
+            **classification_metrics(LABELS, predictions(framework, seed)),
+            **_slice_metrics(rng, framework),
+        },
         tags=tags,
     )
     cost = _draw(PIPELINE[framework], rng)
@@ -180,55 +211,6 @@ def make_run(framework: str, seed: int, parameter_count: int | None = None) -> P
         evaluate=evaluate,
         pipeline=StepRun(_run_id(framework, seed, "pipeline"), {}, cost, tags),
     )
-
-
-def _summary_or_empty(values: list[float]) -> Summary:
-    """stats.summarise, or an all-NaN Summary for a framework with no values (which the real
-    comparison never shows, but the renderer must survive)."""
-    if not values:
-        return Summary(values=(), mean=math.nan, ci_low=math.nan, ci_high=math.nan)
-    return summarise(values)
-
-
-def compare(
-    runs: Iterable[PipelineRun],
-    key: str,
-    label: str,
-    unit: str,
-    higher_is_better: bool | None,
-) -> MetricComparison:
-    """The real Welch comparison of one metric (a catalogue key or a slice metric name) over the
-    runs; with one side empty, that side's Summary is NaN and there is no test."""
-    runs = tuple(runs)
-    tensorflow, pytorch = (_values(runs, framework, key) for framework in NAMES)
-    if tensorflow and pytorch:
-        return compare_metric(key, label, unit, higher_is_better, tensorflow, pytorch)
-    return MetricComparison(
-        metric=key,
-        label=label,
-        unit=unit,
-        higher_is_better=higher_is_better,
-        tensorflow=_summary_or_empty(tensorflow),
-        pytorch=_summary_or_empty(pytorch),
-        difference=math.nan,
-        difference_ci=(math.nan, math.nan),
-        p_value=None,
-        significant=False,
-    )
-
-
-def _values(runs: tuple[PipelineRun, ...], framework: str, key: str) -> list[float]:
-    definition = DEFINITIONS.get(key)
-    step, name = (definition.step, definition.name) if definition else ("evaluate", key)
-    return [
-        _step(run, step).metrics[name]
-        for run in runs
-        if run.framework == framework and name in _step(run, step).metrics
-    ]
-
-
-def _step(run: PipelineRun, step: str) -> StepRun:
-    return {"train": run.train, "pipeline": run.pipeline}.get(step, run.evaluate)
 
 
 def _draw(means: dict[str, tuple[float, float]], rng: np.random.Generator) -> dict[str, float]:
@@ -267,15 +249,6 @@ def _slice_metrics(rng: np.random.Generator, framework: str) -> dict[str, float]
             metrics[prefix + "ece"] = 0.03
             metrics[prefix + "count"] = float(20 + 5 * index)
     return metrics
-
-
-def _slice_comparisons(runs: tuple[PipelineRun, ...]) -> tuple[MetricComparison, ...]:
-    return tuple(
-        compare(runs, f"{SLICE_PREFIX}{feature}.{value}.accuracy", f"{feature} = {value}", "", True)
-        for feature, values in SLICES.items()
-        for value in values
-        if runs
-    )
 
 
 def _audit(runs: tuple[PipelineRun, ...], counts: dict[str, int]) -> tuple[AuditItem, ...]:

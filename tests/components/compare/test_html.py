@@ -197,10 +197,21 @@ def _assert_row(cells: dict[str, tuple[str | None, str]], metric: MetricComparis
             assert float(value) == expected, (metric.metric, framework, field)
             assert text.startswith(format_number(expected))
     assert float(cells["difference"][0]) == metric.difference
-    assert float(cells["difference_ci_low"][0]) == metric.difference_ci[0]
-    assert float(cells["difference_ci_high"][0]) == metric.difference_ci[1]
-    assert float(cells["p_value"][0]) == metric.p_value
+    if metric.difference_ci is None:
+        assert "difference_ci_low" not in cells
+    else:
+        assert float(cells["difference_ci_low"][0]) == metric.difference_ci[0]
+        assert float(cells["difference_ci_high"][0]) == metric.difference_ci[1]
+    if metric.ratio is None:
+        assert cells["ratio"] == ("", "—")
+    else:
+        assert float(cells["ratio"][0]) == metric.ratio.estimate
+        assert float(cells["ratio_ci_low"][0]) == metric.ratio.low
+        assert float(cells["ratio_ci_high"][0]) == metric.ratio.high
     assert cells["p_value"][1] == format_p_value(metric.p_value)
+    if metric.p_value is not None:
+        assert float(cells["p_value"][0]) == metric.p_value
+    assert cells["detectable"][1] == format_number(metric.detectable)
     assert cells["significant"] == (
         str(metric.significant).lower(),
         "yes" if metric.significant else "no",
@@ -215,17 +226,17 @@ def test_side_by_side_numbers_are_the_summaries(passing):
     cells = parse(html).cells
     for metric in (*comparison.metrics, *comparison.slices):
         _assert_row(cells[metric.metric], metric)
-    assert cells["accuracy"]["better"][1] == "PyTorch"  # significant in the fixture
+    assert cells["latency.batch_1.p50_ms"]["better"][1] == "PyTorch"  # 4× faster in the fixture
     assert cells["macro_f1"]["better"][1] == "—"  # not significant
-    statement = f"{comparison.test_name} at \N{GREEK SMALL LETTER ALPHA} = {comparison.alpha}"
-    assert statement in unescape(html)
+    assert comparison.method in unescape(html)
+    assert f"({comparison.test_rows} test rows)" in html
 
 
-def test_a_framework_without_runs_shows_dashes():
-    comparison = make_comparison(frameworks=("pytorch",))
-    cells = parse(render_html(comparison, {})).cells["accuracy"]
-    assert cells["tensorflow_mean"][1].startswith("—")
-    assert cells["p_value"] == ("", "—")
+def test_a_framework_without_runs_compares_nothing():
+    html = render_html(make_comparison(frameworks=("pytorch",)), {})
+    assert "No metrics found in the runs." in html
+    assert "No verdict: the runs logged no comparable figures." in html
+    assert 'data-field="tensorflow_seeds" data-value="0"' in html
 
 
 def test_runs_table(passing):

@@ -4,18 +4,25 @@ the report back."""
 from __future__ import annotations
 
 from pathlib import Path
+from urllib.parse import urlparse
 
 import pytest
 from mlflow.tracking import MlflowClient
+from scipy import stats
 
 from components.common.errors import TandemError
 from components.common.tracking import TAG_STEP
 from components.compare.report import build_comparison, log_report, write_report
-from tests.components.compare.runs import log_pipeline_run
+from components.evaluate.predictions import PREDICTIONS_FILE
+from tests.components.compare.runs import (
+    ACCURACY,
+    SAMPLES_PER_S,
+    TEST_ROWS,
+    log_group,
+    log_pipeline_run,
+)
 
 EXPERIMENT = "tandem-toy"
-ACCURACY = {"tensorflow": [0.90, 0.92, 0.95], "pytorch": [0.97, 0.98, 0.99]}
-SAMPLES_PER_S = {"tensorflow": [5000.0, 5200.0, 5100.0], "pytorch": [4000.0, 4100.0, 3900.0]}
 
 
 @pytest.fixture
@@ -26,39 +33,6 @@ def store(tmp_path: Path) -> tuple[str, MlflowClient, str]:
         EXPERIMENT, artifact_location=(tmp_path / "artifacts").as_uri()
     )
     return uri, client, experiment_id
-
-
-def log_group(
-    client,
-    experiment_id,
-    group,
-    frameworks=("tensorflow", "pytorch"),
-    seeds=(0, 1, 2),
-    params: dict[str, dict[str, str]] | None = None,
-    architectures: tuple[str, ...] = ("tensorflow", "pytorch"),
-):
-    """`architectures`: the frameworks whose train runs log an architecture summary."""
-    for framework in frameworks:
-        for index, seed in enumerate(seeds):
-            log_pipeline_run(
-                client,
-                experiment_id,
-                framework,
-                seed,
-                evaluate_metrics={
-                    "accuracy": ACCURACY[framework][index],
-                    "slice.island.Biscoe.accuracy": ACCURACY[framework][index] - 0.01,
-                    "test_examples": 44.0,
-                },
-                train_metrics={
-                    "samples_per_s": SAMPLES_PER_S[framework][index],
-                    "train_examples": 247.0,
-                },
-                curves={"train_loss": [1.0, 0.5, 0.25], "val_accuracy": [0.5, 0.8, 0.9]},
-                group=group,
-                params=(params or {}).get(framework),
-                architecture=f"{framework} seed {seed}" if framework in architectures else None,
-            )
 
 
 def test_numbers_are_the_mlflow_metrics_they_come_from(store):
@@ -95,6 +69,10 @@ def test_an_unfair_pair_is_flagged_in_red_at_the_top_of_the_report(store, tmp_pa
     html = write_report(comparison, tmp_path / "report.html").html.read_text()
     banner = html.index("Fairness audit failed: 2 item(s)")
     assert banner < html.index("<h2>Side by side</h2>")
+    first = comparison.verdict[0]
+    assert first.topic == "audit"
+    assert "Parameter counts within 5% (largest relative difference" in first.text
+    assert html.index(first.text.split(" — ")[0]) < banner
 
 
 def test_each_framework_shows_the_architecture_its_first_seed_logged(store):
@@ -151,6 +129,10 @@ def test_the_report_is_written_and_logged_as_a_compare_run(store, tmp_path):
     run = client.get_run(run_id)
     assert run.data.tags[TAG_STEP] == "compare"
     assert run.data.metrics["accuracy.pytorch_mean"] == pytest.approx(0.98)
+    assert run.data.metrics["accuracy.p_holm"] == comparison.metrics[0].p_value
+    assert run.data.metrics["train.samples_per_s.pytorch_over_tensorflow"] == pytest.approx(0.8)
+    verdict = client.download_artifacts(run_id, "verdict.txt", str(tmp_path))
+    assert Path(verdict).read_text().splitlines() == [line.text for line in comparison.verdict]
     logged = {artifact.path for artifact in client.list_artifacts(run_id)}
     assert {"report.html", "report.json", "plots"} <= logged
     assert len(client.list_artifacts(run_id, "plots")) == len(files.plots)
@@ -187,3 +169,36 @@ def test_pipeline_cost_is_wall_less_the_steps_own_seconds(store) -> None:
     assert by_metric["pipeline.stages_s"].pytorch.values == (5.5, 6.5, 7.5)
     assert by_metric["pipeline.overhead_s"].tensorflow.values == (14.5, 15.5, 13.5)
     assert by_metric["pipeline.overhead_s"].pytorch.values == (24.5, 27.5, 24.5)
+
+
+def test_quality_is_judged_paired_on_the_logged_test_rows(store):
+    """Each evaluate run's predictions.parquet is read back: the accuracy intervals come from
+    resampling its 100 rows (inside [0, 1]) and McNemar's test sees TensorFlow wrong where
+    PyTorch is right on 7, 6 and 4 rows of the three seed pairs."""
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1")
+    comparison = build_comparison(uri, EXPERIMENT)
+    accuracy = comparison.metrics[0]
+    assert (accuracy.metric, comparison.test_rows) == ("accuracy", TEST_ROWS)
+    for summary in (accuracy.tensorflow, accuracy.pytorch):
+        assert 0 <= summary.ci_low < summary.mean < summary.ci_high <= 1
+    assert accuracy.test.startswith("McNemar")
+    assert accuracy.p_raw == pytest.approx(stats.binomtest(0, 17, 0.5).pvalue)
+    assert accuracy.better == "pytorch"
+    throughput = comparison.metrics[1]
+    assert throughput.ratio.estimate == pytest.approx(4000 / 5100)
+    assert throughput.p_value is None
+
+
+def test_a_run_without_predictions_is_a_clear_error(store):
+    uri, client, experiment_id = store
+    log_group(client, experiment_id, "g1")
+    evaluate = next(
+        run
+        for run in client.search_runs([experiment_id])
+        if run.data.tags.get(TAG_STEP) == "evaluate"
+    )
+    artifacts = Path(urlparse(evaluate.info.artifact_uri).path)
+    (artifacts / PREDICTIONS_FILE).unlink()
+    with pytest.raises(TandemError, match=r"logged no predictions.parquet, which the paired"):
+        build_comparison(uri, EXPERIMENT)

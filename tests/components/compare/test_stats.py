@@ -1,12 +1,21 @@
-"""Means, intervals and Welch's test equal scipy's reference computations."""
+"""How each figure is judged: t intervals over seeds, cost ratios, descriptive slices, and quality
+metrics paired on the test rows with Holm's correction."""
 
 from __future__ import annotations
 
 import numpy as np
 import pytest
 from scipy import stats
+from statsmodels.stats.multitest import multipletests
 
-from components.compare.stats import compare_metric, summarise
+from components.compare.catalogue import metric_def
+from components.compare.row_predictions import CLASSIFICATION, RowPredictions
+from components.compare.stats import (
+    cost_comparison,
+    descriptive_comparison,
+    quality_comparisons,
+    summarise,
+)
 
 TF = [0.90, 0.92, 0.95]
 PT = [0.97, 0.98, 0.99]
@@ -20,41 +29,67 @@ def test_summary_is_the_t_interval_of_the_mean():
     assert summary.n == 3
 
 
-def test_a_single_value_has_no_interval_and_no_test():
-    compared = compare_metric("m", "M", "", True, [0.9], PT)
-    assert compared.tensorflow.ci_low == compared.tensorflow.ci_high == 0.9
-    assert compared.p_value is None
-    assert not compared.significant
-    assert compared.better is None
+def test_a_single_value_has_no_interval():
+    summary = summarise([0.9])
+    assert summary.ci_low == summary.ci_high == 0.9
 
 
-def test_welch_p_value_and_difference_interval():
-    compared = compare_metric("m", "M", "", True, TF, PT)
-    reference = stats.ttest_ind(PT, TF, equal_var=False)
-    assert compared.p_value == pytest.approx(reference.pvalue)
+def test_a_cost_figure_is_a_ratio_called_different_when_its_interval_excludes_one():
+    latency = metric_def("latency.batch_1.p50_ms")
+    faster = cost_comparison(latency, ([1.0, 1.1, 0.9], [0.40, 0.45, 0.50]))
+    assert faster.ratio.estimate == pytest.approx(0.45)
+    assert faster.ratio.high < 1
+    assert (faster.significant, faster.better, faster.p_value) == (True, "pytorch", None)
+    alike = cost_comparison(latency, ([1.0, 1.2, 0.8], [0.9, 1.1, 1.3]))
+    assert alike.ratio.low < 1 < alike.ratio.high
+    assert (alike.significant, alike.better) == (False, None)
+
+
+def test_a_cost_figure_with_one_seed_or_a_non_positive_base_has_no_interval_or_ratio():
+    fit = metric_def("train.fit_s")
+    single = cost_comparison(fit, ([10.0], [5.0]))
+    assert (single.ratio.estimate, single.ratio.low, single.significant) == (0.5, None, False)
+    overhead = cost_comparison(metric_def("pipeline.overhead_s"), ([-0.5, 0.2], [3.0, 4.0]))
+    assert (overhead.ratio, overhead.significant) == (None, False)
+
+
+def test_a_slice_is_descriptive():
+    compared = descriptive_comparison(
+        "slice.island.Dream.accuracy", "island = Dream", True, (TF, PT)
+    )
     assert compared.difference == pytest.approx(np.mean(PT) - np.mean(TF))
-    interval = reference.confidence_interval(0.95)
-    assert compared.difference_ci == pytest.approx((interval.low, interval.high))
-    assert compared.significant == (reference.pvalue < 0.05)
+    assert (compared.p_value, compared.difference_ci, compared.significant) == (None, None, False)
 
 
-@pytest.mark.parametrize(
-    ("higher_is_better", "better"), [(True, "pytorch"), (False, "tensorflow"), (None, None)]
-)
-def test_the_better_framework_follows_the_metric_direction(higher_is_better, better):
-    compared = compare_metric("m", "M", "", higher_is_better, [1.0, 1.1, 1.2], [5.0, 5.1, 5.2])
-    assert compared.significant
-    assert compared.better == better
+def _rows(tensorflow_right: float, pytorch_right: float, seeds: int = 3) -> RowPredictions:
+    """Three-class predictions on 300 rows, right on about the given shares."""
+    rng = np.random.default_rng(3)
+    labels = rng.integers(0, 3, 300)
+
+    def side(share: float) -> np.ndarray:
+        outputs = np.full((seeds, 300, 3), 0.1)
+        for seed in range(seeds):
+            chosen = np.where(rng.random(300) < share, labels, (labels + 1) % 3)
+            outputs[seed, np.arange(300), chosen] = 0.8
+        return outputs
+
+    return RowPredictions(
+        CLASSIFICATION,
+        ("a", "b", "c"),
+        labels,
+        {"tensorflow": side(tensorflow_right), "pytorch": side(pytorch_right)},
+    )
 
 
-def test_overlapping_seeds_are_not_significant():
-    compared = compare_metric("m", "M", "", True, [0.9, 0.95, 1.0], [0.91, 0.96, 0.99])
-    assert not compared.significant
-    assert compared.better is None
-
-
-def test_identical_constant_values_are_equal_and_different_constants_differ():
-    same = compare_metric("m", "M", "", True, [1.0, 1.0, 1.0], [1.0, 1.0, 1.0])
-    assert (same.p_value, same.significant) == (1.0, False)
-    apart = compare_metric("m", "M", "", True, [1.0, 1.0, 1.0], [0.5, 0.5, 0.5])
-    assert (apart.p_value, apart.significant, apart.better) == (0.0, True, "tensorflow")
+def test_quality_metrics_are_holm_adjusted_and_state_what_they_could_detect():
+    rows = _rows(0.70, 0.95)
+    definitions = [metric_def(key) for key in ("accuracy", "macro_f1", "log_loss")]
+    values = {d.key: (TF, PT) for d in definitions}
+    compared = quality_comparisons(definitions, values, rows)
+    raw = [m.p_raw for m in compared]
+    assert [m.p_value for m in compared] == pytest.approx(multipletests(raw, method="holm")[1])
+    accuracy = compared[0]
+    assert accuracy.tensorflow.mean == pytest.approx(np.mean(TF))  # the logged values
+    assert accuracy.significant and accuracy.better == "pytorch"
+    assert all(m.detectable > 0 for m in compared)
+    assert compared[2].better == "pytorch"  # lower log loss
