@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import TextIO
 
 from rich.console import Console
+from rich.file_proxy import FileProxy
 from rich.text import Text
 
 from components.common.errors import TandemError
@@ -40,6 +41,41 @@ def _duplicate(fd: int) -> TextIO:
     return open(os.dup(fd), "w", buffering=1, encoding=encoding, errors="replace")
 
 
+class _StepStream(FileProxy):
+    """sys.stdout or sys.stderr during a step: it writes straight to `stream` (a file descriptor,
+    so the log). It is a rich FileProxy only because a live display started inside the step (a
+    `console.status` spinner) replaces sys.stdout and sys.stderr with proxies onto its console,
+    which writes to the terminal, unless they already are FileProxies."""
+
+    def __init__(self, stream: TextIO):
+        super().__init__(Console(file=stream), stream)
+        self.stream = stream
+
+    @property
+    def encoding(self) -> str:
+        return self.stream.encoding
+
+    @property
+    def errors(self) -> str | None:
+        return self.stream.errors
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, text: str) -> int:
+        return self.stream.write(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
+def _point(console: Console, file: TextIO | None) -> None:
+    """Give `console` a new file (None: follow sys.stdout or sys.stderr again) under its write
+    lock, so that no write from a display thread is still going to the old one."""
+    with console._lock:
+        console.file = file
+
+
 @contextmanager
 def output_to(path: Path, terminal: Sequence[Console] = ()) -> Iterator[None]:
     """For the block, fds 1 and 2 (and with them `sys.stdout`, `sys.stderr` and every child
@@ -52,23 +88,23 @@ def output_to(path: Path, terminal: Sequence[Console] = ()) -> Iterator[None]:
     streams = sys.stdout, sys.stderr
     originals = {fd: _duplicate(copy) for fd, copy in saved.items()}
     try:
+        for console in terminal:
+            _point(console, originals[STDERR if console.stderr else STDOUT])
         with open(path, "ab") as log:
             for fd in saved:
                 os.dup2(log.fileno(), fd)
-        # A live display replaces sys.stdout/sys.stderr with proxies that print on its console;
-        # inside the step, Python writes to the descriptors like everything else.
-        sys.stdout, sys.stderr = sys.__stdout__, sys.__stderr__
-        for console in terminal:
-            console.file = originals[STDERR if console.stderr else STDOUT]
+        # A live display running outside the step has replaced sys.stdout/sys.stderr with
+        # proxies onto its console: inside, Python writes to the descriptors like the rest.
+        sys.stdout, sys.stderr = _StepStream(sys.__stdout__), _StepStream(sys.__stderr__)
         yield
     finally:
         _flush()
-        for console in terminal:
-            console.file = None  # back to following sys.stdout / sys.stderr
         sys.stdout, sys.stderr = streams
         for fd, copy in saved.items():
             os.dup2(copy, fd)
             os.close(copy)
+        for console in terminal:
+            _point(console, None)
         for stream in originals.values():
             stream.close()
 

@@ -77,6 +77,26 @@ def test_every_source_of_output_goes_to_the_log_and_the_consoles_to_the_terminal
     assert logs.files == [tmp_path / LOGS_DIR / "group-1" / "train.log"]
 
 
+def test_python_output_under_a_spinner_started_in_the_step_goes_to_the_log(tmp_path, capfd):
+    """A rich status spinner on a terminal console redirects sys.stdout and sys.stderr onto
+    that console while it spins; inside a step they stay on the log."""
+    logs = StepLogs(
+        tmp_path, "group-1", Console(stderr=True, force_terminal=True), Console(width=200)
+    )
+    with logs.step("compare"), logs.console.status("comparing"):
+        print("a print under the spinner")
+        # What warnings.showwarning does: write to sys.stderr as it is at the time.
+        print("RuntimeWarning: nearly identical data", file=sys.stderr)
+        assert sys.stdout.encoding == sys.__stdout__.encoding
+    terminal = capfd.readouterr()
+    log = (tmp_path / LOGS_DIR / "group-1" / "compare.log").read_text()
+    assert "a print under the spinner" in log
+    assert "RuntimeWarning: nearly identical data" in log
+    assert "comparing" in terminal.err
+    assert "under the spinner" not in terminal.out + terminal.err
+    assert "nearly identical" not in terminal.out + terminal.err
+
+
 @pytest.mark.parametrize("error", [RuntimeError("boom"), KeyboardInterrupt()])
 def test_descriptors_and_streams_come_back_when_the_step_raises(tmp_path, capfd, error):
     before = _descriptor_targets()
