@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import os
 import sys
 from dataclasses import dataclass
@@ -22,13 +23,16 @@ from tandem.cli_common import (
     Framework,
     OutputDirOption,
     SpecOption,
+    VerboseOption,
     console,
     print_section,
+    summary,
 )
 from tandem.custom_pair import check_custom_pair
 from tandem.deploy import commands as deploy_commands
 from tandem.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 from tandem.stack import commands as stack_commands
+from tandem.step_logs import StepLogs
 
 app = typer.Typer(
     help=(
@@ -115,6 +119,15 @@ def _print_ingest(result, output_dir: Path) -> None:
     )
 
 
+def _print_logs(logs: StepLogs) -> None:
+    """Where the libraries' output went (nothing when it streamed, --verbose)."""
+    if logs.files:
+        print_section(
+            "logs",
+            [("folder", str(logs.folder)), ("files", ", ".join(path.name for path in logs.files))],
+        )
+
+
 def _run_tensorflow(loaded, output_dir: Path, options: RunOptions, seed: int, report):
     from pipelines.tfx.local_runner import run_local
 
@@ -156,12 +169,14 @@ def ingest(
     spec: SpecOption = None,
     output_dir: OutputDirOption = Path("tandem-runs"),
     beam_arg: BeamArgOption = None,
+    verbose: VerboseOption = False,
 ) -> None:
     """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
     from components.ingest.run import run_ingest
 
     loaded = load_spec(spec_location(spec))
-    with console.status("ingest: starting", spinner="dots") as status:
+    logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
+    with console.status("ingest: starting", spinner="dots") as status, logs.step("ingest"):
         result = run_ingest(
             loaded,
             output_dir,
@@ -169,6 +184,7 @@ def ingest(
             report=lambda message: status.update(f"ingest: {message}"),
         )
     _print_ingest(result, output_dir)
+    _print_logs(logs)
 
 
 def _print_custom_pair(counts: dict[str, int]) -> None:
@@ -236,11 +252,13 @@ def run(
         bool, typer.Option("--compare/--no-compare", help="Write the comparison report after.")
     ] = True,
     allow_unfair: AllowUnfairOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """The main job on the spec (default: penguins): ingest once, then each framework's pipeline
     on that snapshot for every seed, each under its own MLflow parent run, then the comparison
     report and its verdict (`tandem compare`) when both frameworks ran; exits 3 when the
-    fairness audit fails."""
+    fairness audit fails. The libraries' output goes to one log per step in
+    <output-dir>/run-logs/<run group>/ (--verbose streams it instead)."""
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 
@@ -249,25 +267,31 @@ def run(
     _print_custom_pair(check_custom_pair(loaded, [name.value for name in chosen]))
     seed_list = seed_values(loaded.spec.training.seeds, seeds)
     group = run_group_id()
+    logs = StepLogs(output_dir, group, console, summary, verbose)
     plan = [(seed, name) for seed in seed_list for name in chosen]
     results = []
     with RunProgress(console, Path(output_dir), group, len(plan)) as progress:
-        ingested = run_ingest(
-            loaded, output_dir, beam_arg or [], report=lambda m: progress.stage("ingest", m)
-        )
+        with logs.step("ingest"):
+            ingested = run_ingest(
+                loaded, output_dir, beam_arg or [], report=lambda m: progress.stage("ingest", m)
+            )
         options = RunOptions(ingested.snapshot_dir, beam_arg or [], cache, {TAG_RUN_GROUP: group})
         for seed, name in plan:
             progress.start_run(f"{name} seed {seed}")
-            result = PIPELINES[name](
-                loaded, output_dir, options, seed, lambda m, label=name: progress.stage(label, m)
-            )
+            report = functools.partial(progress.stage, name)
+            with logs.step(f"{name}-seed{seed}"):
+                result = PIPELINES[name](loaded, output_dir, options, seed, report)
             results.append((name.value, seed, result))
             progress.finish_run()
     print_section("snapshot", _snapshot_rows(ingested.snapshot_dir, ingested.manifest))
     _print_runs(results, loaded.spec.dataset.task)
     if compare_runs and set(chosen) == set(Framework):
-        comparison = _compare(output_dir, experiment_name(loaded.spec.name), None, group)
-        exit_if_unfair(comparison, allow_unfair)
+        with logs.step("compare"):
+            comparison = _compare(output_dir, experiment_name(loaded.spec.name), None, group)
+        _print_logs(logs)
+        _conclude(comparison, allow_unfair)
+    else:
+        _print_logs(logs)
 
 
 def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None):
@@ -293,17 +317,14 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
             ("report", str(files.html)),
         ],
     )
-    print_verdict(comparison.verdict)
     return comparison
 
 
-def print_verdict(lines) -> None:
-    """The verdict, one sentence a paragraph; an audit failure first, in red."""
-    out = Console(soft_wrap=False, highlight=False)
-    out.print("[bold]verdict[/]")
+def _print_verdict(lines) -> None:
+    """The verdict, a paragraph a sentence; an audit failure first, in red."""
+    summary.print("[bold]verdict[/]")
     for line in lines:
-        style = "bold red" if line.topic == "audit" else ""
-        out.print(Text(line.text, style=style), overflow="fold")
+        summary.print(Text(line.text, style="bold red" if line.topic == "audit" else ""))
 
 
 # `tandem run` and `tandem compare` exit with this status when the fairness audit failed (the
@@ -318,7 +339,9 @@ AllowUnfairOption = Annotated[
 ]
 
 
-def exit_if_unfair(comparison, allow_unfair: bool) -> None:
+def _conclude(comparison, allow_unfair: bool) -> None:
+    """The verdict last; exit UNFAIR_EXIT_CODE when the audit failed, unless allowed."""
+    _print_verdict(comparison.verdict)
     if comparison.audit_passed or allow_unfair:
         return
     console.print(
@@ -351,13 +374,18 @@ def compare(
         typer.Option(help="Compare this `tandem run`'s runs (default: each framework's newest)."),
     ] = None,
     allow_unfair: AllowUnfairOption = False,
+    verbose: VerboseOption = False,
 ) -> None:
     """Compare the frameworks' runs, read from MLflow: an HTML report (the verdict; paired
     bootstrap intervals and tests on the test rows, cost ratios, plots, fairness audit), also
     logged to MLflow as a `compare` run. Exits 3 when the fairness audit fails."""
     if experiment is None:
         experiment = experiment_name(load_spec(spec_location(spec)).spec.name)
-    exit_if_unfair(_compare(output_dir, experiment, output, run_group), allow_unfair)
+    logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
+    with logs.step("compare"):
+        comparison = _compare(output_dir, experiment, output, run_group)
+    _print_logs(logs)
+    _conclude(comparison, allow_unfair)
 
 
 @app.command()

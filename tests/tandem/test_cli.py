@@ -12,6 +12,7 @@ import time
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -22,6 +23,7 @@ from matplotlib.image import imread
 from mlflow.tracking import MlflowClient
 from sklearn.datasets import load_wine
 
+from components.common.frameworks import NAMES
 from components.common.tracking import TAG_FRAMEWORK, TAG_STEP, tracking_uri
 from components.ingest.snapshot import SNAPSHOTS_DIR
 from components.spec import TrainingSpec, default_spec_path, load_spec, spec_location
@@ -30,6 +32,7 @@ from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
 from tests.components.compare.runs import log_group
 from tests.conftest import PENGUINS_CSV
+from tests.terminal import Screen, run_in_terminal
 
 TANDEM = Path(sys.executable).parent / "tandem"
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -467,18 +470,33 @@ def _tandem_process(
     )
 
 
+class MakeRun(NamedTuple):
+    output_dir: Path
+    # What the terminal shows: its rows, and its text with whitespace runs collapsed.
+    rows: list[str]
+    out: str
+    text: str
+
+
 @pytest.fixture(scope="module")
-def make_run(tmp_path_factory) -> tuple[Path, str]:
-    """`make run`: the default penguins spec, every seed, both frameworks, then the report."""
+def make_run(tmp_path_factory) -> MakeRun:
+    """`make run` in a terminal (a pseudo-terminal, so tandem draws its live display as it
+    does for a user): the default penguins spec, every seed, both frameworks, then the
+    report."""
     cwd = tmp_path_factory.mktemp("make-run")
-    completed = _tandem_process(cwd, "run", "--output-dir", "tandem-runs")
-    assert completed.returncode == 0, completed.stderr[-5000:]
-    return cwd / "tandem-runs", " ".join(completed.stdout.split())
+    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
+    finished = run_in_terminal(
+        [str(TANDEM), "run", "--output-dir", "tandem-runs"], cwd, {**env, "TERM": "xterm-256color"}
+    )
+    screen = Screen.of(finished.output)
+    assert finished.returncode == 0, screen.text()[-5000:]
+    text = screen.text()
+    return MakeRun(cwd / "tandem-runs", screen.lines(), " ".join(text.split()), text)
 
 
 @pytest.mark.e2e
 def test_run_prints_snapshot_every_seed_and_the_report(make_run):
-    output_dir, out = make_run
+    output_dir, out = make_run.output_dir, make_run.out
     assert f"snapshot {output_dir}/snapshots/penguins-" in out
     assert "rows read 344" in out
     assert "missing_value:sex 9" in out
@@ -490,9 +508,39 @@ def test_run_prints_snapshot_every_seed_and_the_report(make_run):
     assert f"report {output_dir}/reports/tandem-penguins.html" in out
 
 
+# Lines the libraries print during `make run` (kfp.local's executor, TFX's absl warnings,
+# TensorFlow's C++ log, MLflow's logger); the test finds each in a step log.
+LIBRARY_LINES = ("executor_input", "[KFP Executor", "WARNING:absl:", "I0000 ", " INFO mlflow.")
+# What tandem itself shows: its live display's rows, a section title, a section's row, a table.
+TANDEM_LINE = re.compile(r".* ━+ .* \d+:\d\d:\d\d|[a-z][a-z ]*|  +\S.*|[┏┃┡│└].*")
+
+
+@pytest.mark.e2e
+def test_run_shows_only_tandem_in_the_terminal_and_the_rest_in_step_logs(make_run):
+    """In a terminal, `make run` shows its live display and summary and nothing else: every
+    library's output is in the step logs whose folder and files the summary names last."""
+    output_dir, rows, text = make_run.output_dir, make_run.rows, make_run.text
+    assert len(rows) <= 60, "\n".join(rows)
+    lines = text.splitlines()
+    assert [line for line in lines if not TANDEM_LINE.fullmatch(line)] == []
+    assert re.search(r"pipeline runs +━+ 6/6 ", text)
+    titles = [line for line in lines if re.fullmatch(r"[a-z][a-z ]*", line)]
+    assert titles == ["snapshot", "pipeline runs", "comparison", "logs"]
+    folder = Path(re.search(r"^  folder +(\S+)$", text, re.MULTILINE).group(1))
+    files = re.search(r"^  files +(.+)$", text, re.MULTILINE).group(1).split(", ")
+    assert lines[-2:] == [f"  folder  {folder}", f"  files   {', '.join(files)}"]
+    assert folder.parent == output_dir.resolve() / "run-logs"
+    steps = [f"{framework}-seed{seed}" for seed in (0, 1, 2) for framework in NAMES]
+    assert files == [f"{step}.log" for step in ("ingest", *steps, "compare")]
+    logged = "".join((folder / name).read_text() for name in files)
+    for line in LIBRARY_LINES:
+        assert line in logged, line
+        assert line not in text, line
+
+
 @pytest.mark.e2e
 def test_report_numbers_are_the_mlflow_metrics_of_every_seed(make_run):
-    output_dir, _ = make_run
+    output_dir = make_run.output_dir
     client = MlflowClient(tracking_uri(output_dir))
     experiment = client.get_experiment_by_name("tandem-penguins")
     runs = client.search_runs([experiment.experiment_id], max_results=1000)
@@ -517,7 +565,7 @@ def test_report_numbers_are_the_mlflow_metrics_of_every_seed(make_run):
 
 @pytest.mark.e2e
 def test_the_real_report_renders_in_chromium(make_run, tmp_path):
-    output_dir, _ = make_run
+    output_dir = make_run.output_dir
     rendered = render(output_dir / "reports" / "tandem-penguins.html", tmp_path / "report.png")
     for heading in HEADINGS:
         assert f"<h2>{heading}</h2>" in rendered.dom
@@ -528,7 +576,7 @@ def test_the_real_report_renders_in_chromium(make_run, tmp_path):
 
 @pytest.mark.e2e
 def test_compare_rereads_mlflow_into_the_named_file(make_run, tmp_path):
-    output_dir, _ = make_run
+    output_dir = make_run.output_dir
     target = tmp_path / "again.html"
     completed = _tandem_process(
         tmp_path, "compare", "--output-dir", str(output_dir), "--output", str(target)
@@ -540,7 +588,7 @@ def test_compare_rereads_mlflow_into_the_named_file(make_run, tmp_path):
 
 @pytest.mark.e2e
 def test_tensorboard_serves_both_frameworks_runs(make_run):
-    output_dir, _ = make_run
+    output_dir = make_run.output_dir
     with socket.socket() as probe:
         probe.bind(("localhost", 0))
         port = probe.getsockname()[1]
