@@ -6,6 +6,7 @@ import contextlib
 import functools
 import os
 import sys
+import textwrap
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -321,10 +322,14 @@ def _compare(output_dir: Path, experiment: str, output: Path | None, group: str 
 
 
 def _print_verdict(lines) -> None:
-    """The verdict, a paragraph a sentence; an audit failure first, in red."""
+    """The verdict, a paragraph a sentence, wrapped and indented like a section's rows; an audit
+    failure first, in red."""
     summary.print("[bold]verdict[/]")
     for line in lines:
-        summary.print(Text(line.text, style="bold red" if line.topic == "audit" else ""))
+        wrapped = textwrap.fill(
+            line.text, width=summary.width, initial_indent="  ", subsequent_indent="  "
+        )
+        summary.print(Text(wrapped, style="bold red" if line.topic == "audit" else ""))
 
 
 # `tandem run` and `tandem compare` exit with this status when the fairness audit failed (the

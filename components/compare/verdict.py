@@ -137,11 +137,10 @@ def _ratios_line(comparison: Comparison, topic: str, title: str, figures) -> Ver
     return VerdictLine(topic, f"{title} (PyTorch ÷ TensorFlow): " + "; ".join(parts) + ".")
 
 
-def _hardware(comparison: Comparison) -> tuple[str, str]:
+def _hardware(comparison: Comparison) -> tuple[str | None, str | None]:
+    """The CPU model and accelerators the train runs recorded (None when not recorded)."""
     tags = comparison.runs[0].train.tags if comparison.runs else {}
-    return tags.get(f"{TAG_PREFIX}cpu_model", "unknown CPU"), tags.get(
-        f"{TAG_PREFIX}accelerators", "none"
-    )
+    return tags.get(f"{TAG_PREFIX}cpu_model"), tags.get(f"{TAG_PREFIX}accelerators")
 
 
 def _caveats(comparison: Comparison) -> VerdictLine:
@@ -159,8 +158,8 @@ def _caveats(comparison: Comparison) -> VerdictLine:
     if primary is not None and primary.detectable is not None:
         caveats.append(
             f"{seeds[TENSORFLOW.name]} TensorFlow and {seeds[PYTORCH.name]} PyTorch seeds on "
-            f"{comparison.test_rows} test rows cannot reliably detect a {primary.label} "
-            f"difference smaller than {_number(primary.detectable)}"
+            f"{comparison.test_rows} test rows cannot reliably detect a difference in "
+            f"{primary.label} smaller than {_number(primary.detectable)}"
         )
     if min(seeds.values()) < 2:
         caveats.append("a side with one seed gives its cost figures no interval")

@@ -148,7 +148,8 @@ def test_missing_spec_file(tmp_path, monkeypatch, capsys):
 
 @pytest.mark.e2e
 def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch, capsys):
-    """sklearn's wine table: 13 numeric features, one named "od280/od315_of_diluted_wines"."""
+    """sklearn's wine table: 13 numeric features, one named "od280/od315_of_diluted_wines"
+    (one seed: `make run`'s test compares several)."""
     wine = pa.Table.from_pandas(load_wine(as_frame=True).frame, preserve_index=False)
     pacsv.write_csv(wine, tmp_path / "wine.csv")
     code, spec_yaml, said = _tandem(
@@ -161,12 +162,12 @@ def test_init_spec_then_run_and_compare_a_table_never_seen(tmp_path, monkeypatch
     )
     (tmp_path / "wine.yaml").write_text(spec_yaml)
     completed = _tandem_process(
-        tmp_path, "run", "--spec", "wine.yaml", "--seeds", "2", "--output-dir", "out"
+        tmp_path, "run", "--spec", "wine.yaml", "--seeds", "1", "--output-dir", "out"
     )
     assert completed.returncode == 0, completed.stderr[-5000:]
     out = " ".join(completed.stdout.split())
     assert "rows read 178" in out
-    assert "runs tensorflow 2 seeds, pytorch 2 seeds" in out
+    assert "runs tensorflow 1 seeds, pytorch 1 seeds" in out
     assert "fairness audit passed" in out
     assert (tmp_path / "out" / SNAPSHOTS_DIR).is_dir()
     assert (tmp_path / "out" / "reports" / "tandem-wine.html").is_file()
@@ -518,17 +519,24 @@ TANDEM_LINE = re.compile(r".* ━+ .* \d+:\d\d:\d\d|[a-z][a-z ]*|  +\S.*|[┏┃
 @pytest.mark.e2e
 def test_run_shows_only_tandem_in_the_terminal_and_the_rest_in_step_logs(make_run):
     """In a terminal, `make run` shows its live display and summary and nothing else: every
-    library's output is in the step logs whose folder and files the summary names last."""
+    library's output is in the step logs whose folder and files the summary names, then the
+    verdict."""
     output_dir, rows, text = make_run.output_dir, make_run.rows, make_run.text
     assert len(rows) <= 60, "\n".join(rows)
     lines = text.splitlines()
     assert [line for line in lines if not TANDEM_LINE.fullmatch(line)] == []
     assert re.search(r"pipeline runs +━+ 6/6 ", text)
     titles = [line for line in lines if re.fullmatch(r"[a-z][a-z ]*", line)]
-    assert titles == ["snapshot", "pipeline runs", "comparison", "logs"]
+    assert titles == ["snapshot", "pipeline runs", "comparison", "logs", "verdict"]
     folder = Path(re.search(r"^  folder +(\S+)$", text, re.MULTILINE).group(1))
     files = re.search(r"^  files +(.+)$", text, re.MULTILINE).group(1).split(", ")
-    assert lines[-2:] == [f"  folder  {folder}", f"  files   {', '.join(files)}"]
+    verdict = lines.index("verdict")
+    assert lines[verdict - 2 : verdict] == [f"  folder  {folder}", f"  files   {', '.join(files)}"]
+    sentences = " ".join(line.strip() for line in lines[verdict + 1 :])
+    assert re.match(r"Quality: (a tie on Accuracy \(test\)|\w+ is better on Accuracy)", sentences)
+    for topic in ("Training", "Serving", "Pipeline"):
+        assert f" {topic} (PyTorch ÷ TensorFlow): " in sentences
+    assert "Caveats: measured on CPU only (" in sentences
     assert folder.parent == output_dir.resolve() / "run-logs"
     steps = [f"{framework}-seed{seed}" for seed in (0, 1, 2) for framework in NAMES]
     assert files == [f"{step}.log" for step in ("ingest", *steps, "compare")]

@@ -16,6 +16,7 @@ from components.compare.stats import (
     quality_comparisons,
     summarise,
 )
+from components.evaluate.metrics import classification_metrics
 
 TF = [0.90, 0.92, 0.95]
 PT = [0.97, 0.98, 0.99]
@@ -84,12 +85,19 @@ def _rows(tensorflow_right: float, pytorch_right: float, seeds: int = 3) -> RowP
 def test_quality_metrics_are_holm_adjusted_and_state_what_they_could_detect():
     rows = _rows(0.70, 0.95)
     definitions = [metric_def(key) for key in ("accuracy", "macro_f1", "log_loss")]
-    values = {d.key: (TF, PT) for d in definitions}
+    logged = {
+        name: [classification_metrics(rows.labels, seed) for seed in rows.outputs[name]]
+        for name in ("tensorflow", "pytorch")
+    }
+    values = {
+        d.key: tuple([run[d.name] for run in logged[name]] for name in ("tensorflow", "pytorch"))
+        for d in definitions
+    }
     compared = quality_comparisons(definitions, values, rows)
     raw = [m.p_raw for m in compared]
     assert [m.p_value for m in compared] == pytest.approx(multipletests(raw, method="holm")[1])
     accuracy = compared[0]
-    assert accuracy.tensorflow.mean == pytest.approx(np.mean(TF))  # the logged values
+    assert accuracy.tensorflow.values == tuple(values["accuracy"][0])  # the logged values
     assert accuracy.significant and accuracy.better == "pytorch"
     assert all(m.detectable > 0 for m in compared)
     assert compared[2].better == "pytorch"  # lower log loss

@@ -22,9 +22,7 @@ def _judged(outputs: dict[str, np.ndarray], labels: np.ndarray, task: str, seeds
     what the evaluator computes from its seed's outputs."""
     base = make_comparison(seeds=seeds)
     metrics_of = regression_metrics if task == REGRESSION else classification_metrics
-    quality = (
-        ("rmse", "mae", "r2") if task == REGRESSION else ("accuracy", "macro_f1", "log_loss", "ece")
-    )
+    quality = ("rmse", "mae", "r2", "accuracy", "macro_f1", "log_loss", "ece")
     runs = []
     for run in base.runs:
         index = sorted(seeds).index(run.seed)
@@ -68,6 +66,7 @@ def test_sentences_come_in_order_with_cost_ratios_and_their_winners():
     assert "(PyTorch 4.4× faster)" in serving
     caveats = _line(lines, "caveats")
     assert "measured on CPU only" not in caveats  # the fixture's runs name no hardware
+    assert caveats.endswith("detect a difference in Accuracy (test) smaller than 0.0698.")
     assert "3 TensorFlow and 3 PyTorch seeds on 120 test rows cannot reliably detect" in caveats
 
 
@@ -86,9 +85,8 @@ def test_identical_frameworks_tie_and_say_what_the_run_could_detect():
     accuracy = comparison.metrics[0]
     assert (accuracy.difference, accuracy.p_value, accuracy.better) == (0.0, 1.0, None)
     quality = _line(lines, "quality")
-    assert quality.startswith(
-        "Quality: a tie on Accuracy (test) — PyTorch − TensorFlow +0 [+0, +0]"
-    )
+    assert quality.startswith("Quality: a tie on Accuracy (test) — PyTorch − TensorFlow +0 [")
+    assert "], Holm p = 1; this run could" in quality
     assert f"could detect a difference of {accuracy.detectable:.3g} or more" in quality
     assert 0.02 < accuracy.detectable < 0.2
     assert quality.endswith("No other quality metric differs significantly.")
