@@ -46,13 +46,11 @@ from components.common.tracking import ARTIFACTS_DIR, SQLITE_FILE
 from components.compare.report import build_comparison, log_report, write_report
 from tests.browser import chromium
 from tests.components.compare.fixtures import BANNER, HEADINGS
-from tests.components.compare.runs import log_pipeline_run
+from tests.components.compare.runs import log_group
 
 pytestmark = pytest.mark.slow
 
 EXPERIMENT = "tandem-toy"
-ACCURACY = {"tensorflow": (0.90, 0.92, 0.95), "pytorch": (0.97, 0.98, 0.99)}
-SAMPLES_PER_S = {"tensorflow": (5000.0, 5200.0, 5100.0), "pytorch": (4000.0, 4100.0, 3900.0)}
 # PyTorch's network 19% bigger than TensorFlow's (323 parameters): the one failed audit item
 # that BANNER counts.
 BIGGER_NETWORK = {"pytorch": {"parameter_count": "384"}}
@@ -96,27 +94,7 @@ def logged_report(tmp_path_factory) -> LoggedReport:
     experiment_id = client.create_experiment(
         EXPERIMENT, artifact_location=(store / ARTIFACTS_DIR).resolve().as_uri()
     )
-    for framework, accuracies in ACCURACY.items():
-        for seed, accuracy in enumerate(accuracies):
-            log_pipeline_run(
-                client,
-                experiment_id,
-                framework,
-                seed,
-                evaluate_metrics={
-                    "accuracy": accuracy,
-                    "slice.island.Biscoe.accuracy": accuracy - 0.01,
-                    "test_examples": 44.0,
-                },
-                train_metrics={
-                    "samples_per_s": SAMPLES_PER_S[framework][seed],
-                    "train_examples": 247.0,
-                },
-                curves={"train_loss": [1.0, 0.5, 0.25], "val_accuracy": [0.5, 0.8, 0.9]},
-                group="g1",
-                params=BIGGER_NETWORK.get(framework),
-                architecture=f"{framework}: Dense(16) → Dense(8) → Dense(3)",
-            )
+    log_group(client, experiment_id, "g1", params=BIGGER_NETWORK)
     comparison = build_comparison(uri, EXPERIMENT)
     files = write_report(comparison, store / "reports" / f"{EXPERIMENT}.html")
     run_id = log_report(comparison, files)
