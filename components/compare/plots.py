@@ -168,7 +168,7 @@ def _metric_panels(
         axes.set_title(_unit_label(comparison), fontsize="medium")
         if comparison.unit == "bytes":
             axes.yaxis.set_major_formatter(EngFormatter(unit="B"))
-    figure.suptitle(f"{title} — mean and 95% CI over seeds")
+    figure.suptitle(f"{title} — mean and 95% interval")
     _framework_legend(panels[0], [f for f in NAMES if f in drawn])
     return figure
 
