@@ -3,7 +3,9 @@
 - Quality metrics (accuracy, RMSE, ...): both frameworks predicted the same test rows, so they
   are compared paired, on those rows and over the seeds: a bootstrap over rows and seeds for the
   intervals, a paired test per metric, Holm's correction across the table, and the smallest
-  difference the run could have detected.
+  difference the run could have detected. The paired test asks whether these trained models
+  differ on these rows; only the interval also carries the spread between seeds. A difference is
+  called when both agree: a retrained seed can move a metric more than the rows do.
 - Cost figures (throughput, times, latency, memory, size, pipeline wall): each seed measures each
   once, so they are compared as PyTorch ÷ TensorFlow with a bootstrap interval over the seeds,
   and called different when that interval excludes 1.
@@ -25,6 +27,7 @@ from components.compare.model import MetricComparison, Ratio, Summary
 from components.compare.paired import (
     ALPHA,
     POWER,
+    Interval,
     compare_predictions,
     detectable_difference,
     holm,
@@ -35,7 +38,8 @@ from components.compare.row_predictions import RowPredictions
 METHOD = (
     "quality: a paired bootstrap over test rows and seeds (95% percentile intervals) and a paired "
     "test on the same rows (McNemar's exact test for accuracy, a paired permutation test for the "
-    "other metrics), Holm-adjusted across the quality metrics; cost: PyTorch ÷ TensorFlow of the "
+    "other metrics), Holm-adjusted across the quality metrics; a difference is significant when "
+    f"the adjusted p < {ALPHA} and its interval excludes 0; cost: PyTorch ÷ TensorFlow of the "
     "means over seeds with a 95% bootstrap interval over seeds, different when it excludes 1; "
     f"the detectable difference is the one found with {POWER:.0%} power at Holm's strictest level"
 )
@@ -58,6 +62,14 @@ def summarise(values: Sequence[float]) -> Summary:
 def _difference(values: Values) -> float:
     tensorflow, pytorch = values
     return float(np.mean(pytorch) - np.mean(tensorflow))
+
+
+def _excludes_zero(interval: Interval) -> bool:
+    return (
+        interval.low is not None
+        and interval.high is not None
+        and not interval.low <= 0 <= interval.high
+    )
 
 
 def quality_comparisons(
@@ -96,7 +108,7 @@ def quality_comparisons(
                 difference=_difference(values[definition.key]),
                 difference_ci=(result.difference.low, result.difference.high),
                 p_value=p_value,
-                significant=p_value < ALPHA,
+                significant=p_value < ALPHA and _excludes_zero(result.difference),
                 test=result.test,
                 p_raw=result.p_value,
                 detectable=detectable_difference(result.standard_error, len(results)),

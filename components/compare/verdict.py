@@ -13,6 +13,11 @@ from components.common.run_environment import TAG_PREFIX
 from components.compare.model import Comparison, MetricComparison, VerdictLine
 
 VERDICT_ARTIFACT = "verdict.txt"
+# A tie whose paired test alone would call a difference: the interval, which also resamples the
+# seeds, spans 0.
+SEEDS_OUTWEIGH_ROWS = (
+    " (these trained models differ on the test rows, but another seed moves the metric as much)"
+)
 PRIMARY_QUALITY = ("accuracy", "rmse")
 TRAINING = (
     ("train.samples_per_s", "throughput"),
@@ -95,7 +100,9 @@ def _quality_line(comparison: Comparison) -> VerdictLine | None:
         sentence = (
             f"Quality: a tie on {primary.label} — PyTorch − TensorFlow "
             f"{_signed(primary.difference)} {_interval(low, high, signed=True)}, Holm p = "
-            f"{primary.p_value:.2g}; "
+            f"{primary.p_value:.2g}"
+            + (SEEDS_OUTWEIGH_ROWS if primary.p_value < comparison.alpha else "")
+            + "; "
             + (
                 f"this run could detect a difference of {_number(primary.detectable)} or more."
                 if primary.detectable is not None

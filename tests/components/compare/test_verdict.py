@@ -10,7 +10,7 @@ import numpy as np
 from components.common.frameworks import NAMES
 from components.compare.report import metric_comparisons
 from components.compare.row_predictions import CLASSIFICATION, REGRESSION, RowPredictions
-from components.compare.verdict import verdict_lines
+from components.compare.verdict import SEEDS_OUTWEIGH_ROWS, verdict_lines
 from components.evaluate.metrics import classification_metrics, regression_metrics
 from tests.components.compare.fixtures import make_comparison
 
@@ -127,3 +127,20 @@ def test_one_seed_a_side_gives_cost_figures_no_interval_and_says_so():
     _, lines = _judged(outputs, labels, CLASSIFICATION, seeds=(0,))
     assert "[no interval] (one seed a side: no interval)" in _line(lines, "training")
     assert "a side with one seed gives its cost figures no interval" in _line(lines, "caveats")
+
+
+def test_a_row_level_difference_that_another_seed_undoes_is_a_tie_that_says_so():
+    """PyTorch's seeds disagree (60% and twice 97% right) around TensorFlow's steady 80%: pooled
+    over the rows its models differ (p < 0.05), but resampling the seeds spans 0."""
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 3, ROWS)
+    steady = _classifier(labels, 0.80, 1, rng)
+    uneven = np.concatenate([_classifier(labels, share, 1, rng) for share in (0.60, 0.97, 0.97)])
+    comparison, lines = _judged(
+        {"tensorflow": np.concatenate([steady] * 3), "pytorch": uneven}, labels, CLASSIFICATION
+    )
+    accuracy = comparison.metrics[0]
+    low, high = accuracy.difference_ci
+    assert accuracy.p_value < 0.05 and low < 0 < high
+    assert (accuracy.significant, accuracy.better) == (False, None)
+    assert SEEDS_OUTWEIGH_ROWS in _line(lines, "quality")
