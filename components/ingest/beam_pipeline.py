@@ -1,16 +1,17 @@
 """The ingest as an Apache Beam graph over Arrow tables: read → validate → split → write.
 
-Elements are whole Arrow tables (one per read batch), never one Python object per row, and each
-batch goes through validate, split and write inside one fused step, so the local runner never
-serialises the data between steps: that is what keeps it near pyarrow's own speed. Each batch
-writes its rows to Parquet files named after its position in the input
-(`train/part-<file>-<row>.parquet`), so a retried bundle rewrites the same files and the output is
-the same on every runner. Repeated ids are found in a separate id-only pass that becomes a small
-side input. That pass reads the file a second time on purpose: keeping the read batches for the
-main pass instead (Beam materialises them through its data plane) measured slower at 1M rows
-than re-reading one column. The same graph runs on a distributed runner (Flink, Spark, Dataflow)
-when the input is split over several files and the output directory is on storage every worker
-sees.
+Elements are whole Arrow tables (one per read batch), never one Python object per row, and a
+file's batches are read, validated, split and written inside one step that emits only small
+summaries, so no runner serialises the data between steps: that is what keeps the local runner
+near pyarrow's own speed, and what lets Beam's DaskRunner (which keeps a step's whole output in
+memory) run it without holding the table. Each batch writes its rows to Parquet files named after
+its position in the input (`train/part-<file>-<row>.parquet`), so a retried bundle rewrites the
+same files and the output is the same on every runner. Repeated ids are found in a separate
+id-only pass that becomes a small side input. That pass reads the file a second time on purpose:
+keeping the read batches for the main pass instead (Beam materialises them through its data
+plane) measured slower at 1M rows than re-reading one column. The same graph runs on a
+distributed runner (Dask, exercised in the tests; Flink, Spark, Dataflow) when the input is split
+over several files and the output directory is on storage every worker sees.
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
-from apache_beam.transforms.window import GlobalWindows
 
 from components.ingest import arrow_coder, duplicates
 from components.ingest.layout import OUTPUT_DIRS, QUARANTINE, SUMMARY_FILE, snapshot_schema
@@ -62,6 +62,9 @@ class BatchKey(NamedTuple):
     @property
     def part_name(self) -> str:
         return f"part-{self.file_index:05d}-{self.first_row:012d}.parquet"
+
+
+KeyedSummary = tuple[BatchKey, Summary]
 
 
 def dictionary_columns(dataset: DatasetSpec) -> list[str]:
@@ -105,25 +108,6 @@ def _conform(table: pa.Table, schema: pa.Schema) -> pa.Table:
     return pa.Table.from_arrays(arrays, schema=schema)
 
 
-class _ReadBatches(beam.DoFn):
-    """Reads a file in batches and marks each batch's rows whose id was seen before."""
-
-    def __init__(self, dataset: DatasetSpec, batch_rows: int) -> None:
-        self._dataset = dataset
-        self._batch_rows = batch_rows
-
-    def process(self, source: SourceFile, repeated_tables: list[pa.Table] | None = None):
-        """`repeated_tables`: see `duplicates.repeated_ids`; None when the spec has no id."""
-        repeated_ids = pa.concat_tables(repeated_tables) if repeated_tables else None
-        for first_row, table in read_batches(source, self._dataset, self._batch_rows):
-            repeated = None
-            if repeated_ids is not None:
-                positions = duplicates.positions(source.index, first_row, table.num_rows)
-                ids = table.column(self._dataset.id).combine_chunks()
-                repeated = duplicates.later_occurrences(ids, positions, repeated_ids)
-            yield BatchKey(source.index, source.file.short_name, first_row), table, repeated
-
-
 class _PartitionIds(beam.DoFn):
     """Reads only the id column of a file and emits its (id, position) pairs by partition."""
 
@@ -142,49 +126,75 @@ class _PartitionIds(beam.DoFn):
             )
 
 
-class _IngestBatch(beam.DoFn):
-    """Validate one batch, write its quarantined and split rows, emit its partial summary.
+class _IngestFile(beam.DoFn):
+    """Read a file in batches; validate each batch, write its quarantined and split rows, emit
+    its partial summary.
 
     Batches are worked on by a small thread pool: pyarrow and pandas release the GIL in their
-    kernels and in Parquet writes, so while one batch is written the next is validated. At most
-    two batches per thread are in flight; the summaries are order-free, the files named by batch.
+    kernels and in Parquet writes, so while one batch is written the next is read and validated.
+    At most two batches per thread are in flight; the summaries carry their BatchKey, the files
+    are named by it. Every summary is emitted from `process`, none from `finish_bundle`, and
+    batches never leave the step: Beam's DaskRunner collects a bundle's output before it calls
+    `finish_bundle` (what that emits is lost), and keeps a step's whole output in memory before
+    the next step reads it.
     """
 
     def __init__(
-        self, dataset: DatasetSpec, columns: list[str], output_dir: Path, threads: int
+        self,
+        dataset: DatasetSpec,
+        batch_rows: int,
+        columns: list[str],
+        output_dir: Path,
+        threads: int,
     ) -> None:
         self._dataset = dataset
+        self._batch_rows = batch_rows
         self._schema = snapshot_schema(dataset)
         self._dictionary_columns = dictionary_columns(dataset)
         self._quarantine_schema = quarantine_schema(columns)
         self._output_dir = output_dir
         self._threads = threads
         self._pool: ThreadPoolExecutor | None = None
-        self._pending: deque[Future] = deque()
 
     def start_bundle(self) -> None:
         self._pool = ThreadPoolExecutor(self._threads, thread_name_prefix="tandem-ingest")
-        self._pending.clear()
 
-    def process(self, batch):
-        """`batch`: (BatchKey, table, mask of rows repeating an earlier id, or None)."""
-        if len(self._pending) >= 2 * self._threads:
-            yield self._pending.popleft().result()
-        self._pending.append(self._pool.submit(self._ingest, *batch))
+    def process(
+        self, source: SourceFile, repeated_tables: list[pa.Table] | None = None
+    ) -> Iterator[KeyedSummary]:
+        """`repeated_tables`: see `duplicates.repeated_ids`; None when the spec has no id."""
+        pending: deque[Future] = deque()
+        for batch in self._read(source, repeated_tables):
+            if len(pending) >= 2 * self._threads:
+                yield pending.popleft().result()
+            pending.append(self._pool.submit(self._ingest, *batch))
+        while pending:
+            yield pending.popleft().result()
 
-    def finish_bundle(self):
-        while self._pending:
-            yield GlobalWindows.windowed_value(self._pending.popleft().result())
+    def finish_bundle(self) -> None:
         self._pool.shutdown()
 
     def teardown(self) -> None:
         if self._pool is not None:
             self._pool.shutdown(cancel_futures=True)
 
+    def _read(
+        self, source: SourceFile, repeated_tables: list[pa.Table] | None
+    ) -> Iterator[tuple[BatchKey, pa.Table, np.ndarray | None]]:
+        """Each batch of the file, with a mask of its rows whose id was seen before."""
+        repeated_ids = pa.concat_tables(repeated_tables) if repeated_tables else None
+        for first_row, table in read_batches(source, self._dataset, self._batch_rows):
+            repeated = None
+            if repeated_ids is not None:
+                positions = duplicates.positions(source.index, first_row, table.num_rows)
+                ids = table.column(self._dataset.id).combine_chunks()
+                repeated = duplicates.later_occurrences(ids, positions, repeated_ids)
+            yield BatchKey(source.index, source.file.short_name, first_row), table, repeated
+
     def _write(self, table: pa.Table, directory: str, key: BatchKey, **options) -> None:
         pq.write_table(table, self._output_dir / directory / key.part_name, **options)
 
-    def _ingest(self, key: BatchKey, table: pa.Table, repeated: np.ndarray | None) -> Summary:
+    def _ingest(self, key: BatchKey, table: pa.Table, repeated: np.ndarray | None) -> KeyedSummary:
         result = validate_batch(table, self._dataset, key.file_name, key.first_row, repeated)
         bad = result.quarantine
         if bad.num_rows:
@@ -211,7 +221,7 @@ class _IngestBatch(beam.DoFn):
             )
         ]
         reasons = pc.value_counts(bad.column(REASON)).to_pylist() if bad.num_rows else []
-        return summary_part(
+        return key, summary_part(
             read=table.num_rows,
             quarantined_by_reason={item["values"]: item["counts"] for item in reasons},
             quarantine_examples=examples,
@@ -221,20 +231,25 @@ class _IngestBatch(beam.DoFn):
 
 
 class _MergeSummaries(beam.CombineFn):
-    def create_accumulator(self) -> Summary:
-        return empty_summary()
+    """The batches' summaries merged in input order (by BatchKey), whatever order the runner
+    delivers them in: the statistics' float sums then come out the same to the last bit on every
+    runner and every rerun. The accumulator is the list of (small) per-batch summaries."""
 
-    def add_input(self, accumulator: Summary, part: Summary) -> Summary:
-        return merge_summaries(accumulator, part)
+    def create_accumulator(self) -> list[KeyedSummary]:
+        return []
 
-    def merge_accumulators(self, accumulators) -> Summary:
-        merged = empty_summary()
-        for accumulator in accumulators:
-            merged = merge_summaries(merged, accumulator)
-        return merged
-
-    def extract_output(self, accumulator: Summary) -> Summary:
+    def add_input(self, accumulator: list[KeyedSummary], part: KeyedSummary) -> list[KeyedSummary]:
+        accumulator.append(part)
         return accumulator
+
+    def merge_accumulators(self, accumulators) -> list[KeyedSummary]:
+        return [part for accumulator in accumulators for part in accumulator]
+
+    def extract_output(self, accumulator: list[KeyedSummary]) -> Summary:
+        merged = empty_summary()
+        for _, part in sorted(accumulator, key=lambda keyed: keyed[0]):
+            merged = merge_summaries(merged, part)
+        return merged
 
 
 def _write_summary(summary: Summary, output_dir: Path) -> None:
@@ -270,17 +285,11 @@ def build_ingest(
                 pa.Table
             )
         )
-        # A side input of the read, not of the ingest: the runner reads after the id pass and
-        # keeps read → ingest one fused step (a side input on Ingest would make it keep every
-        # read batch until the ids are grouped).
         side_inputs.append(beam.pvalue.AsList(repeated))
     _ = (
         files
-        | "Read"
-        >> beam.ParDo(_ReadBatches(dataset, batch_rows), *side_inputs).with_output_types(
-            beam.typehints.Tuple[beam.typehints.Any, pa.Table, beam.typehints.Any]
-        )
-        | "Ingest" >> beam.ParDo(_IngestBatch(dataset, columns, output_dir, threads))
+        | "Ingest"
+        >> beam.ParDo(_IngestFile(dataset, batch_rows, columns, output_dir, threads), *side_inputs)
         # Without the default for an empty input: every file has rows, so Ingest emits at least
         # one summary, and the default costs the runner a Create and a side input.
         | "MergeSummaries" >> beam.CombineGlobally(_MergeSummaries()).without_defaults()

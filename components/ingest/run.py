@@ -48,6 +48,8 @@ DEFAULT_BEAM_ARGS = (
     "--direct_running_mode=in_memory",
     "--direct_num_workers=1",
 )
+# Runners Beam ships but leaves out of its list of short `--runner` names.
+RUNNER_PATHS = {"DaskRunner": "apache_beam.runners.dask.dask_runner.DaskRunner"}
 REJECTED_DIR = "rejected"
 
 
@@ -66,12 +68,26 @@ class IngestResult:
         return self.manifest["counts"]
 
 
+def _runner_path(flag: str) -> str:
+    """`--runner=DaskRunner` as the dotted path Beam can load; any other flag as it is."""
+    option, _, runner = flag.partition("=")
+    if option == "--runner" and runner in RUNNER_PATHS:
+        return f"--runner={RUNNER_PATHS[runner]}"
+    return flag
+
+
 def beam_flags(spec_args: Sequence[str], cli_args: Sequence[str]) -> list[str]:
     """Spec options, then CLI options (later wins); the local runner unless one is named."""
-    flags = [*spec_args, *cli_args]
+    flags = [_runner_path(flag) for flag in [*spec_args, *cli_args]]
     if not any(flag.startswith("--runner") for flag in flags):
         flags = [*DEFAULT_BEAM_ARGS, *flags]
     return flags
+
+
+def _runner(flags: Sequence[str]) -> str:
+    """The runner `flags` name (the last one, as Beam's parser reads them)."""
+    named = [flag.partition("=")[2] for flag in flags if flag.startswith("--runner=")]
+    return named[-1] if named else ""
 
 
 def _run_beam(
@@ -94,6 +110,15 @@ def _run_beam(
             )
     except TandemError:
         raise
+    except OSError as exc:
+        # The DaskRunner connects to its scheduler in run(), before there is a result.
+        dask = _runner(flags) == RUNNER_PATHS["DaskRunner"]
+        if dask and getattr(pipeline, "result", None) is None:
+            raise TandemError(
+                f"Beam options {' '.join(flags)}: {exc}; start the Dask scheduler or correct "
+                "--dask_client_address"
+            ) from None
+        raise
     except Exception as exc:
         # Beam re-raises a step's exception with the step name appended; keep our own message.
         cause = exc
@@ -102,7 +127,18 @@ def _run_beam(
         if cause is not None:
             raise TandemError(str(cause).split(" [while running")[0]) from None
         raise
+    finally:
+        _close_dask_client(getattr(pipeline, "result", None))
     return json.loads((staging / SUMMARY_FILE).read_text())
+
+
+def _close_dask_client(result: object) -> None:
+    """Beam's DaskRunner leaves its dask.distributed client connected (heartbeats, and the default
+    scheduler of the process's dask calls); a process that goes on (`tandem run`, a test
+    session) should not keep it."""
+    client = getattr(result, "client", None)
+    if client is not None:
+        client.close()
 
 
 def _rows_on_disk(directory: Path) -> int:
