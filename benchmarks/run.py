@@ -37,6 +37,7 @@ from benchmarks import (
     compile_bench,
     footprint_bench,
     ingest_bench,
+    mlflow_load_bench,
     pipelines_bench,
     scale_bench,
     tfx_ingest_bench,
@@ -59,6 +60,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         compile_bench,
         footprint_bench,
         torch_bench,
+        mlflow_load_bench,
         scale_bench,
     )
 }

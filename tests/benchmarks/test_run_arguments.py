@@ -6,7 +6,15 @@ import pytest
 
 from benchmarks.run import BENCHMARKS, _parse_args, selected
 
-DEFAULT_SUITE = {"ingest", "tfx-ingest", "pipelines", "compile", "footprint", "ddp"}
+DEFAULT_SUITE = {
+    "ingest",
+    "tfx-ingest",
+    "pipelines",
+    "compile",
+    "footprint",
+    "ddp",
+    "mlflow-load",
+}
 
 
 def test_every_issue_benchmark_is_registered():

@@ -1,23 +1,20 @@
-"""The local stack for real: PostgreSQL + `mlflow server` (proxied artifacts, --allowed-hosts),
-started through tandem.stack.local_stack, with the PyTorch pipeline run against it over HTTP.
+"""The local stack for real (the package's `stack`, tests/integration/conftest.py): PostgreSQL +
+`mlflow server` (proxied artifacts, --allowed-hosts), with the PyTorch pipeline run against it
+over HTTP.
 
-Needs Debian's PostgreSQL server (`make setup` installs it); without it the tests fail, naming the
-fix. The autouse fixture in tests/conftest.py clears MLFLOW_* around every test, so the pipeline
+The autouse fixture in tests/conftest.py clears MLFLOW_* around every test, so the pipeline
 gets the server's URI from a MonkeyPatch context and the checks pass it to MlflowClient.
 """
 
 from __future__ import annotations
 
 import json
-import shutil
-import tempfile
 from pathlib import Path
 from urllib.error import HTTPError
 from urllib.request import Request, urlopen
 
 import pytest
 
-from components.common.errors import TandemError
 from tandem.stack import local_postgres, local_stack
 from tests.pipelines.test_torch_pipeline import EPOCHS, tiny_spec
 
@@ -25,49 +22,6 @@ pytestmark = pytest.mark.e2e
 
 SPEC = "penguins"
 MODEL = f"{SPEC}-pytorch"
-
-
-def _leftover_processes(info: local_stack.StackInfo) -> list[str]:
-    """Processes of the stack still alive: the MLflow server's process group (its uvicorn
-    worker has no stack path in its command line) and the postmaster."""
-    found = []
-    for proc in Path("/proc").iterdir():
-        try:
-            stat = (proc / "stat").read_text()
-            cmdline = (proc / "cmdline").read_bytes().replace(b"\0", b" ").decode()
-        except OSError:
-            continue
-        process_group = int(stat.rsplit(")", 1)[1].split()[2])
-        if process_group == info.mlflow_pid or str(info.state_dir) in cmdline:
-            found.append(f"{proc.name}: {cmdline}")
-    return found
-
-
-@pytest.fixture(scope="module")
-def stack():
-    """A stack in a fresh directory under /tmp: short (the Unix socket path limit) and reachable
-    by the `postgres` user, which pytest's root-private tmp_path is not."""
-    try:
-        local_postgres.find_bindir()
-    except TandemError as exc:
-        pytest.fail(f"{exc} (run `make setup`)")
-    state_dir = Path(tempfile.mkdtemp(prefix="tandem-stack-"))
-    try:
-        info = local_stack.start(state_dir, mlflow_port=local_stack.free_port())
-    except BaseException:
-        local_stack.stop(state_dir)
-        shutil.rmtree(state_dir, ignore_errors=True)
-        raise
-    yield info
-    try:
-        stopped = local_stack.stop(state_dir)
-        left = _leftover_processes(info)
-        postmaster_left = (state_dir / "postgres" / "data" / "postmaster.pid").exists()
-    finally:
-        shutil.rmtree(state_dir, ignore_errors=True)
-    assert stopped == ["mlflow", "postgres"]
-    assert not left, f"processes left after stop: {left}"
-    assert not postmaster_left
 
 
 @pytest.fixture(scope="module")
