@@ -8,10 +8,15 @@ one), exports the evaluator's SavedModel to `fn_args.serving_model_dir` and chec
 predicts through the evaluator's own adapter. custom_config is
 `config.trainer_config(spec, ...)`. Epochs and batch size come from the spec; TrainArgs.num_steps
 is not used, so leave it unset.
+
+Under TF_CONFIG (MultiWorkerMirroredStrategy) every worker runs run_fn on the same inputs; the
+chief alone logs and exports to serving_model_dir, the others save into a temporary directory
+they then delete (a SavedModel save must run on every worker). `worker` runs it outside TFX.
 """
 
 from __future__ import annotations
 
+import shutil
 import tempfile
 import time
 from contextlib import nullcontext
@@ -95,12 +100,14 @@ def train_and_export(
     model_run_dir: str | None = None,
     started: float | None = None,
     start_rss_mb: float | None = None,
+    strategy: tf.distribute.Strategy | None = None,
 ) -> FitResult:
     """run_fn without FnArgs: fit on in-memory splits, log, export to serving_model_dir.
 
     Only the chief logs (MLflow, TensorBoard) and writes the export. started / start_rss_mb: the
     step's `time.perf_counter()` and `reset_peak_rss()` at its start (run_fn's, before it reads
-    the splits), from which `step_s` and the peak RSS count; without them the step starts here."""
+    the splits), from which `step_s` and the peak RSS count; without them the step starts here.
+    strategy: `make_strategy()`'s, made before the splits were read (default: made here)."""
     if started is None:
         started, start_rss_mb = time.perf_counter(), reset_peak_rss()
     label_scale = _label_scale(spec, custom_config)
@@ -109,7 +116,7 @@ def train_and_export(
         evaluation = evaluation.standardised(label_scale) if evaluation is not None else None
     seed = cfg.seed_from_config(custom_config, spec)
     mode = spec.training.compile.tensorflow
-    strategy = make_strategy()
+    strategy = strategy or make_strategy()
     chief = is_chief()
     if chief:
         report_step(STEP)
@@ -152,7 +159,10 @@ def train_and_export(
         export_serving_model(
             result.model, tf_transform_output, spec.dataset, export_dir, label_scale
         )
-        check_export(export_dir, spec.dataset)
+        if chief:
+            check_export(export_dir, spec.dataset)
+        else:
+            shutil.rmtree(export_dir)
         if track:
             snapshot_dir = custom_config.get(cfg.SNAPSHOT_KEY)
             if snapshot_dir:
@@ -207,9 +217,11 @@ def _log_input_probe(tf_transform_output: tft.TFTransformOutput, snapshot_dir: P
     mlflow.log_dict(probe_document(rows, manifest, inputs), PROBE_ARTIFACT)
 
 
-def run_fn(fn_args) -> None:
-    """TFX Trainer entry point; fn_args.custom_config = config.trainer_config(spec, ...)."""
+def run_fn(fn_args) -> FitResult:
+    """TFX Trainer entry point; fn_args.custom_config = config.trainer_config(spec, ...).
+    The strategy is made first: a multi-worker one must precede the reads' TensorFlow ops."""
     started, start_rss_mb = time.perf_counter(), reset_peak_rss()
+    strategy = make_strategy()
     custom_config = fn_args.custom_config or {}
     spec = cfg.spec_from_config(custom_config)
     tf_transform_output = tft.TFTransformOutput(
@@ -219,7 +231,7 @@ def run_fn(fn_args) -> None:
     evaluation = None
     if fn_args.eval_files:
         evaluation = read_split(fn_args.eval_files, tf_transform_output, spec.dataset)
-    train_and_export(
+    return train_and_export(
         train,
         evaluation,
         tf_transform_output,
@@ -229,4 +241,5 @@ def run_fn(fn_args) -> None:
         fn_args.model_run_dir,
         started,
         start_rss_mb,
+        strategy,
     )
