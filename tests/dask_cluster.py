@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import json
 import os
-import signal
 import subprocess
 import sys
 import time
@@ -21,10 +20,10 @@ import pytest
 from distributed import Client
 
 import components
+from tests.processes import log_tail, stop_group
 
 DASK = Path(sys.executable).parent / "dask"
 START_S = 60.0
-STOP_S = 10.0
 
 
 def code_environment() -> dict[str, str]:
@@ -46,30 +45,16 @@ def _start(command: list[str], log: Path) -> subprocess.Popen:
         )
 
 
-def _stop(process: subprocess.Popen) -> None:
-    """SIGTERM to the process's own group, then SIGKILL to the group if it outlives STOP_S."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_S)
-            return
-
-
-def _tail(log: Path, characters: int = 3000) -> str:
-    return log.read_text(errors="replace")[-characters:] if log.is_file() else "(no log)"
-
-
 def _scheduler_address(scheduler: subprocess.Popen, file: Path, log: Path) -> str:
     """host:port from the scheduler file, once the scheduler (on a free port) has written it."""
     deadline = time.monotonic() + START_S
     while time.monotonic() < deadline:
         if scheduler.poll() is not None:
-            pytest.fail(f"dask scheduler exited with {scheduler.returncode}:\n{_tail(log)}")
+            pytest.fail(f"dask scheduler exited with {scheduler.returncode}:\n{log_tail(log)}")
         with contextlib.suppress(FileNotFoundError, json.JSONDecodeError):
             return json.loads(file.read_text())["address"].removeprefix("tcp://")
         time.sleep(0.2)
-    pytest.fail(f"dask scheduler wrote no {file} within {START_S:.0f} s:\n{_tail(log)}")
+    pytest.fail(f"dask scheduler wrote no {file} within {START_S:.0f} s:\n{log_tail(log)}")
 
 
 def _wait_for_workers(address: str, workers: int, directory: Path) -> None:
@@ -77,7 +62,7 @@ def _wait_for_workers(address: str, workers: int, directory: Path) -> None:
         try:
             client.wait_for_workers(workers, timeout=START_S)
         except TimeoutError:
-            logs = "\n".join(_tail(path, 1500) for path in sorted(directory.glob("*.log")))
+            logs = "\n".join(log_tail(path, 1500) for path in sorted(directory.glob("*.log")))
             pytest.fail(f"{workers} dask workers did not register in {START_S:.0f} s:\n{logs}")
 
 
@@ -104,4 +89,4 @@ def dask_cluster(directory: Path, workers: int = 2) -> Iterator[str]:
         yield address
     finally:
         for process in reversed(processes):
-            _stop(process)
+            stop_group(process)

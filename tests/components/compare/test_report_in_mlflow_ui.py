@@ -25,10 +25,7 @@ directory; every failure names it.
 
 from __future__ import annotations
 
-import contextlib
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -47,6 +44,7 @@ from components.compare.report import build_comparison, log_report, write_report
 from tests.browser import chromium
 from tests.components.compare.fixtures import BANNER, HEADINGS
 from tests.components.compare.runs import log_group
+from tests.processes import free_ports, log_tail, stop_group
 
 pytestmark = pytest.mark.slow
 
@@ -101,22 +99,12 @@ def logged_report(tmp_path_factory) -> LoggedReport:
     return LoggedReport(store, uri, experiment_id, run_id, files.html.name, len(files.plots))
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def _tail(log: Path, characters: int = 3000) -> str:
-    return log.read_text(errors="replace")[-characters:] if log.is_file() else "(no log)"
-
-
 def _wait_until_healthy(server: subprocess.Popen, url: str, log: Path) -> None:
     deadline = time.monotonic() + SERVER_START_S
     while time.monotonic() < deadline:
         if server.poll() is not None:
             pytest.fail(
-                f"mlflow ui exited with {server.returncode} before serving {url}:\n{_tail(log)}"
+                f"mlflow ui exited with {server.returncode} before serving {url}:\n{log_tail(log)}"
             )
         try:
             with urllib.request.urlopen(f"{url}/health", timeout=2) as response:
@@ -126,19 +114,8 @@ def _wait_until_healthy(server: subprocess.Popen, url: str, log: Path) -> None:
             pass
         time.sleep(0.5)
     pytest.fail(
-        f"mlflow ui did not answer {url}/health within {SERVER_START_S:.0f} s:\n{_tail(log)}"
+        f"mlflow ui did not answer {url}/health within {SERVER_START_S:.0f} s:\n{log_tail(log)}"
     )
-
-
-def _stop(server: subprocess.Popen) -> None:
-    """SIGTERM to the server's own process group (the CLI exits once the uvicorn it started has),
-    then SIGKILL to the group when the CLI is still running after SERVER_STOP_S."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(server.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            server.wait(timeout=SERVER_STOP_S)
-            return
 
 
 @pytest.fixture(scope="module")
@@ -149,7 +126,7 @@ def mlflow_ui(logged_report, tmp_path_factory) -> Iterator[str]:
     consumers, for GenAI jobs) stays off: the artifact view does not use it."""
     if not MLFLOW.is_file():
         pytest.fail(f"no mlflow CLI beside the interpreter at {MLFLOW}: run make setup")
-    port = _free_port()
+    port = free_ports(1)[0]
     url = f"http://127.0.0.1:{port}"
     log = tmp_path_factory.mktemp("mlflow-ui") / "server.log"
     environment = {
@@ -185,7 +162,7 @@ def mlflow_ui(logged_report, tmp_path_factory) -> Iterator[str]:
         _wait_until_healthy(server, url, log)
         yield url
     finally:
-        _stop(server)
+        stop_group(server, SERVER_STOP_S)
 
 
 @pytest.fixture(scope="module")

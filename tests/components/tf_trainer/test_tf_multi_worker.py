@@ -3,11 +3,8 @@
 
 from __future__ import annotations
 
-import contextlib
 import json
 import os
-import signal
-import socket
 import subprocess
 import sys
 import time
@@ -24,24 +21,13 @@ from components.export import load_predictor
 from components.tf_trainer.config import trainer_config
 from components.tf_trainer.worker import read_fn_args
 from tests.components.tf_trainer.test_tf_run_fn import scalar_steps
+from tests.processes import free_ports, log_tail, stop_group
 
 REPO_ROOT = Path(__file__).resolve().parents[3]
 WORKERS = 2
 EPOCHS = 3
 # Both workers import TensorFlow and TFX, read the splits, then wait for each other: ~1 min here.
 RUN_TIMEOUT_S = 420
-STOP_TIMEOUT_S = 10
-
-
-def _free_ports(count: int) -> list[int]:
-    probes = [socket.socket() for _ in range(count)]
-    try:
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [probe.getsockname()[1] for probe in probes]
-    finally:
-        for probe in probes:
-            probe.close()
 
 
 def _tf_config(ports: list[int], index: int) -> str:
@@ -49,22 +35,8 @@ def _tf_config(ports: list[int], index: int) -> str:
     return json.dumps({"cluster": cluster, "task": {"type": "worker", "index": index}})
 
 
-def _tail(log: Path, characters: int = 4000) -> str:
-    return log.read_text(errors="replace")[-characters:] if log.is_file() else "(no log)"
-
-
 def _outcome(worker: subprocess.Popen) -> str:
     return "still running" if worker.returncode is None else f"exited {worker.returncode}"
-
-
-def _stop(worker: subprocess.Popen) -> None:
-    """SIGTERM, then SIGKILL, to the worker's own process group."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(worker.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            worker.wait(timeout=STOP_TIMEOUT_S)
-            return
 
 
 def _wait_for_all_or_a_failure(workers: list[subprocess.Popen]) -> None:
@@ -81,7 +53,7 @@ def _wait_for_all_or_a_failure(workers: list[subprocess.Popen]) -> None:
 def _run_workers(fn_args: Path, out: Path) -> None:
     """Start every worker and wait (`_wait_for_all_or_a_failure`); fail with the logs of any
     that did not exit 0. Every worker is stopped on the way out."""
-    ports = _free_ports(WORKERS)
+    ports = free_ports(WORKERS)
     workers, logs = [], []
     try:
         for index in range(WORKERS):
@@ -108,7 +80,7 @@ def _run_workers(fn_args: Path, out: Path) -> None:
                 )
         _wait_for_all_or_a_failure(workers)
         failed = [
-            f"worker {index} {_outcome(worker)}:\n{_tail(log)}"
+            f"worker {index} {_outcome(worker)}:\n{log_tail(log, 4000)}"
             for index, (worker, log) in enumerate(zip(workers, logs, strict=True))
             if worker.returncode != 0
         ]
@@ -116,7 +88,7 @@ def _run_workers(fn_args: Path, out: Path) -> None:
             pytest.fail("\n\n".join(failed))
     finally:
         for worker in workers:
-            _stop(worker)
+            stop_group(worker)
 
 
 @pytest.mark.distributed
