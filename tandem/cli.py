@@ -296,7 +296,8 @@ def run(
 
 
 def _compare(output_dir: Path, experiment: str, output: Path | None, group: str | None):
-    """Build, write and log the comparison; print where it went and the verdict."""
+    """Build, write and log the comparison and print where it went; the caller prints its
+    verdict (`_conclude`) after the step logs."""
     from components.common.tracking import tracking_uri
     from components.compare.report import build_comparison, log_report, write_report
 
