@@ -3,9 +3,10 @@
 The step builds the TorchX AppDef for the spec's workers (torchrun on nnodes x nproc_per_node
 processes). One node: TorchX's local_cwd scheduler runs it inside the step's pod (what runs here
 under kfp.local: 2 ranks for penguins), relaunching after a failure up to `max_retries` times.
-Several nodes: it goes to TorchX's kubernetes scheduler as a Volcano Job (not exercised here:
-no cluster). See `components.torch_trainer.step`. The exported model directory is the step's
-Model artifact.
+Several nodes: `multinode_scheduler` decides — kubernetes, a Volcano Job (the compiled pipeline;
+not exercised here: no cluster), or local_cwd, one torchrun agent per node inside the step
+(kfp.local: `tandem run`). See `components.torch_trainer.step`. The exported model directory is
+the step's Model artifact.
 """
 
 from kfp import dsl
@@ -22,6 +23,7 @@ def train_model(
     seed: int,
     snapshot: Input[Dataset],
     model: Output[Model],
+    multinode_scheduler: str = "kubernetes",
     k8s_queue: str = "default",
     k8s_namespace: str = "default",
 ):
@@ -29,8 +31,10 @@ def train_model(
 
     runs_dir: tandem's output directory (its embedded MLflow store when MLFLOW_TRACKING_URI is
     unset); log_root: TensorBoard logs go under <log_root>/pytorch ('' for none); image: the
-    image of the multi-node replicas; max_retries: relaunches after a failed attempt; seed:
-    weight initialisation and shuffling;
+    image of the multi-node replicas; max_retries: relaunches after a failed attempt (several
+    nodes: also torchrun's restarts of the worker group after a worker dies); seed:
+    weight initialisation and shuffling; multinode_scheduler: TorchX's scheduler when the spec
+    has several nodes: kubernetes (a Volcano Job) or local_cwd (every node inside this step);
     k8s_queue, k8s_namespace: the Volcano queue and namespace of a multi-node job.
     """
     from pathlib import Path
@@ -52,6 +56,7 @@ def train_model(
         Path(log_root) if log_root else None,
         k8s_queue,
         k8s_namespace,
+        multinode_scheduler,
     )
     if not result.succeeded:
         raise RuntimeError(

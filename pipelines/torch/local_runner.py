@@ -1,7 +1,8 @@
 """Run the PyTorch pipeline here with kfp.local: every step a subprocess on this interpreter
 (SubprocessRunner), inside one MLflow parent run so each step's run nests under it. Outputs live
 under `<output_dir>/kfp/<spec>/` (pipeline_root, serving); kfp.local's own workarounds are in
-`pipelines.torch.kfp_local_fixes`.
+`pipelines.torch.kfp_local_fixes`. A multi-node spec trains here too: its nodes are torchrun
+agents inside the train step (TorchX local_cwd).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from components.common.frameworks import PYTORCH
 from components.common.tracking import LOG_ROOT_DIR
 from components.evaluate.blessing import read_blessing
 from components.spec import LoadedSpec
+from components.torch_trainer.step import LOCAL_CWD
 from pipelines.local_run import LocalRunResult, parent_run, tag_fingerprint
 from pipelines.torch.kfp_local_fixes import (
     local_conditions,
@@ -55,6 +57,7 @@ def run_local(
         log_root=str(Path(log_root or output_dir / LOG_ROOT_DIR).resolve()),
         max_retries=max_retries,
         seed=seed,
+        multinode_scheduler=LOCAL_CWD,
     )
     with (
         parent_run(loaded, PYTORCH, output_dir, seed, tags) as parent,

@@ -10,8 +10,10 @@ challenger, champion when blessed; one step process, see `components.register.kf
 Every run-time location is a pipeline parameter. What shapes the IR itself is fixed when the
 pipeline is built from the spec: the train task's CPU, memory and GPU requests (the GPUs only
 for a one-node run, whose ranks run in the train pod; a multi-node run's launcher pod only
-submits the TorchX job, whose replicas request the GPUs) and the cluster retries. A run given
-another spec_yaml keeps the requests of the spec the pipeline was built from.
+submits the TorchX job, whose replicas request the GPUs), the cluster retries, and where a
+multi-node run's nodes run (`multinode_scheduler`: kubernetes for a cluster, local_cwd for
+kfp.local). A run given another spec_yaml keeps the requests of the spec the pipeline was built
+from.
 
 Caching is off for every task. KFP's cache key is the task's inputs, which are not what decides
 these steps' results: ingest reads data files the key never sees (ingest keeps its own
@@ -31,6 +33,7 @@ from components.ingest.kfp_component import ingest_component
 from components.register.kfp_component import judge_and_register_component, push_component
 from components.spec import LoadedSpec, Spec
 from components.torch_trainer.kfp_component import train_component
+from components.torch_trainer.step import KUBERNETES
 
 GPU_RESOURCE = "nvidia.com/gpu"
 
@@ -61,12 +64,14 @@ def create_pipeline(
     cluster_retries: int = 2,
     memory: str = "4G",
     seed: int | None = None,
+    multinode_scheduler: str = KUBERNETES,
 ):
     """The pipeline function for one spec and runtime image; the arguments after `image` are
     its parameters' defaults (spec_dir: where relative data sources resolve, default the spec
     file's directory; max_retries: TorchX relaunches inside the train step; seed: the training
     seed, default the spec's first) except
-    cluster_retries (the train task's KFP retries) and memory (the train pod's request/limit).
+    cluster_retries (the train task's KFP retries), memory (the train pod's request/limit) and
+    multinode_scheduler (TorchX's scheduler of a multi-node train step, fixed in the IR).
     """
     spec = loaded.spec
     workers = spec.training.workers
@@ -108,6 +113,7 @@ def create_pipeline(
             max_retries=max_retries,
             seed=seed,
             snapshot=ingest.outputs["snapshot"],
+            multinode_scheduler=multinode_scheduler,
         )
         train.set_display_name("train").set_caching_options(False)
         train.set_retry(num_retries=cluster_retries, backoff_duration="30s")

@@ -99,6 +99,25 @@ def test_a_failing_launch_is_relaunched_and_reported(tmp_path: Path) -> None:
     assert list((tmp_path / "work" / "torchx-logs").iterdir())
 
 
+def test_the_step_refuses_an_unknown_multinode_scheduler(tmp_path: Path) -> None:
+    from components.common.errors import TandemError
+    from components.spec import spec_to_yaml
+    from components.torch_trainer.step import train_in_step
+
+    with pytest.raises(TandemError, match="multinode_scheduler 'slurm': expected one of"):
+        train_in_step(
+            spec_to_yaml(tiny_spec({"accuracy": 0.6}).spec),
+            tmp_path / "snapshot",
+            tmp_path / "model",
+            tmp_path / "runs",
+            tmp_path / "work",
+            image="unused",
+            max_retries=0,
+            multinode_scheduler="slurm",
+        )
+    assert not (tmp_path / "work").exists()
+
+
 # --- dsl.If under kfp.local -----------------------------------------------------------------
 
 
@@ -228,6 +247,8 @@ def test_compiled_pipeline_wires_four_steps_and_gates_push_on_blessing(tmp_path:
             assert not task["cachingOptions"].get("enableCache", False)
     train = tasks["train-model"]
     assert train["retryPolicy"]["maxRetryCount"] == 2
+    scheduler = train["inputs"]["parameters"]["multinode_scheduler"]
+    assert scheduler["runtimeValue"]["constant"] == "kubernetes"  # several nodes: a Volcano Job
     assert train["inputs"]["artifacts"]["snapshot"]["taskOutputArtifact"]["producerTask"] == (
         "ingest-snapshot"
     )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -12,9 +13,14 @@ from components.common.tracking import tracking_uri
 from components.export import load_predictor
 from components.spec import LoadedSpec, Workers, load_spec
 from components.torch_trainer.launch import (
+    MAX_RESTARTS_ENV,
+    SHARED_STORE_OFF_ENV,
+    THREADS_ENV,
     TRAIN_MODULE,
+    free_local_port,
     kubernetes_resource,
     launch_local,
+    shared_cores_env,
     trainer_app,
     trainer_args,
 )
@@ -50,7 +56,31 @@ def test_app_runs_the_trainer_module_with_torchrun(tiny_spec, monkeypatch):
     assert role.image == "registry/tandem-torch:1"
     assert role.env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
     assert role.env["MLFLOW_RUN_ID"] == "parent-123"
+    assert MAX_RESTARTS_ENV not in role.env  # one node: launch_local relaunches
     assert role.resource.gpu == 0
+
+
+def test_two_node_app_runs_an_agent_per_node_that_restarts_the_group(tiny_spec):
+    loaded = with_workers(load_spec(tiny_spec), nnodes=2, nproc_per_node=1)
+    port = free_local_port()
+    app = trainer_app(loaded, ["--spec", "s.yaml"], max_retries=1, rdzv_port=port)
+    (role,) = app.roles
+    command = role.args[-1]
+    assert role.num_replicas == 2  # one torchrun agent per node
+    assert "--nnodes 2 --nproc_per_node 1" in command
+    assert "--rdzv_backend c10d" in command
+    assert f":{port} " in command  # the rendezvous, on the first node's host
+    assert role.env[MAX_RESTARTS_ENV] == "1"  # torchrun's --max_restarts
+    assert role.env[SHARED_STORE_OFF_ENV] == "1"  # a store per generation of workers
+
+
+def test_nodes_on_one_machine_share_its_cores(monkeypatch):
+    monkeypatch.delenv(THREADS_ENV, raising=False)
+    two_nodes = Workers(nnodes=2, nproc_per_node=1)
+    assert shared_cores_env(two_nodes) == {THREADS_ENV: str(max(1, os.cpu_count() // 2))}
+    assert shared_cores_env(Workers(nnodes=4, nproc_per_node=64)) == {THREADS_ENV: "1"}
+    monkeypatch.setenv(THREADS_ENV, "3")
+    assert shared_cores_env(two_nodes) == {}  # the caller's setting is kept
 
 
 def test_kubernetes_resource_is_a_volcano_job_with_gpus_and_retries(tiny_spec, monkeypatch):
@@ -79,6 +109,7 @@ def test_kubernetes_resource_is_a_volcano_job_with_gpus_and_retries(tiny_spec, m
         assert container["resources"]["limits"]["nvidia.com/gpu"] == "4"
         env = {item["name"]: item.get("value") for item in container["env"]}
         assert env["MLFLOW_TRACKING_URI"] == "http://mlflow:5000"
+        assert env[MAX_RESTARTS_ENV] == "3"  # a dead worker restarts the group in its pods
 
 
 def test_cpu_only_job_requests_no_gpu(tiny_spec):
