@@ -109,16 +109,23 @@ def _finite(summary: Summary) -> bool:
     return summary.n > 0 and math.isfinite(summary.mean)
 
 
+def _is_number(value: float | None) -> bool:
+    return value is not None and math.isfinite(value)
+
+
 def _bar(axes: Axes, x: float, width: float, framework: str, summary: Summary) -> None:
-    """One framework's mean with its 95% CI as error bar, and each seed's value as a dot."""
-    low = summary.ci_low if math.isfinite(summary.ci_low) else summary.mean
-    high = summary.ci_high if math.isfinite(summary.ci_high) else summary.mean
+    """One framework's mean with its 95% interval as error bar, and each seed's value as a dot.
+
+    A biased metric's bootstrap interval (ECE grows on resampled rows) can lie beside the mean:
+    the bar then reaches from the mean to the interval's far end."""
+    low = summary.ci_low if _is_number(summary.ci_low) else summary.mean
+    high = summary.ci_high if _is_number(summary.ci_high) else summary.mean
     colour = FRAMEWORK_COLOURS[framework]
     axes.bar(x, summary.mean, width, color=colour, edgecolor="black", lw=0.5)
     axes.errorbar(
         x,
         summary.mean,
-        yerr=[[summary.mean - low], [high - summary.mean]],
+        yerr=[[max(0.0, summary.mean - low)], [max(0.0, high - summary.mean)]],
         color="black",
         capsize=4,
     )

@@ -119,12 +119,10 @@ def _quality_line(comparison: Comparison) -> VerdictLine | None:
 
 def _winner(metric: MetricComparison) -> str:
     """ "PyTorch 2.2× faster" when the ratio's interval excludes 1, else "no clear difference"."""
-    ratio = metric.ratio
-    if ratio.low is None:
-        return "one seed a side: no interval"
     if not metric.significant or metric.better is None:
         return "no clear difference"
-    factor = ratio.estimate if ratio.estimate >= 1 else 1 / ratio.estimate
+    estimate = metric.ratio.estimate
+    factor = estimate if estimate >= 1 else 1 / estimate
     word = WINNING_WORD.get(metric.unit, "better")
     return f"{LABELS[metric.better]} {factor:.2g}× {word}"
 
@@ -136,9 +134,11 @@ def _ratios_line(comparison: Comparison, topic: str, title: str, figures) -> Ver
         if metric is None or metric.ratio is None:
             continue
         ratio = metric.ratio
-        parts.append(
-            f"{name} {ratio.estimate:.2f}× {_interval(ratio.low, ratio.high)} ({_winner(metric)})"
-        )
+        if ratio.low is None:  # one seed a side: the caveats say so once
+            parts.append(f"{name} {ratio.estimate:.2f}×")
+        else:
+            interval = _interval(ratio.low, ratio.high)
+            parts.append(f"{name} {ratio.estimate:.2f}× {interval} ({_winner(metric)})")
     if not parts:
         return None
     return VerdictLine(topic, f"{title} (PyTorch ÷ TensorFlow): " + "; ".join(parts) + ".")

@@ -140,3 +140,17 @@ def test_nothing_to_plot_writes_nothing(tmp_path):
 )
 def test_slice_name(metric, expected):
     assert slice_name(metric) == expected
+
+
+def test_an_interval_beside_its_mean_still_plots(tmp_path):
+    """One seed's ECE: the bootstrap interval over resampled rows can lie wholly above the mean
+    (ECE grows on resampled rows); a missing bound plots as no error bar."""
+    full = make_comparison()
+    beside = Summary(values=(0.02,), mean=0.02, ci_low=0.03, ci_high=0.05)
+    unbounded = Summary(values=(0.02,), mean=0.02, ci_low=None, ci_high=None)
+    metrics = tuple(
+        dataclasses.replace(m, tensorflow=beside, pytorch=unbounded) if m.metric == "ece" else m
+        for m in full.metrics
+    )
+    plots = write_plots(dataclasses.replace(full, metrics=metrics), tmp_path)
+    assert_png(plots["quality"])
