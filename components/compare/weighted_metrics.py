@@ -18,7 +18,12 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from components.evaluate.metrics import ECE_BINS, LOG_LOSS_EPSILON, predicted_classes
+from components.evaluate.metrics import (
+    ECE_BINS,
+    LOG_LOSS_EPSILON,
+    class_arrays,
+    predicted_classes,
+)
 
 # Rows x weightings held at once: 2M float64 weights are 16 MB.
 CHUNK_CELLS = 2_000_000
@@ -47,17 +52,6 @@ def _weights(weights: np.ndarray, rows: int) -> np.ndarray:
     return weights
 
 
-def _classification(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    labels = np.asarray(labels, dtype=np.int64)
-    probabilities = np.asarray(probabilities, dtype=np.float64)
-    if probabilities.ndim != 2 or labels.shape != (probabilities.shape[0],):
-        raise ValueError(
-            f"labels of shape {labels.shape} do not fit probabilities of shape "
-            f"{probabilities.shape}; expected [n] and [n, classes]"
-        )
-    return labels, probabilities
-
-
 def _regression(labels: np.ndarray, predictions: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     labels = np.asarray(labels, dtype=np.float64)
     predictions = np.asarray(predictions, dtype=np.float64)
@@ -80,19 +74,19 @@ def _mean(sums: np.ndarray) -> np.ndarray:
 
 def row_log_loss(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """Each row's log loss: -log of the true class's probability clipped to [1e-15, 1]."""
-    labels, probabilities = _classification(labels, probabilities)
+    labels, probabilities = class_arrays(labels, probabilities)
     true_class = probabilities[np.arange(len(labels)), labels]
     return -np.log(np.clip(true_class, LOG_LOSS_EPSILON, 1.0))
 
 
 def _correct(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
-    labels, probabilities = _classification(labels, probabilities)
+    labels, probabilities = class_arrays(labels, probabilities)
     return (predicted_classes(probabilities) == labels).astype(np.float64)
 
 
 def _confusion_rows(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """[n, 3k]: one-hot true class, one-hot predicted class, one-hot true class if correct."""
-    labels, probabilities = _classification(labels, probabilities)
+    labels, probabilities = class_arrays(labels, probabilities)
     one_hot = np.eye(probabilities.shape[1])
     predicted = predicted_classes(probabilities)
     truth = one_hot[labels]
@@ -110,7 +104,7 @@ def _macro_f1(sums: np.ndarray) -> np.ndarray:
 
 def _calibration_rows(labels: np.ndarray, probabilities: np.ndarray) -> np.ndarray:
     """[n, bins + 1]: correct - confidence in the row's confidence bin, then ones."""
-    labels, probabilities = _classification(labels, probabilities)
+    labels, probabilities = class_arrays(labels, probabilities)
     edges = np.linspace(0.0, 1.0, ECE_BINS + 1)
     confidence = probabilities.max(axis=1)
     correct = (predicted_classes(probabilities) == labels).astype(np.float64)
@@ -153,7 +147,7 @@ class _Ranked:
 
 
 def _ranked(labels: np.ndarray, probabilities: np.ndarray, weights: np.ndarray) -> _Ranked:
-    labels, probabilities = _classification(labels, probabilities)
+    labels, probabilities = class_arrays(labels, probabilities)
     weights = _weights(weights, len(labels))
     if probabilities.shape[1] != 2:
         raise ValueError(f"ROC and PR AUC need 2 classes, not {probabilities.shape[1]}")

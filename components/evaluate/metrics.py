@@ -38,7 +38,9 @@ REGRESSION_METRICS = ("rmse", "mae", "r2")
 MISSING_SLICE = "__missing__"
 
 
-def _inputs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def class_arrays(labels, probabilities) -> tuple[np.ndarray, np.ndarray]:
+    """int64 labels [n] and float64 probabilities [n, classes], or a ValueError naming the
+    shapes that do not fit."""
     labels = np.asarray(labels, dtype=np.int64)
     probabilities = np.asarray(probabilities, dtype=np.float64)
     if probabilities.ndim != 2 or labels.shape != (probabilities.shape[0],):
@@ -46,6 +48,11 @@ def _inputs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, 
             f"labels of shape {labels.shape} do not fit probabilities of shape "
             f"{probabilities.shape}; expected [n] and [n, classes]"
         )
+    return labels, probabilities
+
+
+def _inputs(labels: np.ndarray, probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    labels, probabilities = class_arrays(labels, probabilities)
     if len(labels) == 0:
         raise ValueError("metrics of zero rows are undefined")
     if labels.min() < 0 or labels.max() >= probabilities.shape[1]:
