@@ -12,7 +12,6 @@ import time
 import urllib.request
 from collections import defaultdict
 from pathlib import Path
-from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
@@ -32,9 +31,8 @@ from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
 from tests.components.compare.runs import log_group
 from tests.conftest import PENGUINS_CSV
-from tests.terminal import Screen, run_in_terminal
+from tests.tandem.conftest import TANDEM
 
-TANDEM = Path(sys.executable).parent / "tandem"
 REPOSITORY = Path(__file__).resolve().parents[2]
 EXAMPLE_PAIR = REPOSITORY / "examples" / "custom_pair"
 
@@ -459,30 +457,6 @@ def _tandem_process(
         timeout=timeout,
         env=env,
     )
-
-
-class MakeRun(NamedTuple):
-    output_dir: Path
-    # What the terminal shows: its rows, and its text with whitespace runs collapsed.
-    rows: list[str]
-    out: str
-    text: str
-
-
-@pytest.fixture(scope="module")
-def make_run(tmp_path_factory) -> MakeRun:
-    """`make run` in a terminal (a pseudo-terminal, so tandem draws its live display as it
-    does for a user): the default penguins spec, every seed, both frameworks, then the
-    report."""
-    cwd = tmp_path_factory.mktemp("make-run")
-    env = {name: value for name, value in os.environ.items() if name not in ("COLUMNS", "LINES")}
-    finished = run_in_terminal(
-        [str(TANDEM), "run", "--output-dir", "tandem-runs"], cwd, {**env, "TERM": "xterm-256color"}
-    )
-    screen = Screen.of(finished.output)
-    assert finished.returncode == 0, screen.text()[-5000:]
-    text = screen.text()
-    return MakeRun(cwd / "tandem-runs", screen.lines(), " ".join(text.split()), text)
 
 
 @pytest.mark.e2e
