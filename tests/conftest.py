@@ -1,5 +1,5 @@
-"""Fixtures shared across the suite: spec files on disk, one real penguins snapshot, and a guard
-against network use."""
+"""Fixtures shared across the suite: spec files on disk, one real penguins snapshot, a guard
+against network use, and the session's leak check (tests/leaks.py)."""
 
 from __future__ import annotations
 
@@ -17,8 +17,15 @@ import yaml
 
 from components.ingest.run import IngestResult, run_ingest
 from components.spec import default_spec_path, load_spec
+from tests.leaks import check_leftovers
 
 PENGUINS_CSV = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    """After pytest's own session finish, which tears down the session-scoped fixtures."""
+    check_leftovers(session)
 
 
 MLFLOW_ENVIRONMENT = (

@@ -66,6 +66,17 @@ def checkov(path: Path, framework: str) -> dict:
     return json.loads(result.stdout)
 
 
+def schema_problems(path: Path, version: str) -> list[str]:
+    """kubernetes-validate --strict's complaints: its errors, and its warnings, since a kind and
+    apiVersion it has no schema for (a removed `apps/v1beta1`) is only a warning, exit code 0."""
+    result = run(
+        tool(TOOLS_BIN / "kubernetes-validate"), "--strict", "-k", version, "--quiet", path
+    )
+    problems = [line for line in result.stdout.splitlines() if line.startswith(("ERROR", "WARN"))]
+    assert problems or result.returncode == 0, result.stdout + result.stderr
+    return problems
+
+
 def pod_specs(docs: list[dict]) -> Iterator[tuple[str, dict]]:
     for doc in docs:
         if doc["kind"] in WORKLOAD_KINDS:

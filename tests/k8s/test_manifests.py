@@ -10,17 +10,15 @@ from tests.k8s.manifests import (
     DEPLOYABLE,
     K8S,
     KUBERNETES_VERSIONS,
-    TOOLS_BIN,
     checkov,
     find,
     pod_specs,
-    run,
-    tool,
+    schema_problems,
 )
+from tests.k8s.policy import violations
 
 # Every inline skip must be one of these (the reasons are in the annotations, checked below).
 ALLOWED_SKIPS = {"CKV_K8S_43", "CKV_K8S_35"}
-SECRET_ENV_WORDS = ("PASSWORD", "SECRET", "ACCESS_KEY", "DSN", "TOKEN")
 MLFLOW_HOSTS = ["mlflow", "mlflow.tandem", "mlflow.tandem.svc", "mlflow.tandem.svc.cluster.local"]
 
 
@@ -35,10 +33,7 @@ def test_builds_namespaced_resources(built):
 
 @pytest.mark.parametrize("version", KUBERNETES_VERSIONS)
 def test_kubernetes_validate_strict(built, version):
-    result = run(
-        tool(TOOLS_BIN / "kubernetes-validate"), "--strict", "-k", version, "--quiet", built.path
-    )
-    assert result.returncode == 0, result.stdout + result.stderr
+    assert schema_problems(built.path, version) == []
 
 
 @pytest.mark.parametrize("variant", DEPLOYABLE)
@@ -59,49 +54,16 @@ def test_checkov_passes_the_mlflow_image():
     assert report["summary"]["failed"] == 0, report["results"]["failed_checks"]
 
 
-def test_no_secret_carries_data(built):
-    for doc in built.docs:
-        if doc["kind"] == "Secret":
-            assert not doc.get("data") and not doc.get("stringData"), doc["metadata"]["name"]
-
-
 def test_namespace_enforces_restricted_pod_security(built):
     labels = find(built.docs, "Namespace", "tandem")["metadata"]["labels"]
     for mode in ("enforce", "audit", "warn"):
         assert labels[f"pod-security.kubernetes.io/{mode}"] == "restricted"
 
 
-def test_every_pod_is_restricted(built):
-    specs = list(pod_specs(built.docs))
-    assert specs
-    for name, spec in specs:
-        assert spec["automountServiceAccountToken"] is False, name
-        pod = spec["securityContext"]
-        assert pod["runAsNonRoot"] is True, name
-        assert pod["runAsUser"] >= 10000 and pod["runAsGroup"] >= 10000, name
-        assert pod["seccompProfile"] == {"type": "RuntimeDefault"}, name
-        for container in spec["containers"] + spec.get("initContainers", []):
-            where = f"{name}/{container['name']}"
-            context = container["securityContext"]
-            assert context["allowPrivilegeEscalation"] is False, where
-            assert context["readOnlyRootFilesystem"] is True, where
-            assert context["runAsNonRoot"] is True, where
-            assert context["capabilities"] == {"drop": ["ALL"]}, where
-            assert context["seccompProfile"] == {"type": "RuntimeDefault"}, where
-            for bound in ("requests", "limits"):
-                assert set(container["resources"][bound]) >= {"cpu", "memory"}, where
-            if container not in spec.get("initContainers", []):
-                assert "readinessProbe" in container and "livenessProbe" in container, where
-
-
-def test_secrets_reach_containers_only_by_reference(built):
-    for name, spec in pod_specs(built.docs):
-        for container in spec["containers"]:
-            for env in container.get("env", []):
-                if env["name"].endswith("_FILE"):
-                    assert env["value"].startswith("/run/secrets/"), f"{name}: {env['name']}"
-                elif any(word in env["name"] for word in SECRET_ENV_WORDS):
-                    assert "secretKeyRef" in env.get("valueFrom", {}), f"{name}: {env['name']}"
+def test_meets_the_manifest_policy(built):
+    """Restricted pods, bounded resources, probes, and secrets only by reference (policy.py)."""
+    assert list(pod_specs(built.docs))
+    assert violations(built.docs) == []
 
 
 def test_mlflow_server(built):

@@ -14,6 +14,7 @@ from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
+import psutil
 import pyarrow as pa
 import pyarrow.csv as pacsv
 import pytest
@@ -31,6 +32,8 @@ from tests.browser import render
 from tests.components.compare.fixtures import HEADINGS
 from tests.components.compare.runs import log_group
 from tests.conftest import PENGUINS_CSV
+from tests.leaks import describe
+from tests.processes import stop_group
 from tests.tandem.conftest import TANDEM
 
 REPOSITORY = Path(__file__).resolve().parents[2]
@@ -568,17 +571,26 @@ def test_tensorboard_serves_both_frameworks_runs(make_run):
         [str(TANDEM), "tensorboard", "--output-dir", str(output_dir), "--port", str(port)],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,
+        start_new_session=True,
     )
     url = f"http://localhost:{port}/data/runs"
     try:
         runs = _poll_json(url, timeout_s=90)
-    finally:
+        board = psutil.Process(server.pid)
+        tree = [board, *board.children(recursive=True)]
+        commands = [" ".join(process.cmdline()) for process in tree]
+        # A supervisor stops `tandem tensorboard` alone: TensorBoard and its data server go too.
         server.terminate()
         server.wait(timeout=30)
+        _, alive = psutil.wait_procs(tree, timeout=10)
+        leftovers = [describe(process) for process in alive]
+    finally:
+        stop_group(server)
     frameworks = {run.split("/")[0] for run in runs}
     assert {"tensorflow", "pytorch"} <= frameworks
     assert sum(run.startswith("pytorch/") for run in runs) >= 3
-    # Stopping `tandem tensorboard` stops the server: no TensorBoard outlives it.
+    assert any("tensorboard_data_server" in command for command in commands), commands
+    assert not leftovers
     with pytest.raises(OSError):
         urllib.request.urlopen(url, timeout=5)
 
