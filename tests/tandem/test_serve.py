@@ -183,3 +183,24 @@ def test_serve_without_a_store_is_one_clear_line(tmp_path):
     assert done.returncode == 2
     assert f"{tmp_path}/mlflow.db: no MLflow store; run `tandem run" in done.stderr
     assert not (tmp_path / "mlflow.db").exists()
+
+
+@pytest.mark.e2e
+@pytest.mark.slow
+def test_quick_serving_benchmark_loads_both_champions(make_run, tmp_path, monkeypatch):
+    """The `serving` round of `make bench`, in quick mode on make_run's champions (here, not in
+    tests/benchmarks/, to reuse the session's run instead of training its own)."""
+    from benchmarks import run as bench_run
+    from benchmarks.serving_bench import CASES, OUTPUT_DIR_ENV
+
+    monkeypatch.setenv(OUTPUT_DIR_ENV, str(make_run.output_dir))
+    monkeypatch.setattr(bench_run, "RESULTS_DIR", tmp_path)
+    assert bench_run.main(["--quick", "--only", "serving"]) == 0
+    result = json.loads((tmp_path / "latest-serving.json").read_text())["result"]
+    assert result["errors"] == 0
+    assert [(case["batch_rows"], case["concurrency"]) for case in result["cases"]] == list(CASES)
+    for case in result["cases"]:
+        for framework in ("tensorflow", "pytorch"):
+            assert case[framework]["requests_per_s"]["median"] > 0
+            assert case[framework]["peak_rss_mb"]["median"] > 50
+        assert case["pytorch_over_tensorflow"]["p99_ms"]["median"] > 0
