@@ -20,7 +20,12 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from components.common.errors import TandemError
-from components.common.tracking import SQLITE_FILE, TRACKING_URI_ENV, tracking_uri
+from components.common.tracking import (
+    SQLITE_FILE,
+    TRACKING_URI_ENV,
+    check_reachable,
+    tracking_uri,
+)
 
 APP = "mlflow.pyfunc.scoring_server.app:app"
 # The environment MLflow's scoring server app reads: the model's local path and the model
@@ -40,8 +45,10 @@ class ServedModel:
 
 
 def store_uri(output_dir: Path) -> str:
-    """The MLflow store to read; a missing embedded store is an error, not a new empty one."""
+    """The MLflow store to read; a missing embedded store is an error, not a new empty one, and
+    an MLflow server that does not answer is one at once (not after MLflow's retries)."""
     uri = tracking_uri(output_dir)
+    check_reachable(uri)
     database = Path(output_dir).resolve() / SQLITE_FILE
     if not os.environ.get(TRACKING_URI_ENV) and not database.is_file():
         raise TandemError(
@@ -73,8 +80,8 @@ def resolve(name: str, alias: str, uri: str) -> ServedModel:
             f"registered model {name!r} in {uri} has no version with the alias {alias!r} (only a "
             "blessed version becomes the champion); run `tandem run` again, or pass --alias"
         ) from exc
-    mlflow.set_tracking_uri(uri)
-    local = mlflow.artifacts.download_artifacts(artifact_uri=version.source, tracking_uri=uri)
+    location = client.get_model_version_download_uri(name, version.version)
+    local = mlflow.artifacts.download_artifacts(artifact_uri=location, tracking_uri=uri)
     return ServedModel(name, alias, str(version.version), Path(local), uri)
 
 
