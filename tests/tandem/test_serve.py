@@ -19,6 +19,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from components.ingest.snapshot import SNAPSHOTS_DIR
+from tandem import cli
 from tests.processes import free_ports, log_tail, stop_group
 from tests.tandem.conftest import TANDEM
 
@@ -135,11 +136,16 @@ def test_serve_answers_good_rows_and_refuses_bad_ones_with_400(
         _assert_probabilities(*_post(f"{url}/invocations", rows[:3]), 3)
         tree = [psutil.Process(process.pid), *psutil.Process(process.pid).children(recursive=True)]
         assert len(tree) >= workers
-        busy = subprocess.run(
-            [*command, *options], capture_output=True, text=True, env=_environment(), timeout=120
-        )
-        assert busy.returncode == 2
-        assert f"port {port} on 127.0.0.1 is in use; pick another with --port" in busy.stderr
+        if framework == "pytorch":  # once: the port check is the same for both
+            busy = subprocess.run(
+                [*command, *options],
+                capture_output=True,
+                text=True,
+                env=_environment(),
+                timeout=120,
+            )
+            assert busy.returncode == 2
+            assert f"port {port} on 127.0.0.1 is in use; pick another with --port" in busy.stderr
         # SIGTERM to the server alone, as a supervisor sends it: it stops with every worker.
         process.send_signal(signal.SIGTERM)
         process.wait(timeout=30)
@@ -151,37 +157,34 @@ def test_serve_answers_good_rows_and_refuses_bad_ones_with_400(
     assert f"curl -s {url}/invocations -H 'Content-Type: application/json' -d @" in log.read_text()
 
 
+def _tandem(monkeypatch, capsys, *args: str) -> tuple[int, str]:
+    """The command in this process (it fails before it would start a server)."""
+    monkeypatch.setattr(sys, "argv", ["tandem", *args])
+    with pytest.raises(SystemExit) as exit_info:
+        cli.main()
+    return exit_info.value.code, capsys.readouterr().err
+
+
 @pytest.mark.e2e
-def test_serve_unknown_model_or_alias_is_one_clear_line(make_run):
-    base = [
-        str(TANDEM),
-        "serve",
-        "--framework",
-        "pytorch",
-        "--output-dir",
-        str(make_run.output_dir),
-    ]
+def test_serve_unknown_model_or_alias_is_one_clear_line(make_run, monkeypatch, capsys):
+    base = ["serve", "--framework", "pytorch", "--output-dir", str(make_run.output_dir)]
     expected = {
         "--model=penguins-nothing": "no registered model 'penguins-nothing' in sqlite:",
         "--alias=production": "has no version with the alias 'production'",
     }
     for option, message in expected.items():
-        done = subprocess.run([*base, option], capture_output=True, text=True, timeout=120)
-        assert done.returncode == 2
-        assert message in done.stderr and "run `tandem run`" in done.stderr
-        assert len(done.stderr.strip().splitlines()) == 1, done.stderr
+        code, err = _tandem(monkeypatch, capsys, *base, option)
+        assert code == 2
+        assert message in err and "run `tandem run`" in err
+        assert len(err.strip().splitlines()) == 1, err
 
 
-def test_serve_without_a_store_is_one_clear_line(tmp_path):
-    done = subprocess.run(
-        [str(TANDEM), "serve", "--framework", "tensorflow", "--output-dir", str(tmp_path)],
-        capture_output=True,
-        text=True,
-        env=_environment(),
-        timeout=120,
+def test_serve_without_a_store_is_one_clear_line(tmp_path, monkeypatch, capsys):
+    code, err = _tandem(
+        monkeypatch, capsys, "serve", "--framework", "tensorflow", "--output-dir", str(tmp_path)
     )
-    assert done.returncode == 2
-    assert f"{tmp_path}/mlflow.db: no MLflow store; run `tandem run" in done.stderr
+    assert code == 2
+    assert f"{tmp_path}/mlflow.db: no MLflow store; run `tandem run" in err
     assert not (tmp_path / "mlflow.db").exists()
 
 
