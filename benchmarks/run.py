@@ -40,6 +40,7 @@ from benchmarks import (
     mlflow_load_bench,
     pipelines_bench,
     scale_bench,
+    serving_bench,
     tfx_ingest_bench,
     torch_bench,
 )
@@ -61,6 +62,7 @@ BENCHMARKS: dict[str, Benchmark] = {
         footprint_bench,
         torch_bench,
         mlflow_load_bench,
+        serving_bench,
         scale_bench,
     )
 }

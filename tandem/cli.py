@@ -19,6 +19,7 @@ from rich.text import Text
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES, PYTORCH, TENSORFLOW, by_name
 from components.common.tracking import experiment_name
+from components.register.requests import DEFAULT_MAX_BATCH_ROWS
 from components.spec import Task, load_spec, spec_location, spec_to_yaml
 from tandem.cli_common import (
     Framework,
@@ -413,6 +414,51 @@ def tensorboard(
     # stops the server itself, where a child would outlive its killed parent.
     command = [sys.executable, "-m", "tensorboard.main", "--logdir", str(log_root)]
     os.execv(sys.executable, [*command, "--port", str(port), "--host", host])
+
+
+@app.command()
+def serve(
+    framework: Annotated[Framework, typer.Option(help="Serve this framework's model.")],
+    spec: SpecOption = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            "--model",
+            help="Registered model name (default: <spec name>-<framework>).",
+            show_default=False,
+        ),
+    ] = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    port: Annotated[int, typer.Option(help="Port to serve on.")] = 5000,
+    host: Annotated[str, typer.Option(help="Interface to bind.")] = "127.0.0.1",
+    alias: Annotated[str, typer.Option(help="Serve the version holding this alias.")] = "champion",
+    workers: Annotated[int, typer.Option(min=1, help="uvicorn worker processes.")] = 1,
+    max_batch_rows: Annotated[
+        int, typer.Option(min=1, help="Refuse (400) a request with more rows than this.")
+    ] = DEFAULT_MAX_BATCH_ROWS,
+) -> None:
+    """Serve a registered model (the champion) with MLflow's scoring server: POST raw feature
+    rows to /invocations, get `prob_<class>` columns (or `prediction`) back. A request the
+    model cannot score (a missing column, a wrong type, an unknown category, too many rows)
+    gets 400 and a message naming the problem."""
+    from tandem import serve as serving
+
+    if model is None:
+        model = by_name(framework.value).registered_model_name(
+            load_spec(spec_location(spec)).spec.name
+        )
+    served = serving.resolve(model, alias, serving.store_uri(output_dir))
+    serving.check_port(host, port)
+    console.print(
+        f"serving {served.name} version {served.version} (@{served.alias}) from {served.store} "
+        f"on http://{host}:{port}/invocations (Ctrl-C stops it); try:",
+        highlight=False,
+        soft_wrap=True,
+    )
+    summary.print(serving.example_curl(host, port, served))
+    sys.stdout.flush()
+    sys.stderr.flush()
+    serving.serve(served, host, port, workers, max_batch_rows)
 
 
 app.command("compile")(deploy_commands.compile_command)

@@ -15,18 +15,30 @@ MODEL_DIR_ARTIFACT = "model_dir"
 
 
 class TandemModel(mlflow.pyfunc.PythonModel):
-    """Configured by the logged model's `model_config`: `framework`, `task` and `classes`."""
+    """Configured by the logged model's `model_config`: `framework`, `classes`, `categories`
+    (each categorical feature's values) and `max_batch_rows` (which the server may override)."""
 
     def load_context(self, context) -> None:
         from components.export import load_predictor
 
-        self.classes = list(context.model_config["classes"])
+        config = context.model_config
+        self.classes = list(config["classes"])
+        self.categories = dict(config["categories"])
+        self.max_batch_rows = int(config["max_batch_rows"])
         model_dir = Path(context.artifacts[MODEL_DIR_ARTIFACT])
-        self._predictor = load_predictor(model_dir, context.model_config["framework"])
+        self._predictor = load_predictor(model_dir, config["framework"])
 
     def predict(self, context, model_input: pd.DataFrame, params=None) -> pd.DataFrame:
-        from components.export import output_columns
+        """A request the model cannot score raises MLflow's invalid-parameter error, which the
+        scoring server answers with 400 and the message."""
+        from mlflow.exceptions import MlflowException
 
+        from components.export import output_columns
+        from components.register.requests import request_problem
+
+        problem = request_problem(model_input, self.categories, self.max_batch_rows)
+        if problem:
+            raise MlflowException.invalid_parameter_value(problem)
         table = pa.Table.from_pandas(model_input, preserve_index=False)
         outputs = self._predictor.predict(table)
         columns = output_columns(self.classes or None)

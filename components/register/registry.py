@@ -66,12 +66,18 @@ def log_and_register(
     import components
     from components.register import model_code
     from components.register.pyfunc_model import MODEL_DIR_ARTIFACT
+    from components.register.requests import DEFAULT_MAX_BATCH_ROWS, categories
 
     name = by_name(framework).registered_model_name(spec_name)
     info = mlflow.pyfunc.log_model(
         name="model",
         python_model=model_code.__file__,
-        model_config={"framework": framework, "classes": list(manifest["classes"])},
+        model_config={
+            "framework": framework,
+            "classes": list(manifest["classes"]),
+            "categories": categories(manifest),
+            "max_batch_rows": DEFAULT_MAX_BATCH_ROWS,
+        },
         artifacts={MODEL_DIR_ARTIFACT: str(model_dir)},
         code_paths=[str(Path(components.__file__).parent)],
         signature=_signature(manifest),
