@@ -106,9 +106,11 @@ def request_timeout_s() -> float:
     return seconds
 
 
-def _timed_out(target: Target) -> TandemError:
+def _timed_out(target: Target, seconds: float | None = None) -> TandemError:
+    """A request that got no answer within `seconds` (default: the target's timeout)."""
     return TandemError(
-        f"Kubeflow Pipelines at {target.url} did not answer within {target.timeout_s:g} s "
+        f"Kubeflow Pipelines at {target.url} did not answer within "
+        f"{seconds or target.timeout_s:g} s "
         f"({TIMEOUT_ENV}); check the API server (kubectl -n kubeflow get pods) or raise "
         f"{TIMEOUT_ENV}"
     )
@@ -124,13 +126,14 @@ def _check_reachable(target: Target) -> None:
     request = urllib.request.Request(target.url + HEALTHZ_PATH)
     if target.token:
         request.add_header("Authorization", f"Bearer {target.token}")
+    timeout_s = min(HEALTHZ_TIMEOUT_S, target.timeout_s)
     try:
-        with urllib.request.urlopen(request, timeout=min(HEALTHZ_TIMEOUT_S, target.timeout_s)):
+        with urllib.request.urlopen(request, timeout=timeout_s):
             return
     except urllib.error.HTTPError as exc:
         raise _http_error(target, exc.code, exc.reason, exc.read()) from None
     except TimeoutError:
-        raise _timed_out(target) from None
+        raise _timed_out(target, timeout_s) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TandemError(

@@ -119,7 +119,9 @@ def outage_spec(tmp_path_factory) -> Path:
     return path
 
 
-def test_a_pytorch_run_rides_out_three_mlflow_outages(stack, outage_spec, tmp_path) -> None:
+def test_a_pytorch_run_rides_out_three_mlflow_outages(
+    stack, outage_spec, tmp_path, monkeypatch
+) -> None:
     """One `tandem run --framework pytorch --seeds 1` against the stack, with the MLflow server
     frozen for OUTAGE_S as the train step starts, killed mid-training and started again (down
     about OUTAGE_S), then frozen for OUTAGE_S while the model is registered."""
@@ -192,9 +194,11 @@ def test_a_pytorch_run_rides_out_three_mlflow_outages(stack, outage_spec, tmp_pa
     challenger = client.get_model_version_by_alias(MODEL, "challenger")
     assert challenger.run_id == register.info.run_id
     assert challenger.status == "READY"
-    # The model's files went through the server's artifact proxy while it was frozen.
+    # The model's files went through the server's artifact proxy while it was frozen. (A models:/
+    # URI resolves through MLFLOW_TRACKING_URI alone.)
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     downloaded = mlflow.artifacts.download_artifacts(
-        artifact_uri=challenger.source, tracking_uri=uri, dst_path=str(tmp_path / "model")
+        artifact_uri=f"models:/{MODEL}@challenger", dst_path=str(tmp_path / "model")
     )
     assert (Path(downloaded) / "MLmodel").is_file()
 
