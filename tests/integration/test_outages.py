@@ -10,6 +10,7 @@ that was logged, each once.
 from __future__ import annotations
 
 import contextlib
+import json
 import os
 import signal
 import subprocess
@@ -175,8 +176,13 @@ def test_a_pytorch_run_rides_out_three_mlflow_outages(
     assert process.returncode == 0, log_tail(log)
     assert 0 < figures["epochs_at_kill"] < EPOCHS
 
-    # The trainer (rank 0, TorchX's log of it) waited for the frozen server instead of failing.
+    # The trainer (rank 0, TorchX's log of it) waited for the frozen server instead of failing
+    # its first attempt (without the wait, TorchX's second attempt, started after the freeze, is
+    # what finished the run).
     (train_dir,) = pipeline_root.glob("*/train-model")
+    executor_output = json.loads((train_dir / "executor_output.json").read_text())
+    (model,) = executor_output["artifacts"]["model"]["artifacts"]
+    assert model["metadata"]["attempts"] == 1
     trainer_logs = "".join(
         p.read_text(errors="replace") for p in train_dir.rglob("torchx-logs/**/combined.log")
     )
