@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
+import time
 import uuid
 from contextlib import contextmanager
 from pathlib import Path
@@ -20,6 +22,10 @@ PARENT_RUN_ENV = "MLFLOW_RUN_ID"
 TRACKING_URI_ENV = "MLFLOW_TRACKING_URI"
 EXPERIMENT_ENV = "MLFLOW_EXPERIMENT_NAME"
 GIT_REVISION_ENV = "TANDEM_GIT_REVISION"
+# How long the up-front reachability check waits for a server that is away, and how often it asks.
+WAIT_ENV = "TANDEM_MLFLOW_WAIT_S"
+DEFAULT_WAIT_S = 60.0
+WAIT_POLL_S = 1.0
 # TensorBoard log root under tandem's output directory: <root>/<framework>/<run>, both frameworks.
 LOG_ROOT_DIR = "logs"
 
@@ -79,31 +85,77 @@ def experiment_name(spec_name: str) -> str:
     return os.environ.get(EXPERIMENT_ENV) or f"tandem-{spec_name}"
 
 
-def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
-    """Fail at once, with a clear message, when an MLflow server cannot be reached.
+def mlflow_wait_s() -> float:
+    """How long the up-front check waits for an MLflow server that is away: TANDEM_MLFLOW_WAIT_S
+    seconds, default 60 (0: fail at once)."""
+    from components.common.errors import TandemError
 
-    MLflow's client retries a dead server for minutes (7 retries, 120 s timeout each) before it
-    gives up; a pipeline checks once, up front, before any work starts.
-    """
-    from urllib.error import URLError
+    configured = os.environ.get(WAIT_ENV)
+    if not configured:
+        return DEFAULT_WAIT_S
+    try:
+        seconds = float(configured)
+    except ValueError:
+        seconds = -1.0
+    if seconds < 0:
+        raise TandemError(f"{WAIT_ENV}={configured!r}: expected a number of seconds (0 or more)")
+    return seconds
+
+
+def _health(health: str, timeout_s: float) -> tuple[int | None, str]:
+    """The status /health answered (None: no answer) and, unless 200, what was wrong."""
+    from urllib.error import HTTPError, URLError
     from urllib.request import urlopen
 
+    try:
+        with urlopen(health, timeout=timeout_s) as response:
+            return response.status, f"{health} answered {response.status}"
+    except HTTPError as exc:
+        return exc.code, f"{health} answered {exc.code}"
+    except (URLError, OSError) as exc:
+        return None, str(getattr(exc, "reason", exc))
+
+
+def check_reachable(uri: str, timeout_s: float = 5.0) -> None:
+    """Wait (up to TANDEM_MLFLOW_WAIT_S, default 60 s) for an MLflow server to answer /health,
+    then fail with one clear message if it still does not.
+
+    A server restarted or paused for a moment is waited for, with one line on stderr, so a run
+    rides out a short outage; a server that is not there fails the run before any work starts
+    instead of when MLflow's client gives up (7 retries, 120 s timeout each). Once running, the
+    client's own retries carry each call over an outage (README: MLflow outages)."""
     from components.common.errors import TandemError
 
     if not uri.startswith(("http://", "https://")):
         return
     health = f"{uri.rstrip('/')}/health"
-    try:
-        with urlopen(health, timeout=timeout_s) as response:
-            healthy = response.status == 200
-    except (URLError, OSError) as exc:
-        reason = getattr(exc, "reason", exc)
-        raise TandemError(
-            f"the MLflow tracking server {uri} (MLFLOW_TRACKING_URI) cannot be reached: {reason}; "
-            "start it, or unset MLFLOW_TRACKING_URI to use the embedded store"
-        ) from None
-    if not healthy:
-        raise TandemError(f"the MLflow tracking server {uri} is not healthy ({health})")
+    wait_s = mlflow_wait_s()
+    deadline = time.monotonic() + wait_s
+    announced = False
+    while (answer := _health(health, timeout_s))[0] != 200:
+        problem = answer[1]
+        remaining = deadline - time.monotonic()
+        if remaining <= 0:
+            break
+        if not announced:
+            print(
+                f"waiting up to {wait_s:g} s for the MLflow tracking server {uri} ({problem}; "
+                f"{WAIT_ENV})",
+                file=sys.stderr,
+                flush=True,
+            )
+            announced = True
+        time.sleep(min(WAIT_POLL_S, remaining))
+    status, problem = answer
+    if status == 200:
+        return
+    waited = f" after waiting {wait_s:g} s ({WAIT_ENV})" if wait_s else ""
+    if status is not None:
+        raise TandemError(f"the MLflow tracking server {uri} is not healthy{waited}: {problem}")
+    raise TandemError(
+        f"the MLflow tracking server {uri} (MLFLOW_TRACKING_URI) cannot be reached{waited}: "
+        f"{problem}; start it, or unset MLFLOW_TRACKING_URI to use the embedded store"
+    )
 
 
 def _ensure_experiment(client, name: str, output_dir: Path, uri: str) -> str:

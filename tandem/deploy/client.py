@@ -3,7 +3,10 @@
 Everything goes through `kfp.Client` (the v2beta1 REST API): pipelines are found by name and
 uploaded, or get a new version named by the content hash of their IR (an unchanged IR reuses
 its version); runs and recurring runs reference that version id. Every failure becomes one
-TandemError line: an unreachable host, a refused token (401/403), an unknown recurring run.
+TandemError line: an unreachable host, a refused token (401/403), an unknown recurring run, a
+host that does not answer within the request timeout (TANDEM_KFP_TIMEOUT_S, default 60 s; every
+request, kfp.Client's own included, is bounded by it, so a hanging API server cannot block a
+command for ever).
 
 KFP's scheduler parses cron with seconds first (6 fields); the usual 5-field form
 (`0 3 * * *`, 03:00 daily) is converted by prefixing `0` seconds — passed through unchanged it
@@ -16,11 +19,12 @@ import contextlib
 import hashlib
 import io
 import json
+import os
 import urllib.error
 import urllib.request
 import warnings
 from collections.abc import Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from components.common.errors import TandemError
@@ -29,6 +33,8 @@ from tandem.deploy.package import CompiledPipeline, Package
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
 HEALTHZ_PATH = "/apis/v2beta1/healthz"
 HEALTHZ_TIMEOUT_S = 10.0
+TIMEOUT_ENV = "TANDEM_KFP_TIMEOUT_S"
+DEFAULT_TIMEOUT_S = 60.0
 # The KFP filter proto's EQUALS operation, as kfp.Client sends it.
 EQUALS = 1
 
@@ -40,6 +46,7 @@ class Target:
     host: str
     namespace: str | None = None
     token: str | None = None
+    timeout_s: float = field(default_factory=lambda: request_timeout_s())
 
     @property
     def url(self) -> str:
@@ -85,6 +92,30 @@ def kfp_cron(expression: str) -> str:
     )
 
 
+def request_timeout_s() -> float:
+    """Seconds any one request to the KFP API may take: TANDEM_KFP_TIMEOUT_S, default 60."""
+    configured = os.environ.get(TIMEOUT_ENV)
+    if not configured:
+        return DEFAULT_TIMEOUT_S
+    try:
+        seconds = float(configured)
+    except ValueError:
+        seconds = 0.0
+    if seconds <= 0:
+        raise TandemError(f"{TIMEOUT_ENV}={configured!r}: expected a positive number of seconds")
+    return seconds
+
+
+def _timed_out(target: Target, seconds: float | None = None) -> TandemError:
+    """A request that got no answer within `seconds` (default: the target's timeout)."""
+    return TandemError(
+        f"Kubeflow Pipelines at {target.url} did not answer within "
+        f"{seconds or target.timeout_s:g} s "
+        f"({TIMEOUT_ENV}); check the API server (kubectl -n kubeflow get pods) or raise "
+        f"{TIMEOUT_ENV}"
+    )
+
+
 def recurring_run_name(pipeline_name: str) -> str:
     return f"{pipeline_name}-schedule"
 
@@ -95,11 +126,14 @@ def _check_reachable(target: Target) -> None:
     request = urllib.request.Request(target.url + HEALTHZ_PATH)
     if target.token:
         request.add_header("Authorization", f"Bearer {target.token}")
+    timeout_s = min(HEALTHZ_TIMEOUT_S, target.timeout_s)
     try:
-        with urllib.request.urlopen(request, timeout=HEALTHZ_TIMEOUT_S):
+        with urllib.request.urlopen(request, timeout=timeout_s):
             return
     except urllib.error.HTTPError as exc:
         raise _http_error(target, exc.code, exc.reason, exc.read()) from None
+    except TimeoutError:
+        raise _timed_out(target, timeout_s) from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", exc)
         raise TandemError(
@@ -140,12 +174,54 @@ def _api_errors(target: Target) -> Iterator[None]:
         with contextlib.redirect_stdout(io.StringIO()), warnings.catch_warnings():
             warnings.simplefilter("ignore", FutureWarning)
             yield
+    except (urllib3.exceptions.TimeoutError, TimeoutError):
+        raise _timed_out(target) from None
     except kfp_server_api.ApiException as exc:
         if exc.status == 0:
             raise TandemError(f"Kubeflow Pipelines at {target.url}: {exc.reason}") from None
         raise _http_error(target, exc.status, exc.reason, exc.body) from None
     except urllib3.exceptions.HTTPError as exc:
+        if isinstance(getattr(exc, "reason", None), urllib3.exceptions.TimeoutError):
+            raise _timed_out(target) from None  # a MaxRetryError: the retry did not come
         raise TandemError(f"cannot reach Kubeflow Pipelines at {target.url}: {exc}") from None
+
+
+def _kfp_client(target: Target):
+    """kfp.Client on the target, every request of it bounded by the target's timeout."""
+    import kfp
+
+    class BoundedClient(kfp.Client):
+        def get_kfp_healthz(self, sleep_duration: int = 5):
+            # The constructor asks healthz before it returns: bound its requests first.
+            _bound_requests(self, target.timeout_s)
+            return super().get_kfp_healthz(sleep_duration)
+
+    # kfp.Client treats the namespace "kubeflow" as "not set".
+    client = BoundedClient(
+        host=target.url, namespace=target.namespace or "kubeflow", existing_token=target.token
+    )
+    _bound_requests(client, target.timeout_s)
+    return client
+
+
+def _bound_requests(client, seconds: float) -> None:
+    """Give every request of kfp.Client's generated API client a (connect, read) timeout: it
+    passes none of its own (urllib3 then waits for ever), and kfp.Client's methods take none.
+    A read that timed out is not retried (urllib3 would retry a GET three times)."""
+    import urllib3
+
+    rest = client._run_api.api_client.rest_client  # one client shared by every service API
+    if "request" in vars(rest):
+        return
+    send = rest.request
+
+    def request(*args, _request_timeout=None, **kwargs):
+        return send(*args, _request_timeout=_request_timeout or (seconds, seconds), **kwargs)
+
+    rest.request = request
+    pool_manager = rest.pool_manager
+    pool_manager.connection_pool_kw["retries"] = urllib3.Retry(total=3, read=0, redirect=3)
+    pool_manager.clear()
 
 
 def _name_filter(name: str) -> str:
@@ -158,17 +234,10 @@ class Deployer:
     """A connected kfp.Client plus the few operations tandem needs, each error one line."""
 
     def __init__(self, target: Target):
-        import kfp
-
         self.target = target
         _check_reachable(target)
         with _api_errors(target):
-            # kfp.Client treats the namespace "kubeflow" as "not set".
-            self.client = kfp.Client(
-                host=target.url,
-                namespace=target.namespace or "kubeflow",
-                existing_token=target.token,
-            )
+            self.client = _kfp_client(target)
 
     def upload(self, package: Package, pipeline: CompiledPipeline) -> Uploaded:
         """Upload the pipeline, or a new version of it when one by that name exists (reusing

@@ -52,7 +52,8 @@ HostOption = Annotated[
     str,
     typer.Option(
         "--host",
-        help="Kubeflow Pipelines API endpoint, e.g. http://localhost:8080.",
+        help="Kubeflow Pipelines API endpoint, e.g. http://localhost:8080 (each request times "
+        "out after TANDEM_KFP_TIMEOUT_S seconds, default 60).",
         show_default=False,
     ),
 ]

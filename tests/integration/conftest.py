@@ -1,6 +1,8 @@
 """The real local stack (PostgreSQL + `mlflow server`, proxied artifacts, --allowed-hosts),
 started once through tandem.stack.local_stack for every test of this package that asks for it
-(test_postgres_mlflow.py, test_mlflow_load.py) and stopped after the package's last test.
+(test_postgres_mlflow.py, test_mlflow_load.py, test_outages.py) and stopped after the package's
+last test. test_outages.py kills the MLflow server and starts another on the same port: the
+stack's server is whichever stack.json names when the package ends.
 
 Needs Debian's PostgreSQL server (`make setup` installs it); without it the tests fail, naming the
 fix. Stopping it at the end checks nothing of it is left running.
@@ -51,8 +53,9 @@ def stack():
         raise
     yield info
     try:
+        current = local_stack.status(state_dir).mlflow or info
         stopped = local_stack.stop(state_dir)
-        left = _leftover_processes(info)
+        left = _leftover_processes(current)
         postmaster_left = (state_dir / "postgres" / "data" / "postmaster.pid").exists()
     finally:
         shutil.rmtree(state_dir, ignore_errors=True)

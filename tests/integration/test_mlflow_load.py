@@ -55,8 +55,9 @@ def test_the_check_compares_values_not_just_counts(stack, load) -> None:
     assert (verified, extra) == (SHAPE.epochs * SHAPE.metrics - 1, 1)
 
 
-def test_runs_that_cannot_reach_the_server_fail_and_lose_every_point() -> None:
+def test_runs_that_cannot_reach_the_server_fail_and_lose_every_point(monkeypatch) -> None:
     """No server at all: the zeros above are not what any load reports."""
+    monkeypatch.setenv("TANDEM_MLFLOW_WAIT_S", "0")
     shape = LoadShape(runs=2, epochs=2, metrics=2)
     nowhere = f"http://127.0.0.1:{local_stack.free_port()}"
     result = run_load(nowhere, shape, "mlflow-load-nowhere", timeout_s=60)

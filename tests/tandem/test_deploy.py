@@ -20,6 +20,7 @@ import shutil
 import socket
 import sys
 import threading
+import time
 import uuid
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -697,3 +698,116 @@ def test_images_cannot_change_on_a_compiled_package(package, home, monkeypatch, 
     )
     assert code == 2
     assert "--torch-image: fixed when the package was compiled" in _one_error_line(err)
+
+
+# --- a hanging API server -----------------------------------------------------------------
+
+# TANDEM_KFP_TIMEOUT_S in these tests: a hanging call must end the command soon after it.
+HANG_TIMEOUT_S = 2
+# The command's bound: the timeout plus compiling nothing and a few answered calls.
+HANG_BOUND_S = 20
+
+
+@pytest.fixture
+def silent_host():
+    """A real TCP server on a free local port that accepts every connection and never sends a
+    byte; yields its URL."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    held: list[socket.socket] = []
+    stop = threading.Event()
+
+    def accept() -> None:
+        listener.settimeout(0.2)
+        while not stop.is_set():
+            try:
+                held.append(listener.accept()[0])
+            except TimeoutError:
+                continue
+
+    thread = threading.Thread(target=accept, daemon=True)
+    thread.start()
+    yield f"http://127.0.0.1:{listener.getsockname()[1]}"
+    stop.set()
+    thread.join(timeout=5)
+    for connection in held:
+        connection.close()
+    listener.close()
+
+
+def _hang_on(api: FakeKfp, monkeypatch, method: str, route: str, after: int = 0):
+    """From its (after+1)-th call on, the route of the stand-in never answers (until the test
+    ends); every other call is answered as before. Returns the release event."""
+    release = threading.Event()
+    answer = api.handle
+    seen = []
+
+    def handle(request: Request) -> tuple[int, dict]:
+        if request.method == method and request.path.removeprefix(API) == route:
+            seen.append(request)
+            if len(seen) > after:
+                release.wait(timeout=120)
+        return answer(request)
+
+    monkeypatch.setattr(api, "handle", handle)
+    return release
+
+
+def _timed(monkeypatch, capsys, *args: str) -> tuple[int, str, float]:
+    monkeypatch.setenv("TANDEM_KFP_TIMEOUT_S", str(HANG_TIMEOUT_S))
+    started = time.monotonic()
+    code, _, err = _run(monkeypatch, capsys, *args)
+    return code, err, time.monotonic() - started
+
+
+def _assert_timed_out(code: int, err: str, elapsed: float, url: str) -> None:
+    assert code == 2
+    line = _one_error_line(err)
+    assert f"Kubeflow Pipelines at {url} did not answer within {HANG_TIMEOUT_S} s" in line
+    assert "TANDEM_KFP_TIMEOUT_S" in line
+    assert HANG_TIMEOUT_S <= elapsed < HANG_BOUND_S
+
+
+def test_a_host_that_never_answers_fails_within_the_timeout(
+    silent_host, package, home, monkeypatch, capsys
+) -> None:
+    code, err, elapsed = _timed(
+        monkeypatch, capsys, "submit", "--host", silent_host, "--package", str(package)
+    )
+    _assert_timed_out(code, err, elapsed, silent_host)
+
+
+@pytest.mark.parametrize(
+    ("command", "method", "route", "after"),
+    [
+        # kfp.Client's constructor asks healthz again (no namespace given) after tandem's check.
+        ("submit", "GET", "/healthz", 1),
+        ("submit", "POST", "/pipelines/upload", 0),
+        ("submit", "POST", "/runs", 0),
+        ("schedule", "POST", "/recurringruns", 0),
+    ],
+)
+def test_a_call_that_hangs_after_healthz_fails_within_the_timeout(
+    kfp_api, package, home, monkeypatch, capsys, command, method, route, after
+) -> None:
+    api, url = kfp_api
+    api.token = None
+    release = _hang_on(api, monkeypatch, method, route, after)
+    try:
+        args = [command, "--host", url, "--package", str(package), "--framework", "pytorch"]
+        if command == "schedule":
+            args += ["--cron", "0 3 * * *"]
+        code, err, elapsed = _timed(monkeypatch, capsys, *args)
+    finally:
+        release.set()
+    _assert_timed_out(code, err, elapsed, url)
+    assert api.calls(method, route)
+
+
+def test_a_bad_timeout_setting_is_one_line(kfp_api, package, home, monkeypatch, capsys) -> None:
+    _, url = kfp_api
+    monkeypatch.setenv("TANDEM_KFP_TIMEOUT_S", "soon")
+    code, _, err = _run(monkeypatch, capsys, "submit", "--host", url, "--package", str(package))
+    assert code == 2
+    assert "TANDEM_KFP_TIMEOUT_S='soon': expected a positive number of seconds" in (
+        _one_error_line(err)
+    )

@@ -82,6 +82,7 @@ def _closed_port() -> int:
 
 def test_an_unreachable_server_fails_before_any_run(tmp_path, monkeypatch):
     monkeypatch.setenv("MLFLOW_TRACKING_URI", f"http://127.0.0.1:{_closed_port()}")
+    monkeypatch.setenv("TANDEM_MLFLOW_WAIT_S", "0")
     with (
         pytest.raises(TandemError, match="cannot be reached"),
         pipeline_run("penguins", "pytorch", tmp_path),
@@ -89,28 +90,75 @@ def test_an_unreachable_server_fails_before_any_run(tmp_path, monkeypatch):
         pytest.fail("the pipeline must not start")
 
 
-def test_a_healthy_server_passes_the_check():
-    class Health(http.server.BaseHTTPRequestHandler):
-        def do_GET(self):
-            self.send_response(200 if self.path == "/health" else 404)
-            self.end_headers()
-            self.wfile.write(b"OK")
+class _Health(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        self.send_response(200 if self.path == "/health" else 404)
+        self.end_headers()
+        self.wfile.write(b"OK")
 
-        def log_message(self, *args):
-            pass
+    def log_message(self, *args):
+        pass
 
-    server = http.server.HTTPServer(("127.0.0.1", 0), Health)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
+
+def _serve_health(port: int = 0) -> http.server.HTTPServer:
+    server = http.server.HTTPServer(("127.0.0.1", port), _Health)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    return server
+
+
+def test_a_healthy_server_passes_the_check(capsys):
+    server = _serve_health()
     try:
         check_reachable(f"http://127.0.0.1:{server.server_port}")
     finally:
         server.shutdown()
+        server.server_close()
+    assert capsys.readouterr().err == ""
+
+
+def test_the_check_waits_for_a_server_that_comes_back(monkeypatch, capsys):
+    """Nothing listens when the check starts; a server comes up on the port 2 s later."""
+    monkeypatch.setenv("TANDEM_MLFLOW_WAIT_S", "30")
+    port = _closed_port()
+    servers = []
+    timer = threading.Timer(2.0, lambda: servers.append(_serve_health(port)))
+    timer.start()
+    started = time.monotonic()
+    try:
+        check_reachable(f"http://127.0.0.1:{port}")
+    finally:
+        timer.join()
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+    assert 2.0 <= time.monotonic() - started < 10
+    waiting = capsys.readouterr().err.splitlines()
+    assert len(waiting) == 1
+    assert waiting[0].startswith("waiting up to 30 s for the MLflow tracking server http://")
+    assert "TANDEM_MLFLOW_WAIT_S" in waiting[0]
+
+
+def test_the_check_gives_up_after_the_wait(monkeypatch):
+    monkeypatch.setenv("TANDEM_MLFLOW_WAIT_S", "1.5")
+    started = time.monotonic()
+    with pytest.raises(TandemError, match=r"cannot be reached after waiting 1.5 s"):
+        check_reachable(f"http://127.0.0.1:{_closed_port()}")
+    assert 1.5 <= time.monotonic() - started < 5
+
+
+def test_a_bad_wait_setting_is_one_line(monkeypatch):
+    monkeypatch.setenv("TANDEM_MLFLOW_WAIT_S", "a minute")
+    with pytest.raises(TandemError, match="TANDEM_MLFLOW_WAIT_S='a minute': expected a number"):
+        check_reachable(f"http://127.0.0.1:{_closed_port()}")
 
 
 @pytest.mark.e2e
 def test_the_cli_reports_an_unreachable_server_in_one_line(tmp_path):
-    environment = {**os.environ, "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_closed_port()}"}
+    environment = {
+        **os.environ,
+        "MLFLOW_TRACKING_URI": f"http://127.0.0.1:{_closed_port()}",
+        "TANDEM_MLFLOW_WAIT_S": "0",
+    }
     tandem = os.path.join(os.path.dirname(sys.executable), "tandem")
     completed = subprocess.run(
         [tandem, "run", "--framework", "pytorch", "--output-dir", str(tmp_path)],
