@@ -31,6 +31,8 @@ from tandem.cli_common import (
 )
 from tandem.custom_pair import check_custom_pair
 from tandem.deploy import commands as deploy_commands
+from tandem.interrupts import stopped_cleanly
+from tandem.output_lock import output_lock
 from tandem.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 from tandem.stack import commands as stack_commands
 from tandem.step_logs import StepLogs
@@ -172,20 +174,49 @@ def ingest(
     beam_arg: BeamArgOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
+    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine.
+    Holds <output-dir>/.tandem.lock while it runs, as `tandem run` does."""
     from components.ingest.run import run_ingest
 
     loaded = load_spec(spec_location(spec))
-    logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
-    with console.status("ingest: starting", spinner="dots") as status, logs.step("ingest"):
-        result = run_ingest(
-            loaded,
-            output_dir,
-            beam_arg or [],
-            report=lambda message: status.update(f"ingest: {message}"),
-        )
+    with output_lock(output_dir, "ingest"), _stoppable(output_dir):
+        logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
+        with console.status("ingest: starting", spinner="dots") as status, logs.step("ingest"):
+            result = run_ingest(
+                loaded,
+                output_dir,
+                beam_arg or [],
+                report=lambda message: status.update(f"ingest: {message}"),
+            )
     _print_ingest(result, output_dir)
     _print_logs(logs)
+
+
+def _close_runs(output_dir: Path) -> int:
+    """After an interrupt: close the store's runs left RUNNING by this process or by the child
+    processes just stopped; how many were closed (none when there is no store yet)."""
+    from mlflow.tracking import MlflowClient
+
+    from components.common.run_owner import close_orphan_runs
+    from components.common.tracking import SQLITE_FILE, TRACKING_URI_ENV, tracking_uri
+
+    if not os.environ.get(TRACKING_URI_ENV) and not (Path(output_dir) / SQLITE_FILE).exists():
+        return 0
+    client = MlflowClient(tracking_uri(output_dir))
+    return len(
+        close_orphan_runs(
+            client, closing=f"the interrupted tandem process {os.getpid()}", mine=True
+        )
+    )
+
+
+def _stoppable(output_dir: Path):
+    """SIGTERM and Ctrl-C stop the command cleanly (`tandem.interrupts`)."""
+
+    def stopped(line: str) -> None:
+        console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+
+    return stopped_cleanly(lambda: _close_runs(output_dir), stopped)
 
 
 def _print_custom_pair(counts: dict[str, int]) -> None:
@@ -259,11 +290,31 @@ def run(
     on that snapshot for every seed, each under its own MLflow parent run, then the comparison
     report and its verdict (`tandem compare`) when both frameworks ran; exits 3 when the
     fairness audit fails. The libraries' output goes to one log per step in
-    <output-dir>/run-logs/<run group>/ (--verbose streams it instead)."""
+    <output-dir>/run-logs/<run group>/ (--verbose streams it instead). One command at a time
+    per output folder: it holds <output-dir>/.tandem.lock (a second `tandem run` or `tandem
+    ingest` there refuses at once). SIGTERM or Ctrl-C stops its child processes and closes its
+    MLflow runs as KILLED (exit 128 + the signal); rerun the same command to resume."""
+    loaded = load_spec(spec_location(spec))
+    with output_lock(output_dir, "run"), _stoppable(output_dir):
+        _run(
+            loaded,
+            output_dir,
+            beam_arg,
+            framework,
+            seeds,
+            cache,
+            compare_runs,
+            allow_unfair,
+            verbose,
+        )
+
+
+def _run(
+    loaded, output_dir, beam_arg, framework, seeds, cache, compare_runs, allow_unfair, verbose
+):
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 
-    loaded = load_spec(spec_location(spec))
     chosen = framework or list(Framework)
     _print_custom_pair(check_custom_pair(loaded, [name.value for name in chosen]))
     seed_list = seed_values(loaded.spec.training.seeds, seeds)
