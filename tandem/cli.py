@@ -167,31 +167,6 @@ class RunOptions:
 PIPELINES = {TENSORFLOW.name: _run_tensorflow, PYTORCH.name: _run_pytorch}
 
 
-@app.command()
-def ingest(
-    spec: SpecOption = None,
-    output_dir: OutputDirOption = Path("tandem-runs"),
-    beam_arg: BeamArgOption = None,
-    verbose: VerboseOption = False,
-) -> None:
-    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine.
-    Holds <output-dir>/.tandem.lock while it runs, as `tandem run` does."""
-    from components.ingest.run import run_ingest
-
-    loaded = load_spec(spec_location(spec))
-    with output_lock(output_dir, "ingest"), _stoppable(output_dir):
-        logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
-        with console.status("ingest: starting", spinner="dots") as status, logs.step("ingest"):
-            result = run_ingest(
-                loaded,
-                output_dir,
-                beam_arg or [],
-                report=lambda message: status.update(f"ingest: {message}"),
-            )
-    _print_ingest(result, output_dir)
-    _print_logs(logs)
-
-
 def _close_runs(output_dir: Path) -> int:
     """After an interrupt: close the store's runs left RUNNING by this process or by the child
     processes just stopped; how many were closed (none when there is no store yet)."""
@@ -203,20 +178,56 @@ def _close_runs(output_dir: Path) -> int:
     if not os.environ.get(TRACKING_URI_ENV) and not (Path(output_dir) / SQLITE_FILE).exists():
         return 0
     client = MlflowClient(tracking_uri(output_dir))
-    return len(
-        close_orphan_runs(
-            client, closing=f"the interrupted tandem process {os.getpid()}", mine=True
+    closing = f"the interrupted tandem process {os.getpid()}"
+    return len(close_orphan_runs(client, closing=closing, mine=True))
+
+
+def _stopped(line: str) -> None:
+    console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+
+
+def exclusive(command: str):
+    """The command holds its --output-dir's lock for its whole run (`tandem.output_lock`), and
+    SIGTERM or Ctrl-C stops it cleanly (`tandem.interrupts`)."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            output_dir = kwargs["output_dir"]
+            with (
+                output_lock(output_dir, command),
+                stopped_cleanly(lambda: _close_runs(output_dir), _stopped),
+            ):
+                return function(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
+@app.command()
+@exclusive("ingest")
+def ingest(
+    spec: SpecOption = None,
+    output_dir: OutputDirOption = Path("tandem-runs"),
+    beam_arg: BeamArgOption = None,
+    verbose: VerboseOption = False,
+) -> None:
+    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine.
+    Holds <output-dir>/.tandem.lock while it runs, as `tandem run` does."""
+    from components.ingest.run import run_ingest
+
+    loaded = load_spec(spec_location(spec))
+    logs = StepLogs(output_dir, run_group_id(), console, summary, verbose)
+    with console.status("ingest: starting", spinner="dots") as status, logs.step("ingest"):
+        result = run_ingest(
+            loaded,
+            output_dir,
+            beam_arg or [],
+            report=lambda message: status.update(f"ingest: {message}"),
         )
-    )
-
-
-def _stoppable(output_dir: Path):
-    """SIGTERM and Ctrl-C stop the command cleanly (`tandem.interrupts`)."""
-
-    def stopped(line: str) -> None:
-        console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
-
-    return stopped_cleanly(lambda: _close_runs(output_dir), stopped)
+    _print_ingest(result, output_dir)
+    _print_logs(logs)
 
 
 def _print_custom_pair(counts: dict[str, int]) -> None:
@@ -260,6 +271,7 @@ def _print_runs(results: list[tuple[str, int, object]], task: str) -> None:
 
 
 @app.command()
+@exclusive("run")
 def run(
     spec: SpecOption = None,
     output_dir: OutputDirOption = Path("tandem-runs"),
@@ -294,27 +306,10 @@ def run(
     per output folder: it holds <output-dir>/.tandem.lock (a second `tandem run` or `tandem
     ingest` there refuses at once). SIGTERM or Ctrl-C stops its child processes and closes its
     MLflow runs as KILLED (exit 128 + the signal); rerun the same command to resume."""
-    loaded = load_spec(spec_location(spec))
-    with output_lock(output_dir, "run"), _stoppable(output_dir):
-        _run(
-            loaded,
-            output_dir,
-            beam_arg,
-            framework,
-            seeds,
-            cache,
-            compare_runs,
-            allow_unfair,
-            verbose,
-        )
-
-
-def _run(
-    loaded, output_dir, beam_arg, framework, seeds, cache, compare_runs, allow_unfair, verbose
-):
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 
+    loaded = load_spec(spec_location(spec))
     chosen = framework or list(Framework)
     _print_custom_pair(check_custom_pair(loaded, [name.value for name in chosen]))
     seed_list = seed_values(loaded.spec.training.seeds, seeds)

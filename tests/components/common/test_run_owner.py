@@ -95,9 +95,11 @@ def test_a_pipeline_run_closes_the_orphans_then_owns_its_runs(store, dead_proces
     for key, value in _owner(pid, started).items():
         client.set_tag(orphan, key, value)
 
-    with pipeline_run("penguins", "pytorch", store) as parent:
-        with step_run("evaluate", "penguins", store) as nested:
-            pass
+    with (
+        pipeline_run("penguins", "pytorch", store) as parent,
+        step_run("evaluate", "penguins", store) as nested,
+    ):
+        pass
 
     assert client.get_run(orphan).info.status == "KILLED"
     for run_id in (parent.info.run_id, nested.info.run_id):
