@@ -20,7 +20,7 @@ import psutil
 import pytest
 
 from components.common.frameworks import TENSORFLOW
-from components.common.run_owner import TAG_CLOSED_REASON
+from components.common.run_owner import TAG_CLOSED_REASON, TAG_OWNER_PID
 from components.common.tracking import SQLITE_FILE
 from components.ingest.snapshot import SNAPSHOTS_DIR, current_snapshot_link, require_manifest
 from pipelines.tfx.run_record import latest_run
@@ -268,11 +268,21 @@ def test_a_stopped_run_stops_its_children_and_closes_its_runs(pytorch_folder, st
     assert [child.pid for child in children if child.is_running()] == []
     runs = _runs(pytorch_folder)
     assert [run.name for run in runs if run.status == "RUNNING"] == []
-    stopped = [run for run in runs if run.tags.get("tandem.closed_reason")]
-    assert {run.name for run in stopped} >= {"train"}
-    parent = next(run for run in stopped if run.name.startswith("pytorch-"))
+    # This run's parent (its owner is the stopped process) and the train step's run it nests.
+    (parent,) = [
+        run
+        for run in runs
+        if run.tags.get(TAG_OWNER_PID) == str(process.pid) and run.name.startswith("pytorch-")
+    ]
     assert parent.status == "KILLED"
     assert parent.tags[TAG_CLOSED_REASON] == f"interrupted: stopped by {stop.name}"
+    (train,) = [
+        run
+        for run in runs
+        if run.name == "train" and run.tags.get("mlflow.parentRunId") == parent.run_id
+    ]
+    assert train.status == "KILLED"
+    assert "its owner died" in train.tags[TAG_CLOSED_REASON]
 
 
 def test_two_folders_run_side_by_side_while_a_racing_ingest_is_refused(
