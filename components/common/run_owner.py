@@ -45,14 +45,17 @@ def dead_owner(tags: dict[str, str]) -> str | None:
     )
     if host != socket.gethostname() or not (pid and pid.isdigit() and started):
         return None
+    gone = f"its process {pid} on {host} is gone"
     try:
-        if _started(int(pid)) == started:
+        process = psutil.Process(int(pid))
+        same = _started(process.pid) == started
+        if same and process.status() != psutil.STATUS_ZOMBIE:
             return None
     except psutil.NoSuchProcess:
-        return f"its process {pid} on {host} is gone"
+        return gone
     except psutil.AccessDenied:
         return None
-    return f"its process {pid} on {host} is gone (the pid now names another process)"
+    return gone if same else f"{gone} (the pid now names another process)"
 
 
 def _running_runs(client) -> list:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 
 import psutil
 import pytest
@@ -49,13 +50,20 @@ def test_only_runs_of_provably_dead_owners_are_closed(store, dead_process):
     experiment = client.create_experiment("owners", artifact_location=store.as_uri())
     pid, started = dead_process
     live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    # Killed and not yet reaped by its parent: a zombie holds its pid but runs nothing.
+    zombie = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
     try:
+        zombie_started = f"{psutil.Process(zombie.pid).create_time():.2f}"
+        zombie.kill()
+        while psutil.Process(zombie.pid).status() != psutil.STATUS_ZOMBIE:
+            time.sleep(0.01)
         live_started = f"{psutil.Process(live.pid).create_time():.2f}"
         runs = {
             "dead": _owner(pid, started),
             "elsewhere": _owner(pid, started, host="another-host"),
             "live": _owner(live.pid, live_started),
             "reused pid": _owner(live.pid, "12.00"),
+            "zombie": _owner(zombie.pid, zombie_started),
             "mine": owner_tags(),
             "unowned": {},
         }
@@ -70,10 +78,10 @@ def test_only_runs_of_provably_dead_owners_are_closed(store, dead_process):
 
         closed = close_orphan_runs(client, closing="the test")
 
-        assert sorted(closed) == sorted([ids["dead"], ids["reused pid"], child])
+        assert sorted(closed) == sorted([ids["dead"], ids["reused pid"], ids["zombie"], child])
         for name, run_id in ids.items():
             run = client.get_run(run_id)
-            expected = "KILLED" if name in ("dead", "reused pid") else "RUNNING"
+            expected = "KILLED" if name in ("dead", "reused pid", "zombie") else "RUNNING"
             assert run.info.status == expected, name
         reason = client.get_run(ids["dead"]).data.tags[TAG_CLOSED_REASON]
         assert f"its process {pid} on" in reason and reason.endswith("closed by the test")
@@ -82,8 +90,9 @@ def test_only_runs_of_provably_dead_owners_are_closed(store, dead_process):
         assert ids["dead"] in client.get_run(child).data.tags[TAG_CLOSED_REASON]
         assert client.get_run(orphan_of_live).info.status == "RUNNING"
     finally:
-        live.kill()
-        live.wait()
+        for process in (live, zombie):
+            process.kill()
+            process.wait()
 
 
 def test_a_pipeline_run_closes_the_orphans_then_owns_its_runs(store, dead_process):
