@@ -32,6 +32,8 @@ from tandem.cli_common import (
 )
 from tandem.custom_pair import check_custom_pair
 from tandem.deploy import commands as deploy_commands
+from tandem.interrupts import stopped_cleanly
+from tandem.output_lock import output_lock
 from tandem.run_plan import RunProgress, default_report_path, run_group_id, seed_values
 from tandem.stack import commands as stack_commands
 from tandem.step_logs import StepLogs
@@ -166,14 +168,54 @@ class RunOptions:
 PIPELINES = {TENSORFLOW.name: _run_tensorflow, PYTORCH.name: _run_pytorch}
 
 
+def _close_runs(output_dir: Path) -> int:
+    """After an interrupt: close the store's runs left RUNNING by this process or by the child
+    processes just stopped; how many were closed (none when there is no store yet)."""
+    from mlflow.tracking import MlflowClient
+
+    from components.common.run_owner import close_orphan_runs
+    from components.common.tracking import SQLITE_FILE, TRACKING_URI_ENV, tracking_uri
+
+    if not os.environ.get(TRACKING_URI_ENV) and not (Path(output_dir) / SQLITE_FILE).exists():
+        return 0
+    client = MlflowClient(tracking_uri(output_dir))
+    closing = f"the interrupted tandem process {os.getpid()}"
+    return len(close_orphan_runs(client, closing=closing, mine=True))
+
+
+def _stopped(line: str) -> None:
+    console.print(f"[bold red]error:[/] {line}", highlight=False, soft_wrap=True)
+
+
+def exclusive(command: str):
+    """The command holds its --output-dir's lock for its whole run (`tandem.output_lock`), and
+    SIGTERM or Ctrl-C stops it cleanly (`tandem.interrupts`)."""
+
+    def decorate(function):
+        @functools.wraps(function)
+        def guarded(*args, **kwargs):
+            output_dir = kwargs["output_dir"]
+            with (
+                output_lock(output_dir, command),
+                stopped_cleanly(lambda: _close_runs(output_dir), _stopped),
+            ):
+                return function(*args, **kwargs)
+
+        return guarded
+
+    return decorate
+
+
 @app.command()
+@exclusive("ingest")
 def ingest(
     spec: SpecOption = None,
     output_dir: OutputDirOption = Path("tandem-runs"),
     beam_arg: BeamArgOption = None,
     verbose: VerboseOption = False,
 ) -> None:
-    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine."""
+    """Validate, split and snapshot the spec's data (Apache Beam); bad rows go to quarantine.
+    Holds <output-dir>/.tandem.lock while it runs, as `tandem run` does."""
     from components.ingest.run import run_ingest
 
     loaded = load_spec(spec_location(spec))
@@ -230,6 +272,7 @@ def _print_runs(results: list[tuple[str, int, object]], task: str) -> None:
 
 
 @app.command()
+@exclusive("run")
 def run(
     spec: SpecOption = None,
     output_dir: OutputDirOption = Path("tandem-runs"),
@@ -260,7 +303,10 @@ def run(
     on that snapshot for every seed, each under its own MLflow parent run, then the comparison
     report and its verdict (`tandem compare`) when both frameworks ran; exits 3 when the
     fairness audit fails. The libraries' output goes to one log per step in
-    <output-dir>/run-logs/<run group>/ (--verbose streams it instead)."""
+    <output-dir>/run-logs/<run group>/ (--verbose streams it instead). One command at a time
+    per output folder: it holds <output-dir>/.tandem.lock (a second `tandem run` or `tandem
+    ingest` there refuses at once). SIGTERM or Ctrl-C stops its child processes and closes its
+    MLflow runs as KILLED (exit 128 + the signal); rerun the same command to resume."""
     from components.common.tracking import TAG_RUN_GROUP
     from components.ingest.run import run_ingest
 

@@ -16,6 +16,15 @@ import uuid
 from contextlib import contextmanager
 from pathlib import Path
 
+from components.common.run_owner import (
+    KILLED,
+    TAG_CLOSED_REASON,
+    close_orphan_runs,
+    close_run,
+    interrupted_reason,
+    owner_tags,
+)
+
 SQLITE_FILE = "mlflow.db"
 ARTIFACTS_DIR = "mlartifacts"
 PARENT_RUN_ENV = "MLFLOW_RUN_ID"
@@ -194,7 +203,7 @@ def step_run(
     uri = tracking_uri(output_dir)
     check_reachable(uri)
     client = MlflowClient(uri)
-    run_tags = {TAG_STEP: step, **(tags or {})}
+    run_tags = {TAG_STEP: step, **owner_tags(), **(tags or {})}
     parent = os.environ.get(PARENT_RUN_ENV)
     if parent:
         experiment_id = client.get_run(parent).info.experiment_id
@@ -211,6 +220,10 @@ def step_run(
                 run_id=run.info.run_id, log_system_metrics=system_metrics
             ) as active:
                 yield active
+        except KeyboardInterrupt as stop:
+            # MLflow ends an interrupted run FAILED; it was stopped, not broken.
+            close_run(client, run.info.run_id, interrupted_reason(stop))
+            raise
         finally:
             # The fluent API's URI would otherwise outlive the step and win over
             # MLFLOW_TRACKING_URI in everything the process does next (models:/ lookups too).
@@ -270,9 +283,12 @@ def pipeline_run(
 ):
     """The parent run of one pipeline run. Inside it MLFLOW_RUN_ID and MLFLOW_TRACKING_URI name
     this run and store, so every step (and every process a step starts) nests its run under it.
-    The run ends FINISHED, or FAILED when the block raises. The dataset fingerprint is known only
-    after ingest: `tag_pipeline_run` adds it. `tags` are added to the parent run's (e.g. the
-    seed and the run group of a `tandem run`).
+    The run ends FINISHED, FAILED when the block raises, KILLED (with the reason) when it is
+    interrupted (Ctrl-C, or the SIGTERM `tandem run` turns into an interrupt). The dataset
+    fingerprint is known only after ingest: `tag_pipeline_run` adds it. `tags` are added to the
+    parent run's (e.g. the seed and the run group of a `tandem run`). First, the store's runs
+    left RUNNING by a dead process are closed (`run_owner.close_orphan_runs`); the parent run is
+    tagged with this process as its owner for the next one to judge.
     """
     from mlflow.tracking import MlflowClient
 
@@ -282,10 +298,12 @@ def pipeline_run(
     client = MlflowClient(uri)
     experiment_id = _ensure_experiment(client, experiment_name(spec_name), Path(output_dir), uri)
     pipeline_run_id = pipeline_run_id or uuid.uuid4().hex[:12]
+    close_orphan_runs(client, closing=f"pipeline run {pipeline_run_id}")
     tags = {
         TAG_FRAMEWORK: framework,
         TAG_PIPELINE_RUN_ID: pipeline_run_id,
         TAG_GIT_REVISION: git_revision(),
+        **owner_tags(),
         **(tags or {}),
     }
     run = client.create_run(experiment_id, run_name=f"{framework}-{pipeline_run_id}", tags=tags)
@@ -294,6 +312,10 @@ def pipeline_run(
         with _environment({PARENT_RUN_ENV: run.info.run_id, TRACKING_URI_ENV: uri}):
             yield run
         status = "FINISHED"
+    except KeyboardInterrupt as stop:
+        status = KILLED
+        client.set_tag(run.info.run_id, TAG_CLOSED_REASON, interrupted_reason(stop))
+        raise
     finally:
         client.set_terminated(run.info.run_id, status)
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from components.common.frameworks import PYTORCH
+from components.common.run_owner import owner_tags
 from components.common.tracking import TAG_FRAMEWORK, check_reachable, step_run, tracking_uri
 
 RUN_ID_FILE = "mlflow_run_id"
@@ -99,6 +100,9 @@ def train_run(
             yield TrainRun(client, run.info.run_id, resumed=False)
         return
     history = client.get_metric_history(previous, EPOCH_KEY)
+    # This process owns the run now: another pipeline run must not judge it by the dead one's pid.
+    for key, value in owner_tags().items():
+        client.set_tag(previous, key, value)
     client.update_run(previous, status="RUNNING")
     status = "FAILED"
     try:

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
+import time
 import zipfile
 from pathlib import Path
 
@@ -28,6 +31,7 @@ from components.ingest.snapshot import (
 from components.ingest.validate import REASON, SOURCE_FILE, SOURCE_ROW
 from components.spec import default_spec_path, load_spec
 from tests.conftest import PENGUINS_CSV
+from tests.tandem.conftest import TANDEM
 
 pytestmark = pytest.mark.e2e
 
@@ -217,15 +221,48 @@ def test_unknown_runner_is_a_clear_error(tmp_path):
     assert _published(tmp_path) == []
 
 
-def test_interrupt_leaves_no_half_snapshot(tmp_path, monkeypatch):
-    def interrupted(summary, staging, sources):
-        assert any(staging.glob("train/*.parquet")), "the pipeline had written output"
-        raise KeyboardInterrupt
+def _staged_files(output_dir: Path) -> list[Path]:
+    snapshots = output_dir / SNAPSHOTS_DIR
+    return [path for path in snapshots.glob(".tmp-*/**/*") if path.is_file()]
 
-    monkeypatch.setattr(ingest_run, "_reconcile", interrupted)
-    with pytest.raises(KeyboardInterrupt):
-        run_ingest(load_spec(default_spec_path()), tmp_path, track=False)
-    assert _published(tmp_path) == []
+
+def test_sigkill_while_writing_publishes_nothing_and_the_rerun_equals_a_clean_run(
+    tmp_path, penguins
+):
+    """A real `tandem ingest` SIGKILLed once Beam has written into its staging folder: nothing is
+    published (no snapshot, no current link), and the rerun publishes the clean run's snapshot,
+    removing the dead run's staging folder."""
+    command = [str(TANDEM), "ingest", "--output-dir", str(tmp_path)]
+    killed = subprocess.Popen(
+        command, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True
+    )
+    try:
+        deadline = time.monotonic() + 120
+        while not _staged_files(tmp_path):
+            assert killed.poll() is None, "ingest finished before it was killed"
+            assert time.monotonic() < deadline, "ingest never wrote into its staging folder"
+            time.sleep(0.02)
+    finally:
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(killed.pid, signal.SIGKILL)
+        killed.wait()
+    assert killed.returncode == -signal.SIGKILL
+    (staging,) = [path.name for path in (tmp_path / SNAPSHOTS_DIR).iterdir()]
+    assert staging.startswith(f".tmp-{killed.pid}-")
+
+    rerun = subprocess.run(command, capture_output=True, text=True, timeout=300)
+
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    snapshot = penguins.snapshot_dir.name
+    assert _published(tmp_path) == sorted([snapshot, "penguins-current"])
+    manifest = json.loads((tmp_path / SNAPSHOTS_DIR / snapshot / MANIFEST).read_text())
+    assert manifest["fingerprint"] == penguins.manifest["fingerprint"]
+    assert manifest["counts"] == penguins.counts
+    assert manifest["files"] == penguins.manifest["files"]
+    for split in ("train", "eval", "test", "quarantine"):
+        rows = _split_table(tmp_path / SNAPSHOTS_DIR / snapshot, split)
+        clean = _split_table(penguins.snapshot_dir, split)
+        assert rows.sort_by(rows.column_names[0]).equals(clean.sort_by(clean.column_names[0]))
 
 
 def test_abandoned_staging_of_a_dead_process_is_removed(tmp_path):

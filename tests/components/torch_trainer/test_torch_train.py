@@ -160,6 +160,8 @@ def test_a_crashed_run_resumes_from_its_checkpoint(trained, tiny_spec, penguins_
     assert run.info.run_id == summary["mlflow_run_id"]
     assert run.info.status == "FINISHED"
     assert run.data.tags["tandem.resumed_from_epoch"] == "2"
+    # the resuming process owns the run now, not the crashed one (orphan closing judges by it)
+    assert run.data.tags["tandem.owner.pid"] == str(os.getpid())
     for key in EPOCH_METRICS:
         assert epoch_steps(tmp_path / "runs", summary["mlflow_run_id"], key) == [0, 1, 2]
     assert load_predictor(tmp_path / "model", "pytorch").format == "pt2"
