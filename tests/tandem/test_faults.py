@@ -25,6 +25,7 @@ from components.common.tracking import SQLITE_FILE
 from components.ingest.snapshot import SNAPSHOTS_DIR, current_snapshot_link, require_manifest
 from pipelines.tfx.run_record import latest_run
 from tandem.output_lock import LOCK_FILE
+from tests.pipelines.test_tfx_pipeline import NODES
 from tests.tandem.conftest import TANDEM
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
@@ -34,14 +35,7 @@ ONE_SEED = ["run", "--seeds", "1", "--no-compare"]
 TF_RUN = [*ONE_SEED, "--framework", "tensorflow"]
 PT_RUN = [*ONE_SEED, "--framework", "pytorch"]
 # The TFX nodes upstream of the Trainer: a rerun on the same snapshot must not execute them again.
-UPSTREAM = (
-    "FileBasedExampleGen",
-    "StatisticsGen",
-    "SchemaGen",
-    "ExampleValidator",
-    "ExampleValidationGate",
-    "Transform",
-)
+UPSTREAM = tuple(NODES[: NODES.index("Trainer")])
 # Evaluate metrics that depend on the machine's timing, not the model.
 NOT_QUALITY = ("latency.", "model_size_bytes", "peak_rss_mb", "start_rss_mb", "step_s")
 
