@@ -90,7 +90,9 @@ def run(
     work = DATA_DIR / "tmp"
     work.mkdir(parents=True, exist_ok=True)
     with progress(console) as bar, tempfile.TemporaryDirectory(dir=work) as root:
-        task = bar.add_task("DDP", total=2 * len(PROCESSES) * (repeats + 1))
+        # --quick is a smoke run: its one round needs no warm-up before it.
+        rounds = repeats if quick else repeats + 1
+        task = bar.add_task("DDP", total=2 * len(PROCESSES) * rounds)
         with quiet():
             snapshot = run_ingest(loaded, Path(root) / "ingest", track=False).snapshot_dir
 
@@ -109,6 +111,7 @@ def run(
         measured = interleave(
             variants,
             repeats,
+            warmup=not quick,
             on_start=lambda label, name: bar.update(task, description=f"DDP {label}: {name}"),
         )
     results = {_label(n): measured[_label(n)] for n in PROCESSES}
