@@ -34,15 +34,40 @@ def _holder(fd: int) -> str:
         return "another tandem process"
 
 
+def _missing_folders(output_dir: Path) -> list[Path]:
+    """The folders `mkdir(parents=True)` will create for `output_dir`, deepest first."""
+    missing = []
+    for folder in (output_dir, *output_dir.parents):
+        if folder.exists():
+            break
+        missing.append(folder)
+    return missing
+
+
+def _remove_if_unused(created: list[Path], lock: Path) -> None:
+    """Remove the lock and the folders made for it when nothing else was written there."""
+    if not created or any(entry != lock for entry in created[0].iterdir()):
+        return
+    lock.unlink()
+    for folder in created:
+        try:
+            folder.rmdir()
+        except OSError:
+            return
+
+
 @contextmanager
 def output_lock(output_dir: Path, command: str) -> Iterator[Path]:
     """Hold the output folder's lock for the block; a TandemError at once when another process
     holds it. Nothing in the folder changes when the lock is refused (the lock file is only
-    created, empty, when there was none)."""
+    created, empty, when there was none). A folder the lock created is removed again when the
+    block leaves nothing in it but the lock (bad input refused before any work)."""
     output_dir = Path(output_dir)
+    created = _missing_folders(output_dir)
     output_dir.mkdir(parents=True, exist_ok=True)
     path = output_dir / LOCK_FILE
     fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    locked = False
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -51,6 +76,7 @@ def output_lock(output_dir: Path, command: str) -> Iterator[Path]:
                 f"{output_dir.resolve()} is in use by {_holder(fd)}: wait for it to finish, or "
                 f"give `tandem {command}` another --output-dir"
             ) from None
+        locked = True
         holder = {
             "pid": os.getpid(),
             "command": shlex.join(["tandem", *sys.argv[1:]]),
@@ -60,4 +86,6 @@ def output_lock(output_dir: Path, command: str) -> Iterator[Path]:
         os.pwrite(fd, json.dumps(holder).encode(), 0)
         yield path
     finally:
+        if locked:
+            _remove_if_unused(created, path)
         os.close(fd)

@@ -14,6 +14,7 @@ DEFAULT_SUITE = {
     "footprint",
     "ddp",
     "mlflow-load",
+    "serving",
 }
 
 

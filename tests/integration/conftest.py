@@ -1,8 +1,9 @@
 """The real local stack (PostgreSQL + `mlflow server`, proxied artifacts, --allowed-hosts),
 started once through tandem.stack.local_stack for every test of this package that asks for it
 (test_postgres_mlflow.py, test_mlflow_load.py, test_outages.py) and stopped after the package's
-last test. test_outages.py kills the MLflow server and starts another on the same port: the
-stack's server is whichever stack.json names when the package ends.
+last test; and the package's one pipeline run on it, `run_through_outages` (outage_run.py),
+which kills the MLflow server and starts another on the same port: the stack's server is
+whichever stack.json names when the package ends.
 
 Needs Debian's PostgreSQL server (`make setup` installs it); without it the tests fail, naming the
 fix. Stopping it at the end checks nothing of it is left running.
@@ -18,6 +19,7 @@ import pytest
 
 from components.common.errors import TandemError
 from tandem.stack import local_postgres, local_stack
+from tests.integration.outage_run import OutageRun, run_with_outages
 
 
 def _leftover_processes(info: local_stack.StackInfo) -> list[str]:
@@ -62,3 +64,11 @@ def stack():
     assert stopped == ["mlflow", "postgres"]
     assert not left, f"processes left after stop: {left}"
     assert not postmaster_left
+
+
+@pytest.fixture(scope="package")
+def run_through_outages(stack, tmp_path_factory) -> OutageRun:
+    """The PyTorch pipeline run through three MLflow outages, made when a test first asks for it
+    and read by the tests of test_outages.py and test_postgres_mlflow.py. It leaves nothing
+    running, so PostgreSQL restarts in later tests do not touch it."""
+    return run_with_outages(stack.state_dir, stack.tracking_uri, tmp_path_factory.mktemp("outages"))
