@@ -1,8 +1,10 @@
 """Run a Python module in a fresh process on this interpreter (the patched TFX runtime one),
-alone or under torchrun, and fail with the tail of its stderr rather than a bare exit code."""
+alone or under torchrun, and fail with the tail of its stderr rather than a bare exit code; stop
+a process group (a server the benchmarks or the tests started)."""
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -12,6 +14,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 STDERR_TAIL = 3000
+# How long a stopped process group has to exit after SIGTERM before it gets SIGKILL.
+STOP_S = 10.0
 
 
 def run_module(
@@ -52,3 +56,14 @@ def run_module(
             f"python -m {module} exited {process.returncode}:\n{stderr[-STDERR_TAIL:]}"
         )
     return wall
+
+
+def stop_group(process: subprocess.Popen, timeout_s: float = STOP_S) -> None:
+    """SIGTERM to the process's own group (it was started with `start_new_session=True`), then
+    SIGKILL to the group when it still runs after `timeout_s`."""
+    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
+        with contextlib.suppress(ProcessLookupError):
+            os.killpg(process.pid, stop_signal)
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            process.wait(timeout=timeout_s)
+            return

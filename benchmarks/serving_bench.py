@@ -27,7 +27,8 @@ from rich.table import Table
 
 from benchmarks import DATA_DIR
 from benchmarks.display import median_range, progress, target, verdict
-from benchmarks.serving_load import TANDEM, run_load, start_server, stop_server
+from benchmarks.launch import stop_group
+from benchmarks.serving_load import STOP_S, TANDEM, run_load, start_server
 from benchmarks.stats import ratios, summary
 from components.common.errors import TandemError
 from components.common.frameworks import NAMES, by_name
@@ -151,7 +152,7 @@ def run(
                         bar.advance(task)
     finally:
         for server in servers.values():
-            stop_server(server.process)
+            stop_group(server.process, STOP_S)
         shutil.rmtree(logs, ignore_errors=True)
     return {
         "output_dir": str(output_dir),

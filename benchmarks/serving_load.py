@@ -9,8 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
-import signal
 import statistics
 import subprocess
 import sys
@@ -21,6 +19,8 @@ from pathlib import Path
 
 import httpx
 import psutil
+
+from benchmarks.launch import stop_group
 
 READY_S = 300.0
 STOP_S = 15.0
@@ -56,18 +56,8 @@ def start_server(framework: str, output_dir: Path, port: int, log: Path) -> Serv
             if httpx.get(f"{url}/ping", timeout=5).status_code == 200:
                 return Server(process, url, time.perf_counter() - started)
         time.sleep(0.2)
-    stop_server(process)
+    stop_group(process, STOP_S)
     raise RuntimeError(f"tandem serve --framework {framework} not ready in {READY_S} s")
-
-
-def stop_server(process: subprocess.Popen) -> None:
-    """SIGTERM to the server's group, SIGKILL when it still runs after STOP_S."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=STOP_S)
-            return
 
 
 class TreePeakRss:

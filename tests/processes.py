@@ -1,16 +1,15 @@
 """What the tests that start real processes share: free ports on 127.0.0.1, the end of a log for
-a failure message, and stopping a process with everything it started."""
+a failure message, and stopping a process with everything it started (the benchmarks'
+`stop_group`, which the serving benchmark uses too)."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import signal
 import socket
-import subprocess
 from pathlib import Path
 
-STOP_S = 10.0
+from benchmarks.launch import stop_group
+
+__all__ = ["free_ports", "log_tail", "stop_group"]
 
 
 def free_ports(count: int) -> list[int]:
@@ -27,14 +26,3 @@ def free_ports(count: int) -> list[int]:
 
 def log_tail(log: Path, characters: int = 3000) -> str:
     return log.read_text(errors="replace")[-characters:] if log.is_file() else "(no log)"
-
-
-def stop_group(process: subprocess.Popen, timeout_s: float = STOP_S) -> None:
-    """SIGTERM to the process's own group (it was started with `start_new_session=True`), then
-    SIGKILL to the group when it still runs after `timeout_s`."""
-    for stop_signal in (signal.SIGTERM, signal.SIGKILL):
-        with contextlib.suppress(ProcessLookupError):
-            os.killpg(process.pid, stop_signal)
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            process.wait(timeout=timeout_s)
-            return
