@@ -704,33 +704,36 @@ def test_images_cannot_change_on_a_compiled_package(package, home, monkeypatch, 
 
 # TANDEM_KFP_TIMEOUT_S in these tests: a hanging call must end the command soon after it.
 HANG_TIMEOUT_S = 2
-# The command's bound: the timeout plus compiling nothing and a few answered calls.
-HANG_BOUND_S = 20
+# How long the stand-ins hang before they give in (the silent host drops its connections, the
+# hanging route answers): a client without the timeout then fails differently, or succeeds, so
+# the test fails instead of hanging.
+HANG_GUARD_S = 60
 
 
 @pytest.fixture
 def silent_host():
     """A real TCP server on a free local port that accepts every connection and never sends a
-    byte; yields its URL."""
+    byte (for HANG_GUARD_S, then it drops them); yields its URL."""
     listener = socket.create_server(("127.0.0.1", 0))
     held: list[socket.socket] = []
     stop = threading.Event()
 
     def accept() -> None:
         listener.settimeout(0.2)
-        while not stop.is_set():
+        guard = time.monotonic() + HANG_GUARD_S
+        while not stop.is_set() and time.monotonic() < guard:
             try:
                 held.append(listener.accept()[0])
             except TimeoutError:
                 continue
+        for connection in held:
+            connection.close()
 
     thread = threading.Thread(target=accept, daemon=True)
     thread.start()
     yield f"http://127.0.0.1:{listener.getsockname()[1]}"
     stop.set()
     thread.join(timeout=5)
-    for connection in held:
-        connection.close()
     listener.close()
 
 
@@ -745,35 +748,35 @@ def _hang_on(api: FakeKfp, monkeypatch, method: str, route: str, after: int = 0)
         if request.method == method and request.path.removeprefix(API) == route:
             seen.append(request)
             if len(seen) > after:
-                release.wait(timeout=120)
+                release.wait(timeout=HANG_GUARD_S)
         return answer(request)
 
     monkeypatch.setattr(api, "handle", handle)
     return release
 
 
-def _timed(monkeypatch, capsys, *args: str) -> tuple[int, str, float]:
+def _with_timeout(monkeypatch, capsys, *args: str) -> tuple[int, str]:
     monkeypatch.setenv("TANDEM_KFP_TIMEOUT_S", str(HANG_TIMEOUT_S))
-    started = time.monotonic()
     code, _, err = _run(monkeypatch, capsys, *args)
-    return code, err, time.monotonic() - started
+    return code, err
 
 
-def _assert_timed_out(code: int, err: str, elapsed: float, url: str) -> None:
+def _assert_timed_out(code: int, err: str, url: str) -> None:
+    """The command gave up on the hanging call itself (its timeout's line), before the stand-in
+    gave in."""
     assert code == 2
     line = _one_error_line(err)
     assert f"Kubeflow Pipelines at {url} did not answer within {HANG_TIMEOUT_S} s" in line
     assert "TANDEM_KFP_TIMEOUT_S" in line
-    assert HANG_TIMEOUT_S <= elapsed < HANG_BOUND_S
 
 
 def test_a_host_that_never_answers_fails_within_the_timeout(
     silent_host, package, home, monkeypatch, capsys
 ) -> None:
-    code, err, elapsed = _timed(
+    code, err = _with_timeout(
         monkeypatch, capsys, "submit", "--host", silent_host, "--package", str(package)
     )
-    _assert_timed_out(code, err, elapsed, silent_host)
+    _assert_timed_out(code, err, silent_host)
 
 
 @pytest.mark.parametrize(
@@ -796,10 +799,10 @@ def test_a_call_that_hangs_after_healthz_fails_within_the_timeout(
         args = [command, "--host", url, "--package", str(package), "--framework", "pytorch"]
         if command == "schedule":
             args += ["--cron", "0 3 * * *"]
-        code, err, elapsed = _timed(monkeypatch, capsys, *args)
+        code, err = _with_timeout(monkeypatch, capsys, *args)
     finally:
         release.set()
-    _assert_timed_out(code, err, elapsed, url)
+    _assert_timed_out(code, err, url)
     assert api.calls(method, route)
 
 
