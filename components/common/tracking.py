@@ -97,18 +97,9 @@ def experiment_name(spec_name: str) -> str:
 def mlflow_wait_s() -> float:
     """How long the up-front check waits for an MLflow server that is away: TANDEM_MLFLOW_WAIT_S
     seconds, default 60 (0: fail at once)."""
-    from components.common.errors import TandemError
+    from components.common.settings import seconds_setting
 
-    configured = os.environ.get(WAIT_ENV)
-    if not configured:
-        return DEFAULT_WAIT_S
-    try:
-        seconds = float(configured)
-    except ValueError:
-        seconds = -1.0
-    if seconds < 0:
-        raise TandemError(f"{WAIT_ENV}={configured!r}: expected a number of seconds (0 or more)")
-    return seconds
+    return seconds_setting(WAIT_ENV, DEFAULT_WAIT_S, allow_zero=True)
 
 
 def _health(health: str, timeout_s: float) -> tuple[int | None, str]:

@@ -19,7 +19,6 @@ import contextlib
 import hashlib
 import io
 import json
-import os
 import urllib.error
 import urllib.request
 import warnings
@@ -28,6 +27,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 from components.common.errors import TandemError
+from components.common.settings import seconds_setting
 from tandem.deploy.package import CompiledPipeline, Package
 
 TOKEN_ENV = "KF_PIPELINES_TOKEN"
@@ -94,16 +94,7 @@ def kfp_cron(expression: str) -> str:
 
 def request_timeout_s() -> float:
     """Seconds any one request to the KFP API may take: TANDEM_KFP_TIMEOUT_S, default 60."""
-    configured = os.environ.get(TIMEOUT_ENV)
-    if not configured:
-        return DEFAULT_TIMEOUT_S
-    try:
-        seconds = float(configured)
-    except ValueError:
-        seconds = 0.0
-    if seconds <= 0:
-        raise TandemError(f"{TIMEOUT_ENV}={configured!r}: expected a positive number of seconds")
-    return seconds
+    return seconds_setting(TIMEOUT_ENV, DEFAULT_TIMEOUT_S, allow_zero=False)
 
 
 def _timed_out(target: Target, seconds: float | None = None) -> TandemError:
