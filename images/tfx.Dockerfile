@@ -5,6 +5,9 @@
 # Build from the repository root (the context; tfx.Dockerfile.dockerignore keeps it small):
 #   docker build -f images/tfx.Dockerfile \
 #     --build-arg TANDEM_GIT_REVISION=$(git rev-parse HEAD) -t <registry>/tandem-tfx:<version> .
+# A private package index reaches the build as the secrets `pip.conf` (mounted at /etc/pip.conf)
+# and `pip-ca.crt` (/run/secrets/pip-ca.crt); neither stays in the image. `make images` builds it
+# here with buildah (tandem/deploy/local_images.py).
 #
 # Base: Debian 13 (trixie, glibc 2.41) with CPython 3.11. ml-metadata and TFDV 1.21 ship only
 # manylinux_2_39 wheels (glibc >= 2.39), so bookworm (2.36) bases cannot load them; Debian 13's
@@ -29,9 +32,18 @@ RUN groupadd --gid 10001 tandem \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/tandem tandem
 
 # Exactly requirements/lock.txt's pins for tandem[tfx] (a generated subset), never re-resolved.
+# pyfarmhash (TFX's) is published as source only, so the install compiles it: g++ comes and goes
+# in the same step, so no compiler is left in the image (a build stage would have to copy 3.5 GB
+# of site-packages across: a minute more per build and a second 3.5 GB layer).
 COPY images/tfx-requirements.txt /tmp/tandem/requirements.txt
-RUN python -m pip install pip==26.3 \
-    && python -m pip install --no-deps -r /tmp/tandem/requirements.txt
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf --mount=type=secret,id=pip-ca.crt \
+    apt-get update \
+    && apt-get install -y --no-install-recommends g++ \
+    && python -m pip install pip==26.3 \
+    && python -m pip install --no-deps -r /tmp/tandem/requirements.txt \
+    && apt-get purge -y --auto-remove g++ \
+    && apt-get clean \
+    && rm -rf /var/lib/apt/lists/*
 
 WORKDIR /tmp/tandem/src
 COPY pyproject.toml README.md ./

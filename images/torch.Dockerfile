@@ -5,6 +5,8 @@
 # Build from the repository root (the context; torch.Dockerfile.dockerignore keeps it small):
 #   docker build -f images/torch.Dockerfile \
 #     --build-arg TANDEM_GIT_REVISION=$(git rev-parse HEAD) -t <registry>/tandem-torch:<version> .
+# A private package index reaches the build as the secrets `pip.conf` and `pip-ca.crt`, as in
+# images/tfx.Dockerfile; `make images` builds it here with buildah (tandem/deploy/local_images.py).
 # GPU nodes: add --build-arg TORCH_VARIANT=cu128 (any CUDA build PyTorch publishes for this
 # release) and tag it apart, e.g. tandem-torch:<version>-cu128.
 #
@@ -18,6 +20,9 @@ FROM ${BASE_IMAGE}
 # dependencies its metadata pins exactly (they are not in lock.txt, a CPU machine's freeze).
 ARG TORCH_VERSION=2.13.0
 ARG TORCH_VARIANT=cpu
+# Where torch comes from: PyTorch's index for the variant; empty = pip's configured indexes (a
+# machine whose pip configuration already carries the variant's wheel, as `make images` does).
+ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/${TORCH_VARIANT}
 # The commit the image is built from; MLflow runs are tagged with it (tandem.git_revision).
 ARG TANDEM_GIT_REVISION=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -35,9 +40,10 @@ RUN groupadd --gid 10001 tandem \
 # Exactly requirements/lock.txt's pins for tandem[torch] except torch (a generated subset), never
 # re-resolved; then torch, constrained by the same pins so nothing already installed moves.
 COPY images/torch-requirements.txt /tmp/tandem/requirements.txt
-RUN python -m pip install pip==26.3 \
+RUN --mount=type=secret,id=pip.conf,target=/etc/pip.conf --mount=type=secret,id=pip-ca.crt \
+    python -m pip install pip==26.3 \
     && python -m pip install --no-deps -r /tmp/tandem/requirements.txt \
-    && python -m pip install --index-url https://download.pytorch.org/whl/${TORCH_VARIANT} \
+    && python -m pip install ${TORCH_INDEX_URL:+--index-url "$TORCH_INDEX_URL"} \
         --constraint /tmp/tandem/requirements.txt "torch==${TORCH_VERSION}+${TORCH_VARIANT}"
 
 WORKDIR /tmp/tandem/src

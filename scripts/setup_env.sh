@@ -16,20 +16,26 @@ stamp="$venv/.tandem-setup"
 base_python=${TANDEM_BASE_PYTHON:-python3.11}
 export PIP_ROOT_USER_ACTION=ignore PIP_DISABLE_PIP_VERSION_CHECK=1
 
-# Headless Chromium for the report's browser tests (tests/browser.py): Debian's package, installed
-# once; `apt-get update` only when the package lists do not know it yet.
-install_chromium() {
-  command -v chromium >/dev/null && return 0
-  echo "setup: installing chromium (headless browser for the report tests)"
-  local packages=(chromium fonts-dejavu-core) apt=(apt-get)
+# Debian packages, installed once: `apt-get update` only when the package lists do not know them.
+# Usage: install_debian_packages PURPOSE COMMAND PACKAGE... (nothing to do when COMMAND exists).
+install_debian_packages() {
+  local purpose=$1 command=$2
+  shift 2
+  command -v "$command" >/dev/null && return 0
+  echo "setup: installing $* ($purpose)"
+  local apt=(apt-get)
   [ "$(id -u)" = 0 ] || apt=(sudo apt-get)
   export DEBIAN_FRONTEND=noninteractive
-  if ! "${apt[@]}" install -y --no-install-recommends "${packages[@]}"; then
+  if ! "${apt[@]}" install -y --no-install-recommends "$@"; then
     "${apt[@]}" update
-    "${apt[@]}" install -y --no-install-recommends "${packages[@]}"
+    "${apt[@]}" install -y --no-install-recommends "$@"
   fi
 }
-install_chromium
+# Headless Chromium for the report's browser tests (tests/browser.py).
+install_debian_packages "headless browser for the report tests" chromium chromium fonts-dejavu-core
+# buildah and mmdebstrap for `make images` and tests/images (the images built and run here).
+install_debian_packages "image builds" buildah buildah
+install_debian_packages "image base" mmdebstrap mmdebstrap
 
 # PostgreSQL server for the local MLflow stack (make up) and tests/integration: Debian's package.
 bash "$root/scripts/install_postgres.sh"

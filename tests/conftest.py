@@ -1,5 +1,6 @@
 """Fixtures shared across the suite: spec files on disk, one real penguins snapshot, a guard
-against network use, and the session's leak check (tests/leaks.py)."""
+against network use, the background image build (tests/images/build.py) and the session's leak
+check (tests/leaks.py)."""
 
 from __future__ import annotations
 
@@ -17,14 +18,37 @@ import yaml
 
 from components.ingest.run import IngestResult, run_ingest
 from components.spec import default_spec_path, load_spec
+from tests.images.build import BUILD, unavailable_reason
 from tests.leaks import check_leftovers
 
 PENGUINS_CSV = Path(str(importlib.resources.files("palmerpenguins") / "data/penguins.csv"))
 
 
+def _image_tests(items: list[pytest.Item]) -> list[pytest.Item]:
+    return [item for item in items if item.get_closest_marker("images")]
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Image tests run last, after the background build has had the rest of the suite's time;
+    where the images cannot be built they are skipped with the reason."""
+    images = _image_tests(items)
+    reason = unavailable_reason() if images else None
+    for item in images if reason else []:
+        item.add_marker(pytest.mark.skip(reason=f"images: {reason}"))
+    items[:] = [item for item in items if item not in images] + images
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """Start `make images` in the background when image tests were selected and can run."""
+    wanted = [item for item in _image_tests(session.items) if not item.get_closest_marker("skip")]
+    if wanted and not session.config.option.collectonly:
+        BUILD.start()
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_sessionfinish(session: pytest.Session) -> None:
     """After pytest's own session finish, which tears down the session-scoped fixtures."""
+    BUILD.stop()
     check_leftovers(session)
 
 

@@ -1,5 +1,6 @@
-"""The lock subsets the runtime images install: `images/<image>-requirements.txt` holds
-requirements/lock.txt's pins for the dependency closure of `tandem[<extra>]`, walked through the
+"""The lock subsets the images install: `images/<image>-requirements.txt` holds
+requirements/lock.txt's pins for the dependency closure of the image's roots (`tandem[<extra>]`
+for the pipeline images, the server's packages for the MLflow image), walked through the
 installed packages' metadata (the project environment is the lock, installed).
 
 `make lock` rewrites them (`python -m tandem.deploy.image_requirements`); a test fails when they
@@ -8,6 +9,7 @@ drift from the lock.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from importlib.metadata import distribution
 from pathlib import Path
 
@@ -17,10 +19,26 @@ from packaging.utils import canonicalize_name
 ROOT = Path(__file__).resolve().parents[2]
 IMAGES = ROOT / "images"
 LOCK = ROOT / "requirements" / "lock.txt"
-# image → (the extra it installs, lock packages it installs separately)
-SUBSETS = {"tfx": ("tfx", ()), "torch": ("torch", ("torch",))}
+
+
+@dataclass(frozen=True)
+class Subset:
+    """What an image installs from the lock: the closure of `roots`, less `apart` (packages the
+    Dockerfile installs on their own); `extra` is the tandem extra the image installs, if any."""
+
+    roots: tuple[str, ...]
+    apart: tuple[str, ...] = ()
+    extra: str | None = None
+
+
+SUBSETS = {
+    "tfx": Subset(("tandem[tfx]",), extra="tfx"),
+    "torch": Subset(("tandem[torch]",), apart=("torch",), extra="torch"),
+    # `mlflow server` on PostgreSQL (psycopg 3) with S3 artifacts (boto3): the [server] extra.
+    "mlflow": Subset(("mlflow", "psycopg[binary]", "boto3")),
+}
 SUBSET_HEADER = (
-    "# Generated from requirements/lock.txt: the dependency closure of tandem[{extra}]{apart}.\n"
+    "# Generated from requirements/lock.txt: the dependency closure of {roots}{apart}.\n"
     "# Do not edit; regenerate with `make lock`.\n"
 )
 
@@ -37,10 +55,15 @@ def lock_pins(text: str | None = None) -> dict[str, str]:
     return pins
 
 
-def closure(extra: str) -> set[str]:
-    """Canonical names of everything `tandem[extra]` needs, on this platform and Python."""
+def closure(roots: tuple[str, ...]) -> set[str]:
+    """Canonical names of everything `roots` need (the roots included, tandem itself not), on
+    this platform and Python."""
     needed: dict[str, set[str]] = {}
-    todo = [("tandem", {extra})]
+    todo = []
+    for text in roots:
+        root = Requirement(text)
+        needed[canonicalize_name(root.name)] = set(root.extras)
+        todo.append((root.name, set(root.extras)))
     while todo:
         name, extras = todo.pop()
         for text in distribution(name).requires or []:
@@ -54,19 +77,19 @@ def closure(extra: str) -> set[str]:
                 continue
             needed[key] = needed.get(key, set()) | wanted
             todo.append((requirement.name, needed[key]))
-    return set(needed)
+    return set(needed) - {"tandem"}
 
 
 def subset_text(image: str) -> str:
-    extra, apart = SUBSETS[image]
+    subset = SUBSETS[image]
     pins = lock_pins()
-    names = closure(extra) - {canonicalize_name(name) for name in apart}
+    names = closure(subset.roots) - {canonicalize_name(name) for name in subset.apart}
     missing = sorted(names - set(pins))
     if missing:
-        raise AssertionError(f"tandem[{extra}] needs packages lock.txt lacks: {missing}")
+        raise AssertionError(f"{', '.join(subset.roots)} need packages lock.txt lacks: {missing}")
     lines = sorted((pins[name] for name in names), key=str.lower)
-    note = f", except {', '.join(apart)} (installed apart)" if apart else ""
-    return SUBSET_HEADER.format(extra=extra, apart=note) + "\n".join(lines) + "\n"
+    note = f", except {', '.join(subset.apart)} (installed apart)" if subset.apart else ""
+    return SUBSET_HEADER.format(roots=", ".join(subset.roots), apart=note) + "\n".join(lines) + "\n"
 
 
 def subset_path(image: str) -> Path:

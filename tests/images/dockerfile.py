@@ -39,15 +39,22 @@ def instructions(text: str) -> list[Instruction]:
 
 
 def arg_defaults(parsed: list[Instruction]) -> dict[str, str]:
-    defaults = {}
+    """ARG defaults, each expanded with the ARGs declared before it."""
+    defaults: dict[str, str] = {}
     for instruction in parsed:
         if instruction.keyword == "ARG":
             name, _, value = instruction.value.partition("=")
-            defaults[name] = value.strip('"')
+            defaults[name] = expand(value.strip('"'), defaults)
     return defaults
 
 
 def expand(text: str, variables: dict[str, str]) -> str:
+    """`${VAR}`, `$VAR` and the shell's `${VAR:+word}` (word when VAR is set and not empty)."""
+    text = re.sub(
+        r"\$\{(\w+):\+([^}]*)\}",
+        lambda m: m[2] if variables.get(m[1]) else "",
+        text,
+    )
     return re.sub(r"\$\{(\w+)\}|\$(\w+)", lambda m: variables[m[1] or m[2]], text)
 
 
@@ -115,10 +122,11 @@ def _pip_install(words: list[str]) -> PipInstall:
 
 
 def copied_sources(parsed: list[Instruction], root: Path = ROOT) -> dict[str, Path]:
-    """Image path → path under the build context `root` for every single-file COPY."""
+    """Image path → path under the build context `root` for every single-file COPY from the
+    context (a COPY --from another stage copies no context file)."""
     sources = {}
     for instruction in parsed:
-        if instruction.keyword == "COPY":
+        if instruction.keyword == "COPY" and "--from=" not in instruction.value:
             words = [w for w in instruction.value.split() if not w.startswith("--")]
             if len(words) == 2:
                 sources[words[1]] = root / words[0]

@@ -1,0 +1,47 @@
+"""Running commands inside the built images: `buildah run --isolation chroot`, the isolation that
+works on this machine kind (podman's OCI runtime is refused setting rlimits here). The host's
+network is shared, so a server started inside listens on the host's 127.0.0.1."""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+# The Dockerfiles' USER; `buildah run` does not apply it by itself.
+IMAGE_USER = "10001:10001"
+
+
+@contextmanager
+def container(image: str) -> Iterator[str]:
+    """A working container of `image`, removed afterwards."""
+    name = subprocess.run(
+        ["buildah", "from", "--pull=never", image], capture_output=True, text=True, check=True
+    ).stdout.strip()
+    try:
+        yield name
+    finally:
+        subprocess.run(["buildah", "rm", name], capture_output=True)
+
+
+def run_argv(
+    name: str,
+    argv: list[str],
+    volumes: dict[Path, str] | None = None,
+    env: dict[str, str] | None = None,
+    user: str = IMAGE_USER,
+) -> list[str]:
+    """The `buildah run` command line for `argv` in container `name`, host folders mounted
+    read-write (host path → path in the container), as a pod mounts its volumes."""
+    command = ["buildah", "run", "--isolation", "chroot", "--user", user]
+    for host, inside in (volumes or {}).items():
+        command += ["--volume", f"{host}:{inside}"]
+    for key, value in (env or {}).items():
+        command += ["--env", f"{key}={value}"]
+    return [*command, name, "--", *argv]
+
+
+def run_in(name: str, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
+    """Run `argv` in the container and capture its output (never raises on exit status)."""
+    return subprocess.run(run_argv(name, argv, **kwargs), capture_output=True, text=True)
