@@ -17,16 +17,12 @@
 ARG BASE_IMAGE=python:3.11.14-slim-trixie
 FROM ${BASE_IMAGE}
 
-# The commit the image is built from; MLflow runs are tagged with it (tandem.git_revision).
-ARG TANDEM_GIT_REVISION=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore \
-    TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}
-LABEL org.opencontainers.image.title="tandem-tfx" \
-      org.opencontainers.image.revision="${TANDEM_GIT_REVISION}"
+    PIP_ROOT_USER_ACTION=ignore
+LABEL org.opencontainers.image.title="tandem-tfx"
 
 RUN groupadd --gid 10001 tandem \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/tandem tandem
@@ -53,6 +49,12 @@ COPY tandem tandem
 RUN python -m pip install --no-deps --no-build-isolation ".[tfx]" \
     && python -m pip check \
     && rm -rf /tmp/tandem
+
+# The commit the image is built from; MLflow runs are tagged with it (tandem.git_revision).
+# Declared last: it changes with every commit, and every step after it would miss the cache.
+ARG TANDEM_GIT_REVISION=""
+ENV TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}
+LABEL org.opencontainers.image.revision="${TANDEM_GIT_REVISION}"
 
 USER 10001:10001
 WORKDIR /home/tandem

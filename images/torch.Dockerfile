@@ -23,16 +23,12 @@ ARG TORCH_VARIANT=cpu
 # Where torch comes from: PyTorch's index for the variant; empty = pip's configured indexes (a
 # machine whose pip configuration already carries the variant's wheel, as `make images` does).
 ARG TORCH_INDEX_URL=https://download.pytorch.org/whl/${TORCH_VARIANT}
-# The commit the image is built from; MLflow runs are tagged with it (tandem.git_revision).
-ARG TANDEM_GIT_REVISION=""
 ENV PYTHONDONTWRITEBYTECODE=1 \
     PYTHONUNBUFFERED=1 \
     PIP_NO_CACHE_DIR=1 \
     PIP_DISABLE_PIP_VERSION_CHECK=1 \
-    PIP_ROOT_USER_ACTION=ignore \
-    TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}
-LABEL org.opencontainers.image.title="tandem-torch" \
-      org.opencontainers.image.revision="${TANDEM_GIT_REVISION}"
+    PIP_ROOT_USER_ACTION=ignore
+LABEL org.opencontainers.image.title="tandem-torch"
 
 RUN groupadd --gid 10001 tandem \
     && useradd --uid 10001 --gid 10001 --create-home --home-dir /home/tandem tandem
@@ -54,6 +50,12 @@ COPY tandem tandem
 RUN python -m pip install --no-deps --no-build-isolation ".[torch]" \
     && python -m pip check \
     && rm -rf /tmp/tandem
+
+# The commit the image is built from; MLflow runs are tagged with it (tandem.git_revision).
+# Declared last: it changes with every commit, and every step after it would miss the cache.
+ARG TANDEM_GIT_REVISION=""
+ENV TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}
+LABEL org.opencontainers.image.revision="${TANDEM_GIT_REVISION}"
 
 USER 10001:10001
 WORKDIR /home/tandem

@@ -21,7 +21,11 @@ VERSION_PROPERTY = "model_version"
 
 
 class RegisteredModel(tfx.dsl.Artifact):
-    """A model version in the MLflow registry."""
+    """A model version in the MLflow registry.
+
+    On Kubeflow, TFX imports this class by its type name: `tandem.RegisteredModel` resolves
+    through tandem/__init__.py's `__getattr__`; keep the two in step.
+    """
 
     TYPE_NAME = "tandem.RegisteredModel"
 

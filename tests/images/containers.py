@@ -5,7 +5,7 @@ network is shared, so a server started inside listens on the host's 127.0.0.1.""
 from __future__ import annotations
 
 import subprocess
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -14,11 +14,17 @@ IMAGE_USER = "10001:10001"
 
 
 @contextmanager
-def container(image: str) -> Iterator[str]:
-    """A working container of `image`, removed afterwards."""
-    name = subprocess.run(
-        ["buildah", "from", "--pull=never", image], capture_output=True, text=True, check=True
-    ).stdout.strip()
+def container(image: str, hosts: dict[str, str] | None = None) -> Iterator[str]:
+    """A working container of `image` (with `hosts` as extra /etc/hosts entries), removed
+    afterwards."""
+    create = ["buildah", "from", "--pull=never", "--quiet"]
+    for host, address in (hosts or {}).items():
+        create += ["--add-host", f"{host}:{address}"]
+    name = (
+        subprocess.run([*create, image], capture_output=True, text=True, check=True)
+        .stdout.strip()
+        .splitlines()[-1]
+    )
     try:
         yield name
     finally:
@@ -29,12 +35,15 @@ def run_argv(
     name: str,
     argv: list[str],
     volumes: dict[Path, str] | None = None,
-    env: dict[str, str] | None = None,
+    env: Mapping[str, str] | None = None,
     user: str = IMAGE_USER,
+    hostname: str | None = None,
 ) -> list[str]:
     """The `buildah run` command line for `argv` in container `name`, host folders mounted
     read-write (host path → path in the container), as a pod mounts its volumes."""
     command = ["buildah", "run", "--isolation", "chroot", "--user", user]
+    if hostname:
+        command += ["--hostname", hostname]
     for host, inside in (volumes or {}).items():
         command += ["--volume", f"{host}:{inside}"]
     for key, value in (env or {}).items():

@@ -47,10 +47,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from tests.images.containers import IMAGE_USER, container, run_argv
 from tests.processes import log_tail, stop_group
 
 EXECUTOR_OUTPUT = "executor_output.json"
-IMAGE_USER = "10001:10001"  # the USER of images/*.Dockerfile
 DEFAULT_TIMEOUT_S = 900.0
 # Spec 2.0.0's legacy parameter types and the python type of each.
 LEGACY_TYPES = {"STRING": str, "INT": int, "DOUBLE": float}
@@ -320,39 +320,22 @@ class Launcher:
         # A pod's hostname resolves to its own address (the kubelet writes /etc/hosts);
         # torchrun's rendezvous connects to it.
         hostname = task.lower()
-        create = ["buildah", "from", "--pull=false", "--quiet"]
-        created = subprocess.run(
-            [*create, "--add-host", f"{hostname}:127.0.0.1", self.image],
-            capture_output=True,
-            text=True,
-            check=True,
-        )
-        container = created.stdout.strip().splitlines()[-1]
-        run = ["buildah", "run", "--isolation", "chroot", "--hostname", hostname]
-        run += ["--user", self.user]
-        run += ["-v", f"{self.mount.host}:{self.mount.container}"]
-        for name, value in env.items():
-            run += ["-e", f"{name}={value}"]
-        try:
-            with log.open("w") as output:
-                process = subprocess.Popen(
-                    [*run, container, "--", *argv],
-                    stdout=output,
-                    stderr=subprocess.STDOUT,
-                    start_new_session=True,
-                )
-                try:
-                    code = process.wait(timeout=self.timeout_s)
-                except subprocess.TimeoutExpired:
-                    stop_group(process)
-                    raise TaskFailed(
-                        f"task {task!r} ran past {self.timeout_s:.0f} s; log: {log}"
-                    ) from None
-                except BaseException:  # an interrupted test leaves no container running
-                    stop_group(process)
-                    raise
-        finally:
-            subprocess.run(["buildah", "rm", container], capture_output=True, check=False)
+        volumes = {self.mount.host: self.mount.container}
+        with container(self.image, hosts={hostname: "127.0.0.1"}) as name, log.open("w") as output:
+            command = run_argv(name, argv, volumes, env, self.user, hostname)
+            process = subprocess.Popen(
+                command, stdout=output, stderr=subprocess.STDOUT, start_new_session=True
+            )
+            try:
+                code = process.wait(timeout=self.timeout_s)
+            except subprocess.TimeoutExpired:
+                stop_group(process)
+                raise TaskFailed(
+                    f"task {task!r} ran past {self.timeout_s:.0f} s; log: {log}"
+                ) from None
+            except BaseException:  # an interrupted test leaves no container running
+                stop_group(process)
+                raise
         if code != 0:
             raise TaskFailed(
                 f"task {task!r} exited with code {code}; log: {log}\n{log_tail(log, 2000)}"

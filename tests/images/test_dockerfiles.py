@@ -124,12 +124,21 @@ def hygiene_problems(text: str) -> list[str]:
 
 
 def revision_problems(text: str) -> list[str]:
-    """The build arg TANDEM_GIT_REVISION becomes the runtime variable MLflow tags read."""
+    """The build arg TANDEM_GIT_REVISION becomes the runtime variable MLflow tags read, and is
+    declared after the last RUN: it changes with every commit, and a step after it never hits
+    buildah's or BuildKit's layer cache (the pip installs would run on every commit)."""
     parsed = instructions(text)
     if GIT_REVISION_ENV not in arg_defaults(parsed):
         return [f"no ARG {GIT_REVISION_ENV}"]
     if env_pairs(parsed).get(GIT_REVISION_ENV) != f"${{{GIT_REVISION_ENV}}}":
         return [f"ENV {GIT_REVISION_ENV} is not set from the build arg"]
+    declared = next(
+        n
+        for n, i in enumerate(parsed)
+        if i.keyword == "ARG" and i.value.startswith(GIT_REVISION_ENV)
+    )
+    if any(i.keyword in ("RUN", "COPY") for i in parsed[declared:]):
+        return [f"ARG {GIT_REVISION_ENV} before a RUN or COPY: every commit rebuilds what follows"]
     return []
 
 
@@ -160,6 +169,7 @@ BROKEN = {
     ],
     "revision_problems": [
         ("TANDEM_GIT_REVISION=${TANDEM_GIT_REVISION}", "X=1", PIPELINE_IMAGES),
+        ("USER 10001:10001", "RUN true\nUSER 10001:10001", PIPELINE_IMAGES),
     ],
 }
 

@@ -2,29 +2,24 @@
 stand-in for KFP's driver and launcher) with the IRs' own commands.
 
 The PyTorch pipeline runs ingest → train (TorchX/torchrun, 2 ranks) → evaluate and register in
-the torch image; the TFX pipeline's ExampleGen then reads the snapshot that ingest published, in
-the tfx image. Both pipelines are compiled as `tandem compile` compiles them for a cluster: every
-location under the runs volume's mount path, here a fresh host folder bind-mounted there, which
-also holds the steps' embedded MLflow store (no MLFLOW_TRACKING_URI).
-
-The images are buildah's `localhost/tandem-torch:test` and `localhost/tandem-tfx:test`, or what
-TANDEM_TEST_TORCH_IMAGE and TANDEM_TEST_TFX_IMAGE name; without buildah or an image, its tests
-are skipped.
+the torch image; the whole TFX pipeline (ExampleGen on the snapshot that ingest published, to the
+Pusher and the registrar) then runs in the tfx image. Both pipelines are compiled as `tandem
+compile` compiles them for a cluster: every location under the runs volume's mount path, here a
+fresh host folder bind-mounted there, which also holds the steps' embedded MLflow store (no
+MLFLOW_TRACKING_URI). The images are the session's `make images` (tests/images/build.py).
 """
 
 from __future__ import annotations
 
 import json
-import os
-import shutil
-import subprocess
 from pathlib import Path
 
 import pyarrow.parquet as pq
 import pytest
 import yaml
 
-from components.spec import default_spec_path, load_spec
+from components.common.frameworks import TENSORFLOW
+from components.spec import LoadedSpec, default_spec_path, load_spec
 from tandem.deploy.cluster_config import DEFAULT as CLUSTER
 from tests.images.launcher import (
     Artifact,
@@ -36,50 +31,47 @@ from tests.images.launcher import (
     run_tasks,
 )
 
-TORCH_IMAGE = os.environ.get("TANDEM_TEST_TORCH_IMAGE", "localhost/tandem-torch:test")
-TFX_IMAGE = os.environ.get("TANDEM_TEST_TFX_IMAGE", "localhost/tandem-tfx:test")
 RUNS = CLUSTER.runs_mount_path
 SPLITS = ("train", "eval", "test")
 TASK_TIMEOUT_S = 300.0
 TFX_GOLDEN = Path(__file__).parents[1] / "pipelines" / "golden" / "tfx_pipeline_penguins.json"
+# The image an IR names when only its ExecutorInput is looked at (nothing runs).
+UNUSED_IMAGE = "localhost/tandem-unused:ir"
 
 
-def require_image(image: str) -> None:
-    if shutil.which("buildah") is None:
-        pytest.skip("buildah is not installed: these tests run the steps in the built images")
-    inspect = ["buildah", "inspect", "--type", "image", image]
-    if subprocess.run(inspect, capture_output=True, check=False).returncode != 0:
-        pytest.skip(f"{image} is not in buildah's storage: build the image first")
+def quick_spec() -> LoadedSpec:
+    """The penguins spec trained for 2 epochs, 10 latency calls; its workers stay the bundled
+    spec's (one node, nproc_per_node 2)."""
+    loaded = load_spec(default_spec_path())
+    spec = loaded.spec
+    spec = spec.model_copy(
+        update={
+            "training": spec.training.model_copy(update={"epochs": 2}),
+            "evaluation": spec.evaluation.model_copy(update={"latency_calls": 10}),
+        }
+    )
+    return LoadedSpec(spec=spec, path=loaded.path)
 
 
 def quick_spec_json() -> str:
-    """The penguins spec as the `spec_yaml` run parameter: 2 epochs, 10 latency calls; its
-    workers stay the bundled spec's (one node, nproc_per_node 2)."""
+    """`quick_spec` as the PyTorch pipeline's `spec_yaml` run parameter."""
     from pipelines.torch.pipeline import spec_json
 
-    spec = load_spec(default_spec_path()).spec
-    return spec_json(
-        spec.model_copy(
-            update={
-                "training": spec.training.model_copy(update={"epochs": 2}),
-                "evaluation": spec.evaluation.model_copy(update={"latency_calls": 10}),
-            }
-        )
-    )
+    return spec_json(quick_spec().spec)
 
 
-def compiled_torch_ir(directory: Path) -> dict:
+def compiled_torch_ir(directory: Path, image: str) -> dict:
     from pipelines.torch.compiler import compile_pipeline
 
     loaded = load_spec(default_spec_path())
-    path = compile_pipeline(loaded, directory / "torch.yaml", TORCH_IMAGE, RUNS)
+    path = compile_pipeline(loaded, directory / "torch.yaml", image, RUNS)
     return yaml.safe_load(path.read_text())
 
 
-def torch_launcher(ir: dict, runs: Path, run_id: str, **parameters) -> Launcher:
+def torch_launcher(ir: dict, image: str, runs: Path, run_id: str, **parameters) -> Launcher:
     return Launcher(
         ir,
-        TORCH_IMAGE,
+        image,
         RunsMount(runs, RUNS),
         f"{RUNS}/pipeline-root/{run_id}",
         parameters={"spec_yaml": quick_spec_json(), **parameters},
@@ -97,15 +89,36 @@ def runs_folder(tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def torch_ir(tmp_path_factory) -> dict:
-    return compiled_torch_ir(tmp_path_factory.mktemp("torch-ir"))
+    return compiled_torch_ir(tmp_path_factory.mktemp("torch-ir"), UNUSED_IMAGE)
 
 
 @pytest.fixture(scope="module")
-def torch_run(torch_ir, runs_folder) -> dict[str, TaskOutputs]:
+def built_torch_ir(built_images, tmp_path_factory) -> dict:
+    return compiled_torch_ir(tmp_path_factory.mktemp("built-torch-ir"), built_images["torch"])
+
+
+@pytest.fixture(scope="module")
+def torch_run(built_images, built_torch_ir, runs_folder) -> dict[str, TaskOutputs]:
     """The compiled PyTorch pipeline's container tasks, in DAG order, in the torch image (push
     sits in the `blessed` condition, a sub-DAG: not run)."""
-    require_image(TORCH_IMAGE)
-    return run_tasks(torch_launcher(torch_ir, runs_folder, "run-1"))
+    image = built_images["torch"]
+    return run_tasks(torch_launcher(built_torch_ir, image, runs_folder, "run-1"))
+
+
+@pytest.fixture(scope="module")
+def tfx_run(built_images, torch_run, runs_folder, tmp_path_factory) -> dict[str, TaskOutputs]:
+    """Every container task of the compiled TFX pipeline, in DAG order, in the tfx image, on the
+    snapshot the torch ingest published (`<runs>/snapshots/penguins-current`)."""
+    from pipelines.tfx.kubeflow_v2_runner import compile_kubeflow_v2
+
+    image = built_images["tfx"]
+    output = tmp_path_factory.mktemp("tfx-ir") / "tfx.json"
+    # as `tandem compile` does: tandem's output directory (the snapshots) is the runs volume
+    path = compile_kubeflow_v2(quick_spec(), output, image, f"{RUNS}/tfx-root", runs_dir=RUNS)
+    root = f"{RUNS}/tfx-root/run-1"
+    mount = RunsMount(runs_folder, RUNS)
+    launcher = Launcher(json.loads(path.read_text()), image, mount, root, timeout_s=TASK_TIMEOUT_S)
+    return run_tasks(launcher)
 
 
 def _host(runs: Path, artifact: Artifact) -> Path:
@@ -135,7 +148,7 @@ def test_executor_input_is_what_kfp_local_builds(task, torch_ir, tmp_path) -> No
     from kfp.local.executor_input_utils import construct_executor_input, executor_input_to_dict
     from kfp.pipeline_spec import pipeline_spec_pb2
 
-    launcher = torch_launcher(torch_ir, tmp_path, "run-1")
+    launcher = torch_launcher(torch_ir, UNUSED_IMAGE, tmp_path, "run-1")
     produced = {
         "ingest-snapshot": ("snapshot", "system.Dataset", {"fingerprint": "f"}),
         "train-model": ("model", "system.Model", {"world_size": 2.0}),
@@ -188,7 +201,7 @@ def test_legacy_parameters_are_filled_for_tfx_executors(tmp_path) -> None:
     """Spec 2.0.0 (KubeflowV2DagRunner): `constantValue` constants of legacy-typed inputs reach
     the executor in `inputs.parameters`, where TFX's run_executor reads them, and as values."""
     launcher = Launcher(
-        json.loads(TFX_GOLDEN.read_text()), TFX_IMAGE, RunsMount(tmp_path, RUNS), f"{RUNS}/tfx/r"
+        json.loads(TFX_GOLDEN.read_text()), UNUSED_IMAGE, RunsMount(tmp_path, RUNS), f"{RUNS}/tfx/r"
     )
     inputs = launcher.executor_input("FileBasedExampleGen", {})["inputs"]
     assert inputs["parameters"]["output_data_format"] == {"intValue": "15"}
@@ -245,10 +258,14 @@ def test_judge_logs_the_metrics_and_registers_the_model(torch_run, runs_folder) 
 
 @pytest.mark.images
 @pytest.mark.slow
-def test_a_failing_task_names_itself_its_exit_code_and_its_log(torch_ir, runs_folder) -> None:
+def test_a_failing_task_names_itself_its_exit_code_and_its_log(
+    built_images, built_torch_ir, runs_folder
+) -> None:
     """A spec the step refuses: the error names the task, the code and the log holding why."""
-    require_image(TORCH_IMAGE)
-    launcher = torch_launcher(torch_ir, runs_folder, "broken", spec_yaml="name: [unclosed")
+    image = built_images["torch"]
+    launcher = torch_launcher(
+        built_torch_ir, image, runs_folder, "broken", spec_yaml="name: [unclosed"
+    )
     with pytest.raises(TaskFailed, match=r"task 'ingest-snapshot' exited with code 1; log: ") as e:
         launcher.run("ingest-snapshot")
     log = runs_folder / "pipeline-root" / "broken" / "ingest-snapshot.log"
@@ -256,43 +273,49 @@ def test_a_failing_task_names_itself_its_exit_code_and_its_log(torch_ir, runs_fo
     assert "Traceback" in log.read_text()
 
 
-# --- the TFX pipeline's ExampleGen in the tfx image --------------------------------------------
+# --- the TFX pipeline in the tfx image ---------------------------------------------------------
 
 
 @pytest.mark.images
 @pytest.mark.slow
 def test_tfx_example_gen_publishes_the_snapshot_for_statistics_gen(
-    torch_run, runs_folder, tmp_path
+    tfx_run, torch_run, runs_folder
 ) -> None:
     """ExampleGen reads `<runs>/snapshots/penguins-current` (the torch ingest made it) and
     writes each split as Parquet examples of list columns; StatisticsGen, handed that artifact
     (TFX's own type schema and split metadata), computes every split's statistics."""
-    from pipelines.tfx.kubeflow_v2_runner import compile_kubeflow_v2
-
-    require_image(TFX_IMAGE)
-    loaded = load_spec(default_spec_path())
-    # as `tandem compile` does: tandem's output directory (the snapshots) is the runs volume
-    path = compile_kubeflow_v2(
-        loaded, tmp_path / "tfx.json", TFX_IMAGE, f"{RUNS}/tfx-root", runs_dir=RUNS
-    )
-    launcher = Launcher(
-        json.loads(path.read_text()),
-        TFX_IMAGE,
-        RunsMount(runs_folder, RUNS),
-        f"{RUNS}/tfx-root/run-1",
-        timeout_s=TASK_TIMEOUT_S,
-    )
-    done = run_tasks(
-        launcher, exclude=set(launcher.tasks) - {"FileBasedExampleGen", "StatisticsGen"}
-    )
-    examples = done["FileBasedExampleGen"].artifacts["examples"]
+    examples = tfx_run["FileBasedExampleGen"].artifacts["examples"]
     assert json.loads(examples.metadata["split_names"]) == list(SPLITS)
     snapshot = _host(runs_folder, torch_run["ingest-snapshot"].artifacts["snapshot"])
     for split in SPLITS:
         published = pq.read_table(_host(runs_folder, examples) / f"Split-{split}")
         assert published.num_rows == pq.read_table(snapshot / split).num_rows
         assert str(published.schema.field("species").type).startswith("large_list")
-    statistics = done["StatisticsGen"].artifacts["statistics"]
+    statistics = tfx_run["StatisticsGen"].artifacts["statistics"]
     assert json.loads(statistics.metadata["split_names"]) == list(SPLITS)
     for split in SPLITS:
         assert (_host(runs_folder, statistics) / f"Split-{split}" / "FeatureStats.pb").is_file()
+
+
+@pytest.mark.images
+@pytest.mark.slow
+def test_the_whole_tfx_pipeline_runs_to_the_registry(tfx_run, runs_folder) -> None:
+    """Transform → Trainer → the shared evaluator → Pusher → the registrar, each in the tfx
+    image: the SavedModel is judged, pushed and registered in MLflow (its custom artifact type
+    imported by name, as TFX's Kubeflow entrypoint does)."""
+    from mlflow.tracking import MlflowClient
+
+    from components.common.tracking import SQLITE_FILE
+
+    assert {"Transform", "Trainer", "SharedEvaluator", "Pusher", "ModelRegistrar"} <= set(tfx_run)
+    model = _host(runs_folder, tfx_run["Trainer"].artifacts["model"])
+    assert list(model.rglob("saved_model.pb")), "the Trainer exported no SavedModel"
+    blessing = tfx_run["SharedEvaluator"].artifacts["blessing"].metadata
+    assert blessing["blessed"] == 1
+    pushed = tfx_run["Pusher"].artifacts["pushed_model"].metadata
+    assert pushed["pushed"] == 1
+    registered = tfx_run["ModelRegistrar"].artifacts["registered"].metadata
+    client = MlflowClient(f"sqlite:///{runs_folder / SQLITE_FILE}")
+    name = TENSORFLOW.registered_model_name("penguins")
+    version = client.get_model_version(name, str(int(registered["model_version"])))
+    assert version.status == "READY"
