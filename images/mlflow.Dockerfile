@@ -10,6 +10,7 @@
 # Base: the pipeline images' (CPython 3.11 on Debian 13), so the server runs the Python and the
 # MLflow the pipeline steps log with.
 ARG BASE_IMAGE=python:3.11.14-slim-trixie
+# checkov:skip=CKV_DOCKER_7:FROM takes the BASE_IMAGE build arg, whose default above is a full version tag; tests/images/test_dockerfiles.py checks the expanded tag
 FROM ${BASE_IMAGE}
 
 ENV PYTHONDONTWRITEBYTECODE=1 \

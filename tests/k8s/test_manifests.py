@@ -6,9 +6,9 @@ import json
 
 import pytest
 
+from tandem.deploy.image_requirements import IMAGES
 from tests.k8s.manifests import (
     DEPLOYABLE,
-    K8S,
     KUBERNETES_VERSIONS,
     checkov,
     find,
@@ -50,8 +50,11 @@ def test_checkov_reports_no_failed_check(build_variant, variant):
 
 
 def test_checkov_passes_the_mlflow_image():
-    report = checkov(K8S / "images" / "mlflow" / "Dockerfile", "dockerfile")
+    report = checkov(IMAGES / "mlflow.Dockerfile", "dockerfile")
     assert report["summary"]["failed"] == 0, report["results"]["failed_checks"]
+    # FROM ${BASE_IMAGE}: checkov cannot expand the build arg (the image tests check its tag).
+    skipped = [check["check_id"] for check in report["results"]["skipped_checks"]]
+    assert skipped == ["CKV_DOCKER_7"]
 
 
 def test_namespace_enforces_restricted_pod_security(built):
