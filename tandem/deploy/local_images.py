@@ -26,7 +26,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 from tandem.deploy.image_requirements import IMAGES, ROOT
-from tandem.deploy.pip_relay import host_pip_settings, serve_local_indexes
+from tandem.deploy.pip_relay import BuildPipConfig, host_pip_settings, serve_local_indexes
 
 STATE_DIR = ROOT / ".tandem-images"
 SUMMARY = STATE_DIR / "images.json"
@@ -163,7 +163,7 @@ def build_base(log: Path) -> str:
     return done.stdout.decode().strip().splitlines()[-1]
 
 
-def build_image(name: str, base: str, logs: Path, settings: dict[str, str]) -> BuiltImage:
+def build_image(name: str, base: str, logs: Path, pip_config: BuildPipConfig) -> BuiltImage:
     repository = REPOSITORY.format(name=name)
     fingerprint = inputs_fingerprint(name, image_identity(base))
     reference = f"{repository}:{git_tag(name)}"
@@ -178,7 +178,7 @@ def build_image(name: str, base: str, logs: Path, settings: dict[str, str]) -> B
     log.write_text("")
     revision = _run(["git", "rev-parse", "HEAD"], cwd=ROOT).strip()
     build_args = {"BASE_IMAGE": base, "TANDEM_GIT_REVISION": revision, **BUILD_ARGS.get(name, {})}
-    with serve_local_indexes(settings) as pip_config, tempfile.TemporaryDirectory() as scratch:
+    with tempfile.TemporaryDirectory() as scratch:
         pip_conf = Path(scratch) / "pip.conf"
         pip_conf.write_text(pip_config.text)
         secrets = [f"id=pip.conf,src={pip_conf}"]
@@ -207,18 +207,21 @@ def build_all(names: tuple[str, ...] = NAMES) -> list[BuiltImage]:
     print("images: base (Debian 13 + CPython 3.11) …", flush=True)
     base = build_base(logs / "base.log")
     print(f"images: base {base}", flush=True)
-    settings = host_pip_settings()
 
-    def build(name: str) -> BuiltImage:
+    def build(name: str, pip_config: BuildPipConfig) -> BuiltImage:
         print(f"images: tandem-{name} … (log: {logs / f'{name}.log'})", flush=True)
-        result = build_image(name, base, logs, settings)
+        result = build_image(name, base, logs, pip_config)
         state = f"built in {result.seconds:.0f} s" if result.built else "unchanged"
         print(f"images: {result.reference} {state}", flush=True)
         return result
 
-    # Two at a time: a build mostly waits on downloads and on writing layers.
-    with ThreadPoolExecutor(max_workers=PARALLEL_BUILDS) as pool:
-        results = list(pool.map(build, names))
+    # Two at a time: a build mostly waits on downloads and on writing layers. One loopback server
+    # serves the host's local indexes to every build.
+    with (
+        serve_local_indexes(host_pip_settings()) as pip_config,
+        ThreadPoolExecutor(max_workers=PARALLEL_BUILDS) as pool,
+    ):
+        results = list(pool.map(lambda name: build(name, pip_config), names))
     SUMMARY.write_text(json.dumps({"base": base, "images": [asdict(r) for r in results]}, indent=2))
     return results
 

@@ -4,6 +4,7 @@ network is shared, so a server started inside listens on the host's 127.0.0.1.""
 
 from __future__ import annotations
 
+import os
 import subprocess
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -54,3 +55,19 @@ def run_argv(
 def run_in(name: str, argv: list[str], **kwargs) -> subprocess.CompletedProcess:
     """Run `argv` in the container and capture its output (never raises on exit status)."""
     return subprocess.run(run_argv(name, argv, **kwargs), capture_output=True, text=True)
+
+
+def commands_found(name: str, commands: list[str]) -> list[str]:
+    """The paths of those of `commands` the container's PATH has (`command -v` for each)."""
+    script = 'for c in "$@"; do command -v "$c"; done'
+    return run_in(name, ["sh", "-c", script, "sh", *commands]).stdout.split()
+
+
+def make_writable(directory: Path, user: str = IMAGE_USER) -> None:
+    """Give `directory` to the image's user (as root), else open it to everyone: a folder the
+    containers write to, as a volume mounted with the pod's fsGroup is."""
+    if os.geteuid() == 0:
+        uid, gid = (int(part) for part in user.split(":"))
+        os.chown(directory, uid, gid)
+    else:
+        directory.chmod(0o777)

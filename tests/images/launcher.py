@@ -39,7 +39,6 @@ resource requests and limits, and the KFP_POD_* environment the launcher sets.
 from __future__ import annotations
 
 import graphlib
-import os
 import subprocess
 import time
 from collections.abc import Collection, Mapping
@@ -47,7 +46,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tests.images.containers import IMAGE_USER, container, run_argv
+from tests.images.containers import IMAGE_USER, container, make_writable, run_argv
 from tests.processes import log_tail, stop_group
 
 EXECUTOR_OUTPUT = "executor_output.json"
@@ -97,15 +96,6 @@ class TaskOutputs:
     artifacts: dict[str, Artifact]
     log: Path
     wall_s: float
-
-
-def make_writable(directory: Path, user: str = IMAGE_USER) -> None:
-    """Give `directory` to the image's user (as root), else open it to everyone."""
-    if os.geteuid() == 0:
-        uid, gid = (int(part) for part in user.split(":"))
-        os.chown(directory, uid, gid)
-    else:
-        directory.chmod(0o777)
 
 
 def pipeline_spec(document: Mapping) -> dict:

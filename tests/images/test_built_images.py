@@ -20,7 +20,13 @@ from components.common.frameworks import PYTORCH, TENSORFLOW
 from components.spec import default_spec_path, load_spec
 from tandem.deploy.image_requirements import SUBSETS, lock_pins, subset_path
 from tandem.deploy.local_images import NAMES, ROOT, SUMMARY
-from tests.images.containers import IMAGE_USER, container, run_in
+from tests.images.containers import (
+    IMAGE_USER,
+    commands_found,
+    container,
+    make_writable,
+    run_in,
+)
 
 pytestmark = [pytest.mark.images, pytest.mark.slow]
 
@@ -109,11 +115,9 @@ def test_every_entry_point_the_ir_names_exists_in_its_image(compiled_package) ->
         ), f"{framework}: no executor entry point found in the IR; the parsing tests nothing"
         commands = sorted(set().union(*(programs(spec) for spec in steps.values())))
         with container(images.pop()) as name:
-            found = run_in(
-                name, ["sh", "-c", 'for c in "$@"; do command -v "$c"; done', "sh", *commands]
-            )
-            assert len(found.stdout.split()) == len(commands), (
-                f"{framework}: executables missing from the image: {commands} → {found.stdout}"
+            found = commands_found(name, commands)
+            assert len(found) == len(commands), (
+                f"{framework}: executables missing from the image: {commands} → {found}"
             )
             checked = run_in(name, ["python", "-c", IMPORT_CHECK, json.dumps(sorted(needed))])
             assert checked.returncode == 0, checked.stderr[-2000:]
@@ -174,12 +178,10 @@ def test_no_build_tool_is_left_and_the_user_is_not_root(built_images, image: str
     assert config.stdout.strip() == IMAGE_USER
     with container(reference) as name:
         identity = run_in(name, ["id", "-u"])
-        tools = run_in(
-            name, ["sh", "-c", 'for t in "$@"; do command -v "$t"; done', "sh", *BUILD_TOOLS]
-        )
+        tools = commands_found(name, list(BUILD_TOOLS))
         packages = run_in(name, ["dpkg-query", "-W", "-f", "${Package}\\n"])
     assert identity.stdout.strip() == IMAGE_USER.partition(":")[0]
-    assert tools.stdout.split() == [], f"{image}: build tools in the image"
+    assert tools == [], f"{image}: build tools in the image"
     assert packages.returncode == 0 and "libc6" in packages.stdout.split()
     assert [p for p in packages.stdout.split() if BUILD_PACKAGE.match(p)] == []
 
@@ -210,7 +212,7 @@ def test_the_runs_folder_is_writable_by_the_image_user(built_images, tmp_path: P
     for folder in (shared, private):
         folder.mkdir()
         folder.chmod(0o755)
-    subprocess.run(["chown", IMAGE_USER, str(shared)], check=True)
+    make_writable(shared)
     touch = ["sh", "-c", "touch /mnt/shared/ok && touch /mnt/private/no"]
     with container(built_images["torch"]) as name:
         result = run_in(name, touch, volumes={shared: "/mnt/shared", private: "/mnt/private"})

@@ -21,13 +21,13 @@ import yaml
 from components.common.frameworks import TENSORFLOW
 from components.spec import LoadedSpec, default_spec_path, load_spec
 from tandem.deploy.cluster_config import DEFAULT as CLUSTER
+from tests.images.containers import make_writable
 from tests.images.launcher import (
     Artifact,
     Launcher,
     RunsMount,
     TaskFailed,
     TaskOutputs,
-    make_writable,
     run_tasks,
 )
 
@@ -125,12 +125,19 @@ def _host(runs: Path, artifact: Artifact) -> Path:
     return RunsMount(runs, RUNS).host_path(artifact.uri)
 
 
-def _mlflow_steps(runs: Path) -> dict:
+def _mlflow_client(runs: Path):
+    """A client of the steps' embedded MLflow store in the runs folder."""
     from mlflow.tracking import MlflowClient
 
-    from components.common.tracking import SQLITE_FILE, TAG_STEP
+    from components.common.tracking import tracking_uri
 
-    client = MlflowClient(f"sqlite:///{runs / SQLITE_FILE}")
+    return MlflowClient(tracking_uri(runs))
+
+
+def _mlflow_steps(runs: Path) -> dict:
+    from components.common.tracking import TAG_STEP
+
+    client = _mlflow_client(runs)
     experiment = client.get_experiment_by_name("tandem-penguins")
     runs_found = client.search_runs([experiment.experiment_id])
     return {run.data.tags.get(TAG_STEP): run for run in runs_found}
@@ -303,10 +310,6 @@ def test_the_whole_tfx_pipeline_runs_to_the_registry(tfx_run, runs_folder) -> No
     """Transform → Trainer → the shared evaluator → Pusher → the registrar, each in the tfx
     image: the SavedModel is judged, pushed and registered in MLflow (its custom artifact type
     imported by name, as TFX's Kubeflow entrypoint does)."""
-    from mlflow.tracking import MlflowClient
-
-    from components.common.tracking import SQLITE_FILE
-
     assert {"Transform", "Trainer", "SharedEvaluator", "Pusher", "ModelRegistrar"} <= set(tfx_run)
     model = _host(runs_folder, tfx_run["Trainer"].artifacts["model"])
     assert list(model.rglob("saved_model.pb")), "the Trainer exported no SavedModel"
@@ -315,7 +318,7 @@ def test_the_whole_tfx_pipeline_runs_to_the_registry(tfx_run, runs_folder) -> No
     pushed = tfx_run["Pusher"].artifacts["pushed_model"].metadata
     assert pushed["pushed"] == 1
     registered = tfx_run["ModelRegistrar"].artifacts["registered"].metadata
-    client = MlflowClient(f"sqlite:///{runs_folder / SQLITE_FILE}")
+    client = _mlflow_client(runs_folder)
     name = TENSORFLOW.registered_model_name("penguins")
     version = client.get_model_version(name, str(int(registered["model_version"])))
     assert version.status == "READY"

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.images.containers import IMAGE_USER, container, run_argv
+from tests.images.containers import IMAGE_USER, container, make_writable, run_argv
 from tests.processes import free_ports, log_tail, stop_group
 
 pytestmark = [pytest.mark.images, pytest.mark.slow]
@@ -33,7 +33,7 @@ def test_mlflow_server_answers_health_and_keeps_what_it_is_sent(
 
     data = tmp_path / "mlflow"
     data.mkdir()
-    subprocess.run(["chown", IMAGE_USER, str(data)], check=True)
+    make_writable(data)
     (port,) = free_ports(1)
     url = f"http://127.0.0.1:{port}"
     server = [
